@@ -1,0 +1,330 @@
+"""Plain data shared by every layer: the snapshot a scan collects and the findings it yields.
+
+Everything here is a frozen dataclass of tuples, strings and JSON-like mappings, so a
+snapshot round-trips through JSON (see ``auditor.snapshot``) and checks can be pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: critical 4 … info 0."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ApiError:
+    """An API call that was refused or failed: data, never swallowed."""
+
+    api: str  # e.g. "GetBucketPolicy"
+    code: str  # e.g. "AccessDenied", "ServiceUnavailable", "NotSupported"
+    message: str = ""
+
+    def describe(self) -> str:
+        text = f"{self.api} failed with {self.code}"
+        return f"{text}: {self.message}" if self.message else text
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectState:
+    """One sampled object: listing data, plus what HeadObject and content probes saw."""
+
+    key: str
+    size: int = 0
+    last_modified: str | None = None
+    # HeadObject (None when not fetched)
+    sse: str | None = None  # "AES256" | "aws:kms" | "aws:kms:dsse" | None
+    kms_key_id: str | None = None
+    # Content probes (bounded range reads): free-form, keyed by probe name,
+    # e.g. {"exif": {"orientation": 6}, "mp4": {"major_brand": "mp42", ...}}
+    probes: Mapping[str, Any] = field(default_factory=dict)
+    errors: tuple[ApiError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What one ListObjectsV2 page (or bounded walk) under a prefix returned."""
+
+    prefix: str
+    keys_seen: int
+    truncated: bool  # more keys exist than were listed
+
+
+@dataclass(frozen=True, slots=True)
+class BucketState:
+    name: str
+    account_id: str
+    region: str | None = None
+    # None = "not configured" (the API answered NoSuch…); refused calls go to errors.
+    policy: Mapping[str, Any] | None = None
+    cors: tuple[Mapping[str, Any], ...] | None = None
+    encryption: tuple[Mapping[str, Any], ...] | None = None  # ServerSideEncryptionConfiguration.Rules
+    public_access_block: Mapping[str, bool] | None = None
+    ownership: str | None = None
+    versioning: str | None = None  # "Enabled" | "Suspended" | None (never enabled)
+    objects: tuple[ObjectState, ...] = ()
+    listings: tuple[Listing, ...] = ()
+    blobs: Mapping[str, Any] = field(default_factory=dict)  # small whole objects read for content checks (e.g. COCO summaries)
+    errors: tuple[ApiError, ...] = ()
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:s3:::{self.name}"
+
+    def error(self, api: str) -> ApiError | None:
+        """The recorded failure of ``api`` on this bucket, if any."""
+        for err in self.errors:
+            if err.api == api:
+                return err
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    access_key_id: str
+    status: str  # "Active" | "Inactive"
+    created: str | None = None  # ISO 8601
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedPolicy:
+    """A managed policy attached to a principal; its document lives in AccountState.managed_policies."""
+
+    arn: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class InlinePolicy:
+    name: str
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    name: str
+    arn: str
+    attached: tuple[AttachedPolicy, ...] = ()
+    inline: tuple[InlinePolicy, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    name: str
+    arn: str
+    attached: tuple[AttachedPolicy, ...] = ()
+    inline: tuple[InlinePolicy, ...] = ()
+    groups: tuple[str, ...] = ()  # group names
+    boundary: str | None = None  # managed policy ARN
+    access_keys: tuple[AccessKey, ...] | None = None  # None = not collected
+    errors: tuple[ApiError, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoleState:
+    name: str
+    arn: str
+    trust_policy: Mapping[str, Any] | None = None
+    attached: tuple[AttachedPolicy, ...] = ()
+    inline: tuple[InlinePolicy, ...] = ()
+    boundary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    key_id: str
+    arn: str
+    manager: str | None = None  # "AWS" | "CUSTOMER"
+    aliases: tuple[str, ...] = ()
+    policy: Mapping[str, Any] | None = None
+    errors: tuple[ApiError, ...] = ()
+
+    @property
+    def aws_managed(self) -> bool:
+        """KeyManager AWS, or a reserved ``alias/aws/…`` alias (emulators report CUSTOMER for those)."""
+        return self.manager == "AWS" or any(a.startswith("alias/aws/") for a in self.aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    name: str  # the config label
+    account_id: str
+    provider: str = "aws"
+    public_access_block: Mapping[str, bool] | None = None
+    users: tuple[UserState, ...] = ()
+    roles: tuple[RoleState, ...] = ()
+    groups: tuple[GroupState, ...] = ()
+    managed_policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # ARN -> default version document
+    keys: tuple[KeyState, ...] = ()
+    buckets: tuple[BucketState, ...] = ()
+    errors: tuple[ApiError, ...] = ()
+    unsupported: tuple[str, ...] = ()  # services the provider lacks (e.g. "iam", "kms" on Wasabi)
+
+    def error(self, api: str) -> ApiError | None:
+        for err in self.errors:
+            if err.api == api:
+                return err
+        return None
+
+    def user(self, name: str) -> UserState | None:
+        return next((u for u in self.users if u.name == name), None)
+
+    def role(self, name_or_arn: str) -> RoleState | None:
+        return next((r for r in self.roles if name_or_arn in (r.name, r.arn)), None)
+
+    def group(self, name: str) -> GroupState | None:
+        return next((g for g in self.groups if g.name == name), None)
+
+    def key(self, key_id_or_arn: str) -> KeyState | None:
+        """Find a key by id, ARN or alias (``alias/x`` or its ARN)."""
+        wanted = key_id_or_arn.split(":alias/")[-1]
+        if not wanted.startswith("alias/") and ":alias/" in key_id_or_arn:
+            wanted = "alias/" + wanted
+        for k in self.keys:
+            if key_id_or_arn in (k.key_id, k.arn) or wanted in k.aliases:
+                return k
+            if key_id_or_arn.endswith("/" + k.key_id):
+                return k
+        return None
+
+    def bucket(self, name: str) -> BucketState | None:
+        return next((b for b in self.buckets if b.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedAccount:
+    name: str
+    reason: str
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """One vendor integration to check: from the config, or inferred from a bucket policy / trust."""
+
+    vendor: str
+    account: str  # account label
+    bucket: str
+    mode: str = "read-only"
+    options: Mapping[str, str] = field(default_factory=dict)  # vendor-specific keys (scope, prefix, role_arn, user, …)
+    inferred: bool = False
+
+    def option(self, key: str, default: str | None = None) -> str | None:
+        return self.options.get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a scan collected; evaluation needs nothing else."""
+
+    started_at: str
+    finished_at: str
+    accounts: tuple[AccountState, ...] = ()
+    skipped: tuple[SkippedAccount, ...] = ()
+    integrations: tuple[Integration, ...] = ()
+    schema_version: int = 1
+
+
+# --------------------------------------------------------------------------- findings
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    vendor: str
+    status: Status
+    severity: Severity
+    account_id: str
+    region: str | None
+    bucket: str | None
+    resource: str
+    inferred: bool
+    title: str
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    remediation: str | None = None
+    reference: str = ""
+    principal: str | None = None  # the vendor principal the finding is about, when there is one
+
+    def to_json(self) -> dict[str, Any]:
+        """The PRODUCT.md §4 finding object (plus ``reference`` and ``principal``)."""
+        return {
+            "rule_id": self.rule_id,
+            "vendor": self.vendor,
+            "status": str(self.status),
+            "severity": str(self.severity),
+            "account_id": self.account_id,
+            "region": self.region,
+            "bucket": self.bucket,
+            "resource": self.resource,
+            "inferred": self.inferred,
+            "title": self.title,
+            "message": self.message,
+            "evidence": _plain(self.evidence),
+            "remediation": self.remediation,
+            "reference": self.reference,
+            "principal": self.principal,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Findings of one scan with the facts a report's header needs."""
+
+    started_at: str
+    finished_at: str
+    accounts: tuple[str, ...]  # account ids scanned
+    buckets: int
+    findings: tuple[Finding, ...]
+    skipped: tuple[SkippedAccount, ...] = ()
+    tool_version: str = "0.1.0"
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{status: {severity: n}} over all findings."""
+        out: dict[str, dict[str, int]] = {s.value: {v.value: 0 for v in Severity} for s in Status}
+        for f in self.findings:
+            out[f.status.value][f.severity.value] += 1
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """Mappings/tuples/frozensets → dict/list, for JSON."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, StrEnum):
+        return value.value
+    return value

@@ -1,0 +1,1 @@
+"""Reporters: one render function per format."""
