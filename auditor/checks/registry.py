@@ -1,0 +1,108 @@
+"""The check registry: a check is a plain function registered under a stable name.
+
+Each check declares the API calls it needs (a refused one makes the finding ``unknown``
+before the function runs), the IAM read permissions behind them (for ``auditor
+permissions``) and its parameters (validated when rule packs load).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.model import (
+    AccountState,
+    BucketState,
+    Integration,
+    Severity,
+    Snapshot,
+    Status,
+)
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    type: type | tuple[type, ...]
+    default: Any = REQUIRED
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a check found about one resource."""
+
+    status: Status
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    remediation: str | None = None
+    resource: str | None = None  # default: the bucket's ARN
+    principal: str | None = None
+    severity: Severity | None = None  # overrides the rule's severity (e.g. CORS "*" that also allows writes)
+
+
+@dataclass(frozen=True, slots=True)
+class VendorProfile:
+    """A rule pack's ``[vendor]`` table: who the vendor is and where its guide is."""
+
+    id: str
+    name: str
+    doc: str = ""
+    principal: str | None = None  # fixed vendor principal (V7), else from the integration
+    account: str | None = None  # vendor's AWS account (Datature)
+    origin: str | None = None  # web app origin for CORS
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What one rule is evaluated against: a bucket, and the integration when it is a vendor rule."""
+
+    snapshot: Snapshot
+    account: AccountState
+    bucket: BucketState
+    integration: Integration | None = None
+    vendor: VendorProfile | None = None
+    integrations: tuple[Integration, ...] = ()  # every integration on this bucket (configured and inferred)
+
+    @property
+    def mode(self) -> str:
+        return self.integration.mode if self.integration else "read-only"
+
+
+CheckFn = Callable[..., "Outcome | Iterable[Outcome] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    name: str
+    fn: CheckFn
+    needs: tuple[str, ...]  # API names on the bucket/account whose failure means "unknown"
+    reads: tuple[str, ...]  # IAM actions the scanner needs for this check
+    params: Mapping[str, Param]
+
+
+_REGISTRY: dict[str, CheckSpec] = {}
+
+
+def check(name: str, *, needs: Iterable[str] = (), reads: Iterable[str] = (),
+          params: Mapping[str, Param] | None = None) -> Callable[[CheckFn], CheckFn]:
+    """Register ``fn`` as check ``name``. A duplicate name fails at import."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if name in _REGISTRY:
+            raise RuntimeError(f"check {name!r} registered twice ({_REGISTRY[name].fn.__module__} and {fn.__module__})")
+        _REGISTRY[name] = CheckSpec(name, fn, tuple(needs), tuple(reads), dict(params or {}))
+        return fn
+
+    return register
+
+
+def registry() -> Mapping[str, CheckSpec]:
+    """Every registered check (importing the check modules first)."""
+    from auditor.checks import load_all
+
+    load_all()
+    return _REGISTRY

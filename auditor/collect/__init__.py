@@ -1,0 +1,1 @@
+"""Collectors: the only async, boto-calling code."""

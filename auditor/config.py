@@ -1,0 +1,272 @@
+"""auditor.toml → a frozen Config (PRODUCT.md §2). Every key is validated before any API call."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import ConfigError
+from auditor.model import Integration
+
+VENDORS = ("v7-aws", "v7-wasabi", "datature", "tenyks", "redbrick")
+PROVIDERS = ("aws", "wasabi", "s3-compatible")
+MODES = ("read-only", "read-write")
+
+ACCOUNT_KEYS = {
+    "name": "label referenced by integrations (required)",
+    "profile": "shared-config profile",
+    "role_arn": "role to assume first",
+    "external_id": "external id for role_arn",
+    "provider": "aws | wasabi | s3-compatible",
+    "endpoint_url": "one endpoint for every service",
+    "regions": "list of regions",
+    "account_id": "12-digit id, for providers without STS",
+    "buckets": "list of bucket-name globs to scan (default: every bucket)",
+}
+
+INTEGRATION_COMMON = {"vendor", "account", "bucket", "mode"}
+
+# Vendor-specific keys (PRODUCT.md §2): allowed and required, per vendor.
+VENDOR_KEYS: dict[str, tuple[set[str], set[str]]] = {
+    "v7-aws": ({"scope", "prefix"}, set()),
+    "v7-wasabi": ({"scope", "prefix"}, set()),
+    "datature": ({"prefix", "role_arn", "vendor_principal", "external_id"}, {"role_arn"}),
+    "tenyks": ({"user", "dataset", "images_dir", "metadata_bucket", "metadata_dir"}, {"user", "dataset", "images_dir"}),
+    "redbrick": ({"user", "prefix"}, {"user"}),
+}
+
+SCAN_KEYS = {
+    "concurrency": "parallel API calls (default 16)",
+    "sample_size": "objects sampled per prefix (default 50)",
+    "listing_budget": "keys listed per bucket when looking for .mrxs slides (default 5000)",
+}
+
+ARN_ROLE = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")
+ARN_PRINCIPAL = re.compile(r"^arn:aws[\w-]*:(iam|sts)::\d{12}:.+$")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    name: str
+    profile: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    provider: str = "aws"
+    endpoint_url: str | None = None
+    regions: tuple[str, ...] = ()
+    account_id: str | None = None
+    buckets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    concurrency: int = 16
+    sample_size: int = 50
+    listing_budget: int = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str
+    accounts: tuple[AccountConfig, ...] = ()
+    integrations: tuple[Integration, ...] = ()
+    scan: ScanSettings = field(default_factory=ScanSettings)
+
+    def account(self, name: str) -> AccountConfig | None:
+        return next((a for a in self.accounts if a.name == name), None)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate ``path``; raise ConfigError naming file, key, line and the fix."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), None, "config file not found",
+                          "create it (see README 'Configuration') or pass --config FILE") from None
+    except OSError as e:
+        raise ConfigError(str(path), None, f"cannot read config file ({e.strerror})") from e
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, path: str = "auditor.toml") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = _toml_error_line(str(e))
+        raise ConfigError(path, None, f"invalid TOML: {e}", "fix the syntax at that line", line=line) from None
+    return _Parser(text, path).config(data)
+
+
+def _toml_error_line(message: str) -> int | None:
+    m = re.search(r"line (\d+)", message)
+    return int(m.group(1)) if m else None
+
+
+class _Parser:
+    def __init__(self, text: str, path: str):
+        self.lines = text.splitlines()
+        self.path = path
+
+    # -- locating keys for messages -------------------------------------------------
+
+    def _line_of(self, table: str | None, index: int, key: str | None) -> int | None:
+        """Best-effort line number of ``key`` inside the index-th ``[[table]]`` (or top level)."""
+        start, seen = 0, -1
+        if table:
+            header = re.compile(r"^\s*\[\[\s*" + re.escape(table) + r"\s*\]\]")
+            for i, line in enumerate(self.lines):
+                if header.match(line):
+                    seen += 1
+                    if seen == index:
+                        start = i
+                        break
+            else:
+                return None
+            if key is None:
+                return start + 1
+        if key is None:
+            return None
+        pat = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+        for i in range(start + (1 if table else 0), len(self.lines)):
+            if table and i > start and re.match(r"^\s*\[", self.lines[i]):
+                break
+            if pat.match(self.lines[i]):
+                return i + 1
+        return None
+
+    def fail(self, table: str | None, index: int, key: str | None, problem: str, hint: str | None = None) -> ConfigError:
+        label = f"{table}[{index}]" if table else None
+        shown = f"{label}.{key}" if label and key else (label or key)
+        return ConfigError(self.path, shown, problem, hint, line=self._line_of(table, index, key))
+
+    # -- typed getters --------------------------------------------------------------
+
+    def _str(self, table, i, d, key, required=False, default=None):
+        if key not in d:
+            if required:
+                raise self.fail(table, i, None, f"missing required key '{key}'", f"add {key} = \"...\"")
+            return default
+        v = d[key]
+        if not isinstance(v, str) or not v:
+            raise self.fail(table, i, key, f"must be a non-empty string, got {v!r}", f'write {key} = "..."')
+        return v
+
+    def _str_list(self, table, i, d, key):
+        v = d.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+            raise self.fail(table, i, key, f"must be a list of strings, got {v!r}", f'write {key} = ["..."]')
+        return tuple(v)
+
+    def _unknown(self, table, i, d, allowed, what):
+        for key in d:
+            if key not in allowed:
+                raise self.fail(table, i, key, f"unknown key '{key}' for {what}",
+                                f"allowed keys: {', '.join(sorted(allowed))}")
+
+    # -- sections -------------------------------------------------------------------
+
+    def config(self, data: dict[str, Any]) -> Config:
+        top = {"accounts", "integrations", "scan"}
+        for key in data:
+            if key not in top:
+                raise self.fail(None, 0, key, f"unknown top-level key '{key}'",
+                                "use [[accounts]], [[integrations]] or [scan]")
+        accounts = self._list_of_tables(data, "accounts")
+        integrations = self._list_of_tables(data, "integrations")
+        acc = tuple(self.account(i, a) for i, a in enumerate(accounts))
+        names = [a.name for a in acc]
+        for i, name in enumerate(names):
+            if names.index(name) != i:
+                raise self.fail("accounts", i, "name", f"duplicate account name '{name}'", "give each account its own name")
+        ints = tuple(self.integration(i, d, names) for i, d in enumerate(integrations))
+        return Config(path=self.path, accounts=acc, integrations=ints, scan=self.scan(data.get("scan", {})))
+
+    def _list_of_tables(self, data, key):
+        v = data.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+            raise self.fail(None, 0, key, f"'{key}' must be an array of tables", f"write [[{key}]] sections")
+        return v
+
+    def scan(self, d) -> ScanSettings:
+        if not isinstance(d, dict):
+            raise self.fail(None, 0, "scan", "'scan' must be a table", "write a [scan] section")
+        self._unknown(None, 0, d, set(SCAN_KEYS), "[scan]")
+        values = {}
+        for key, default in (("concurrency", 16), ("sample_size", 50), ("listing_budget", 5000)):
+            v = d.get(key, default)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise self.fail(None, 0, key, f"must be a positive integer, got {v!r}", f"write {key} = {default}")
+            values[key] = v
+        return ScanSettings(**values)
+
+    def account(self, i: int, d: dict) -> AccountConfig:
+        t = "accounts"
+        self._unknown(t, i, d, set(ACCOUNT_KEYS), "an account")
+        provider = self._str(t, i, d, "provider", default="aws")
+        if provider not in PROVIDERS:
+            raise self.fail(t, i, "provider", f"unknown provider '{provider}'", f"use one of: {', '.join(PROVIDERS)}")
+        role_arn = self._str(t, i, d, "role_arn")
+        if role_arn and not ARN_ROLE.match(role_arn):
+            raise self.fail(t, i, "role_arn", f"'{role_arn}' is not an IAM role ARN",
+                            "use arn:aws:iam::123456789012:role/NAME")
+        external_id = self._str(t, i, d, "external_id")
+        if external_id and not role_arn:
+            raise self.fail(t, i, "external_id", "external_id needs role_arn", "add role_arn or remove external_id")
+        endpoint = self._str(t, i, d, "endpoint_url")
+        if endpoint and not re.match(r"^https?://", endpoint):
+            raise self.fail(t, i, "endpoint_url", f"'{endpoint}' is not an http(s) URL", "write e.g. https://s3.wasabisys.com")
+        account_id = self._str(t, i, d, "account_id")
+        if account_id and not re.fullmatch(r"\d{12}", account_id):
+            raise self.fail(t, i, "account_id", f"'{account_id}' is not a 12-digit account id", "write the 12 digits")
+        return AccountConfig(
+            name=self._str(t, i, d, "name", required=True),
+            profile=self._str(t, i, d, "profile"),
+            role_arn=role_arn,
+            external_id=external_id,
+            provider=provider,
+            endpoint_url=endpoint,
+            regions=self._str_list(t, i, d, "regions"),
+            account_id=account_id,
+            buckets=self._str_list(t, i, d, "buckets"),
+        )
+
+    def integration(self, i: int, d: dict, account_names: list[str]) -> Integration:
+        t = "integrations"
+        vendor = self._str(t, i, d, "vendor", required=True)
+        if vendor not in VENDORS:
+            raise self.fail(t, i, "vendor", f"unknown vendor '{vendor}'", f"use one of: {', '.join(VENDORS)}")
+        allowed, required = VENDOR_KEYS[vendor]
+        for key in d:
+            if key not in INTEGRATION_COMMON | allowed:
+                other = [v for v, (keys, _) in VENDOR_KEYS.items() if key in keys]
+                why = f"'{key}' applies to {', '.join(other)}, not {vendor}" if other else f"unknown key '{key}'"
+                raise self.fail(t, i, key, why, f"keys for {vendor}: {', '.join(sorted(INTEGRATION_COMMON | allowed))}")
+        account = self._str(t, i, d, "account", required=True)
+        if account not in account_names:
+            hint = f"define [[accounts]] name = \"{account}\"" if not account_names else f"use one of: {', '.join(account_names)}"
+            raise self.fail(t, i, "account", f"no account named '{account}'", hint)
+        bucket = self._str(t, i, d, "bucket", required=True)
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.\-_]{1,254}", bucket, re.IGNORECASE):
+            raise self.fail(t, i, "bucket", f"'{bucket}' is not a bucket name", "write the bare name, without s3://")
+        mode = self._str(t, i, d, "mode", default="read-only")
+        if mode not in MODES:
+            raise self.fail(t, i, "mode", f"unknown mode '{mode}'", "use \"read-only\" or \"read-write\"")
+        need = set(required)
+        if vendor == "tenyks" and mode == "read-write":
+            need.add("metadata_dir")
+        options = {}
+        for key in sorted(allowed):
+            value = self._str(t, i, d, key, required=key in need)
+            if value is not None:
+                options[key] = value
+        if "role_arn" in options and not ARN_ROLE.match(options["role_arn"]):
+            raise self.fail(t, i, "role_arn", f"'{options['role_arn']}' is not an IAM role ARN",
+                            "use the ARN of the role Datature assumes, arn:aws:iam::ACCOUNT:role/NAME")
+        if "vendor_principal" in options and not ARN_PRINCIPAL.match(options["vendor_principal"]):
+            raise self.fail(t, i, "vendor_principal", f"'{options['vendor_principal']}' is not an IAM ARN",
+                            "copy the ARN shown in Datature's set-up screen")
+        return Integration(vendor=vendor, account=account, bucket=bucket, mode=mode, options=options)

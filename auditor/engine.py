@@ -1,0 +1,102 @@
+"""Snapshot + rule packs → findings. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from auditor.checks.registry import Outcome, Target, registry
+from auditor.infer import infer_integrations
+from auditor.model import AccountState, BucketState, Finding, Integration, Snapshot, Status
+from auditor.rulepack import Rule, RulePack
+
+
+def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ...]:
+    """Every applicable rule against every bucket and integration: one finding per (rule, resource)."""
+    checks = registry()
+    by_vendor = {p.vendor.id: p for p in packs}
+    integrations = tuple(snapshot.integrations) + tuple(infer_integrations(snapshot, packs))
+    findings: list[Finding] = []
+    for account in snapshot.accounts:
+        for bucket in account.buckets:
+            on_bucket = tuple(i for i in integrations if i.account == account.name and i.bucket == bucket.name)
+            baseline = by_vendor.get("baseline")
+            if baseline:
+                target = Target(snapshot, account, bucket, None, baseline.vendor, on_bucket)
+                for rule in baseline.rules:
+                    findings.extend(_run(rule, target, checks))
+    for integ in integrations:
+        pack = by_vendor.get(integ.vendor)
+        if pack is None:
+            continue
+        account = next((a for a in snapshot.accounts if a.name == integ.account), None)
+        if account is None:
+            continue  # account skipped: reported with the scan's skipped accounts
+        bucket = account.bucket(integ.bucket)
+        on_bucket = tuple(i for i in integrations if i.account == integ.account and i.bucket == integ.bucket)
+        for rule in pack.rules:
+            if integ.mode not in rule.modes:
+                continue
+            if bucket is None:
+                findings.append(_missing_bucket(rule, account, integ))
+                continue
+            findings.extend(_run(rule, Target(snapshot, account, bucket, integ, pack.vendor, on_bucket), checks))
+    return tuple(findings)
+
+
+def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
+    spec = checks[rule.check]
+    for api in spec.needs:
+        err = target.bucket.error(api) or target.account.error(api)
+        if err is not None:
+            yield _finding(rule, target, Outcome(
+                Status.UNKNOWN,
+                f"Could not verify: {err.describe()}.",
+                {"api_error": {"api": err.api, "code": err.code, "message": err.message}},
+            ))
+            return
+    result = spec.fn(target, **rule.params)
+    if result is None:
+        return  # not applicable (e.g. no .mrxs keys): no finding
+    outcomes = (result,) if isinstance(result, Outcome) else tuple(result)
+    for outcome in outcomes:
+        yield _finding(rule, target, outcome)
+
+
+def _finding(rule: Rule, target: Target, outcome: Outcome) -> Finding:
+    integ = target.integration
+    return Finding(
+        rule_id=rule.id,
+        vendor=rule.vendor,
+        status=outcome.status,
+        severity=outcome.severity or rule.severity,
+        account_id=target.account.account_id,
+        region=target.bucket.region,
+        bucket=target.bucket.name,
+        resource=outcome.resource or target.bucket.arn,
+        inferred=bool(integ and integ.inferred),
+        title=rule.title,
+        message=outcome.message,
+        evidence=outcome.evidence,
+        remediation=outcome.remediation,
+        reference=rule.reference,
+        principal=outcome.principal,
+    )
+
+
+def _missing_bucket(rule: Rule, account: AccountState, integ: Integration) -> Finding:
+    err = account.error("ListBuckets")
+    why = err.describe() if err else f"bucket {integ.bucket!r} was not found in account {account.name} ({account.account_id})"
+    return Finding(
+        rule_id=rule.id, vendor=rule.vendor, status=Status.UNKNOWN, severity=rule.severity,
+        account_id=account.account_id, region=None, bucket=integ.bucket, resource=f"arn:aws:s3:::{integ.bucket}",
+        inferred=integ.inferred, title=rule.title, message=f"Could not verify: {why}.",
+        evidence={"integration": {"vendor": integ.vendor, "bucket": integ.bucket}}, remediation=None,
+        reference=rule.reference,
+    )
+
+
+def bucket_count(snapshot: Snapshot) -> int:
+    return sum(len(a.buckets) for a in snapshot.accounts)
+
+
+__all__ = ["evaluate", "bucket_count", "BucketState"]

@@ -1,0 +1,1 @@
+"""JSON Schemas the project keeps for its own outputs."""

@@ -1,0 +1,95 @@
+"""Snapshot ⇄ JSON, so a scan can be evaluated again offline (``--from-snapshot``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from auditor import model
+from auditor.errors import SnapshotError
+from auditor.model import Snapshot
+from auditor.report.files import write_atomic
+
+
+def to_data(obj: Any) -> Any:
+    """A dataclass tree as plain JSON data."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_data(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_data(v) for v in obj]
+    return obj
+
+
+def from_data(cls: type, data: Any) -> Any:
+    """Rebuild an instance of ``cls`` (a model dataclass) from :func:`to_data` output."""
+    return _build(cls, data, cls.__name__)
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, vars(model))
+
+
+def _build(tp: Any, data: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(data, dict):
+            raise SnapshotError(f"{where}: expected an object")
+        hints = _hints(tp)
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in data:
+                kwargs[f.name] = _build(hints[f.name], data[f.name], f"{where}.{f.name}")
+        try:
+            return tp(**kwargs)
+        except TypeError as e:
+            raise SnapshotError(f"{where}: {e}") from None
+    if origin in (typing.Union, types.UnionType):
+        if data is None:
+            return None
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _build(inner[0], data, where)
+    if origin is tuple:
+        if not isinstance(data, list):
+            raise SnapshotError(f"{where}: expected a list")
+        item = typing.get_args(tp)[0]
+        return tuple(_build(item, v, f"{where}[{i}]") for i, v in enumerate(data))
+    if origin in (Mapping, dict, typing.Mapping) or tp is Mapping:
+        if not isinstance(data, dict):
+            raise SnapshotError(f"{where}: expected an object")
+        return data
+    return data
+
+
+def dump(snapshot: Snapshot) -> str:
+    return json.dumps(to_data(snapshot), indent=1, ensure_ascii=False)
+
+
+def load(text: str, source: str = "snapshot") -> Snapshot:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SnapshotError(f"{source}: not JSON ({e})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != 1:
+        raise SnapshotError(f"{source}: not an auditor snapshot (schema_version 1 expected)")
+    return from_data(Snapshot, data)
+
+
+def save_snapshot(snapshot: Snapshot, path: Path) -> None:
+    write_atomic(Path(path), dump(snapshot))
+
+
+def load_snapshot(path: Path) -> Snapshot:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise SnapshotError(f"{path}: cannot read snapshot ({e.strerror})") from None
+    return load(text, str(path))

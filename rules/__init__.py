@@ -1,0 +1,1 @@
+"""Rule packs (TOML data): what each vendor requires."""

@@ -1,0 +1,41 @@
+"""Shared fixtures: one moto server over HTTP for the whole session, reset between tests."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+import pytest
+
+from auditor.emulator import FAKE_CREDENTIALS, Emulator
+
+for _k, _v in FAKE_CREDENTIALS.items():
+    os.environ[_k] = _v
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    emu = Emulator()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def moto(moto_server):
+    """The session's moto server, emptied before the test."""
+    moto_server.reset()
+    return moto_server
+
+
+@pytest.fixture
+def aws(moto):
+    """boto3 clients pointed at the moto server, for setting up fixtures: aws('s3').put_bucket_policy(...)."""
+    cache = {}
+
+    def client(service: str):
+        if service not in cache:
+            cache[service] = boto3.client(service, endpoint_url=moto.endpoint, region_name="us-east-1")
+        return cache[service]
+
+    return client
