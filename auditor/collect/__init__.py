@@ -1,1 +1,155 @@
-"""Collectors: the only async, boto-calling code."""
+"""Collectors: the only async, boto-calling code. Collectors never judge.
+
+``collect(config)`` runs every account concurrently (bounded by one semaphore on API calls)
+and returns a Snapshot. A failed call is recorded on the snapshot; an account that cannot be
+opened is listed as skipped with the reason; nothing stops the rest of the scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Protocol
+
+import aioboto3
+
+from auditor.collect import iam as iam_mod
+from auditor.collect import kms as kms_mod
+from auditor.collect import objects as objects_mod
+from auditor.collect import s3 as s3_mod
+from auditor.collect.calls import call
+from auditor.collect.session import AccountSession, SessionFactory, open_account
+from auditor.config import AccountConfig, Config
+from auditor.errors import AuditorError
+from auditor.model import AccountState, ApiError, Integration, SkippedAccount, Snapshot
+
+REQUIRED_READS = tuple(dict.fromkeys(s3_mod.READS + iam_mod.READS + kms_mod.READS + objects_mod.READS))
+
+
+class ProgressSink(Protocol):
+    def add(self, total: int) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+
+
+class _NoProgress:
+    def add(self, total: int) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def collect(config: Config, integrations: Sequence[Integration] | None = None, *,
+            progress: ProgressSink | None = None, session_factory: SessionFactory = aioboto3.Session) -> Snapshot:
+    """Collect a snapshot of every configured account (the single ``asyncio.run`` of the program)."""
+    return asyncio.run(collect_async(config, integrations, progress=progress, session_factory=session_factory))
+
+
+async def collect_async(config: Config, integrations: Sequence[Integration] | None = None, *,
+                        progress: ProgressSink | None = None,
+                        session_factory: SessionFactory = aioboto3.Session) -> Snapshot:
+    integrations = tuple(config.integrations if integrations is None else integrations)
+    progress = progress or _NoProgress()
+    started = now_iso()
+    limit = asyncio.Semaphore(config.scan.concurrency)
+    results: list[AccountState | SkippedAccount] = [None] * len(config.accounts)  # type: ignore[list-item]
+
+    async def one(i: int, acct_conf: AccountConfig) -> None:
+        mine = [x for x in integrations if x.account == acct_conf.name]
+        results[i] = await collect_account(acct_conf, mine, config, limit, progress, session_factory)
+
+    async with asyncio.TaskGroup() as tg:
+        for i, a in enumerate(config.accounts):
+            tg.create_task(one(i, a))
+    accounts = tuple(r for r in results if isinstance(r, AccountState))
+    skipped = tuple(r for r in results if isinstance(r, SkippedAccount))
+    return Snapshot(started_at=started, finished_at=now_iso(), accounts=accounts, skipped=skipped,
+                    integrations=integrations)
+
+
+async def collect_account(acct_conf: AccountConfig, integrations: list[Integration], config: Config,
+                          limit: asyncio.Semaphore, progress: ProgressSink,
+                          session_factory: SessionFactory) -> AccountState | SkippedAccount:
+    try:
+        acct = await open_account(acct_conf, config.scan.concurrency, session_factory)
+    except AuditorError as e:
+        return SkippedAccount(name=acct_conf.name, reason=str(e))
+    try:
+        return await _collect_open_account(acct, integrations, config, limit, progress)
+    finally:
+        await acct.aclose()
+
+
+async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[str | None, ApiError | None]:
+    if acct.config.account_id:
+        return acct.config.account_id, None
+    if "sts" in acct.unsupported:
+        return "000000000000", None
+    sts = await acct.client("sts")
+    resp, err = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
+    return (resp["Account"] if resp else None), err
+
+
+async def _collect_open_account(acct: AccountSession, integrations: list[Integration], config: Config,
+                                limit: asyncio.Semaphore, progress: ProgressSink) -> AccountState | SkippedAccount:
+    account_id, err = await _account_id(acct, limit)
+    if err is not None or account_id is None:
+        return SkippedAccount(name=acct.config.name, reason=f"cannot identify the account: {err.describe() if err else 'no answer'}")
+    errors: list[ApiError] = []
+
+    buckets_task = asyncio.create_task(s3_mod.list_buckets(acct, limit))
+    pab_task = asyncio.create_task(s3_mod.account_public_access_block(acct, account_id, limit))
+    iam_task = asyncio.create_task(iam_mod.collect_iam(acct, limit))
+
+    entries, err = await buckets_task
+    if err:
+        errors.append(err)
+    progress.add(len(entries))
+
+    async def bucket(entry):
+        on_bucket = [i for i in integrations if i.bucket == entry["Name"]]
+        state = await s3_mod.collect_bucket(acct, account_id, entry, on_bucket, config.scan, limit)
+        state = await objects_mod.probe_objects(acct, state, on_bucket, config.scan, limit)
+        progress.advance()
+        return state
+
+    buckets = await asyncio.gather(*(bucket(e) for e in entries))
+    pab, pab_err = await pab_task
+    if pab_err:
+        errors.append(pab_err)
+    iam = await iam_task
+    errors.extend(iam["errors"])
+
+    keys, kms_errors = await kms_mod.collect_keys(acct, kms_mod.keys_used(buckets), limit)
+    errors.extend(kms_errors)
+
+    wanted_users = {i.options.get("user") for i in integrations if i.options.get("user")}
+    users = list(iam["users"])
+    if wanted_users and "iam" not in acct.unsupported:
+        idx = [n for n, u in enumerate(users) if u.name in wanted_users]
+        enriched = await asyncio.gather(*(iam_mod.access_keys(acct, users[n], limit) for n in idx))
+        for n, u in zip(idx, enriched):
+            users[n] = u
+    return AccountState(
+        name=acct.config.name,
+        account_id=account_id,
+        provider=acct.config.provider,
+        public_access_block=pab,
+        users=tuple(users),
+        roles=tuple(iam["roles"]),
+        groups=tuple(iam["groups"]),
+        managed_policies=iam["managed"],
+        keys=keys,
+        buckets=tuple(buckets),
+        errors=tuple(errors),
+        unsupported=acct.unsupported,
+    )
+
+
+__all__ = ["collect", "collect_async", "REQUIRED_READS", "now_iso", "dataclasses", "Callable"]

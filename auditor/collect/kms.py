@@ -1,0 +1,98 @@
+"""KMS: the keys buckets encrypt with — who manages them and what their key policy allows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from auditor.collect.calls import call
+from auditor.collect.session import AccountSession
+from auditor.model import ApiError, BucketState, KeyState
+
+READS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListAliases")
+
+AWS_S3_ALIAS = "alias/aws/s3"
+
+
+def keys_used(buckets: Iterable[BucketState]) -> dict[str, str | None]:
+    """Key ids/ARNs/aliases referenced by default encryption and sampled objects → a region hint."""
+    found: dict[str, str | None] = {}
+    for b in buckets:
+        for rule in b.encryption or ():
+            default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+            if str(default.get("SSEAlgorithm", "")).startswith("aws:kms"):
+                # No KMSMasterKeyID means the AWS-managed key aws/s3 (S3 default encryption docs).
+                found.setdefault(default.get("KMSMasterKeyID") or AWS_S3_ALIAS, b.region)
+        for obj in b.objects:
+            if obj.kms_key_id:
+                found.setdefault(obj.kms_key_id, b.region)
+    return found
+
+
+def _region_of(key_ref: str, hint: str | None) -> str | None:
+    parts = key_ref.split(":")
+    return parts[3] if key_ref.startswith("arn:") and len(parts) > 3 and parts[3] else hint
+
+
+async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
+                       limit: asyncio.Semaphore) -> tuple[tuple[KeyState, ...], list[ApiError]]:
+    """DescribeKey + GetKeyPolicy per referenced key, with aliases from ListAliases (per region)."""
+    if not refs:
+        return (), []
+    if "kms" in acct.unsupported:
+        return (), [ApiError("DescribeKey", "NotSupported", f"provider {acct.config.provider} has no KMS API")]
+    regions = {_region_of(r, h) or acct.default_region for r, h in refs.items()}
+    errors: list[ApiError] = []
+    aliases: dict[str, list[str]] = {}
+    for region in sorted(regions):
+        kms = await acct.client("kms", region)
+        marker = None
+        while True:
+            params: dict[str, Any] = {"Marker": marker} if marker else {}
+            resp, err = await call("ListAliases", kms.list_aliases(**params), limit)
+            if err:
+                errors.append(err)
+                break
+            for a in resp.get("Aliases", []):
+                if a.get("TargetKeyId"):
+                    aliases.setdefault(a["TargetKeyId"], []).append(a["AliasName"])
+            if not resp.get("Truncated"):
+                break
+            marker = resp.get("NextMarker")
+
+    async def one(ref: str, hint: str | None) -> KeyState:
+        kms = await acct.client("kms", _region_of(ref, hint) or acct.default_region)
+        key_errors: list[ApiError] = []
+        resp, err = await call("DescribeKey", kms.describe_key(KeyId=ref), limit)
+        if err:
+            return KeyState(key_id=ref, arn=ref if ref.startswith("arn:") else "", errors=(err,),
+                            aliases=(ref,) if ref.startswith("alias/") else ())
+        meta = resp["KeyMetadata"]
+        key_aliases = tuple(aliases.get(meta["KeyId"], ()))
+        if ref.startswith("alias/") and ref not in key_aliases:
+            key_aliases += (ref,)
+        pol, perr = await call("GetKeyPolicy", kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default"), limit)
+        policy = None
+        if perr:
+            key_errors.append(perr)
+        else:
+            try:
+                policy = json.loads(pol["Policy"]) if isinstance(pol.get("Policy"), str) else pol.get("Policy")
+            except json.JSONDecodeError as e:
+                key_errors.append(ApiError("GetKeyPolicy", "MalformedPolicy", str(e)))
+        return KeyState(key_id=meta["KeyId"], arn=meta["Arn"], manager=meta.get("KeyManager"),
+                        aliases=key_aliases, policy=policy, errors=tuple(key_errors))
+
+    keys = await asyncio.gather(*(one(r, h) for r, h in refs.items()))
+    unique: dict[str, KeyState] = {}
+    for k in keys:
+        if k.key_id in unique:
+            merged = tuple(dict.fromkeys(unique[k.key_id].aliases + k.aliases))
+            import dataclasses
+
+            unique[k.key_id] = dataclasses.replace(unique[k.key_id], aliases=merged)
+        else:
+            unique[k.key_id] = k
+    return tuple(unique.values()), errors

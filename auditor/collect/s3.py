@@ -1,0 +1,166 @@
+"""S3: the account's buckets, each bucket's settings and a bounded sample of its keys."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from auditor.collect.calls import NOT_SET, call, configured
+from auditor.collect.session import AccountSession
+from auditor.config import ScanSettings
+from auditor.model import ApiError, BucketState, Integration, Listing, ObjectState
+
+# IAM actions behind the S3 calls below (for ``auditor permissions``).
+READS = (
+    "s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetBucketPolicy", "s3:GetBucketCORS",
+    "s3:GetEncryptionConfiguration", "s3:GetBucketPublicAccessBlock", "s3:GetBucketOwnershipControls",
+    "s3:GetBucketVersioning", "s3:ListBucket", "s3:GetAccountPublicAccessBlock",
+)
+
+
+async def list_buckets(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[list[dict[str, Any]], ApiError | None]:
+    s3 = await acct.client("s3")
+    resp, err = await call("ListBuckets", s3.list_buckets(), limit)
+    if err:
+        return [], err
+    buckets = resp.get("Buckets", [])
+    wanted = acct.config.buckets
+    if wanted:
+        buckets = [b for b in buckets if any(fnmatch.fnmatchcase(b["Name"], g) for g in wanted)]
+    return buckets, None
+
+
+async def account_public_access_block(acct: AccountSession, account_id: str,
+                                      limit: asyncio.Semaphore) -> tuple[dict | None, ApiError | None]:
+    if "s3control" in acct.unsupported:
+        return None, ApiError("GetAccountPublicAccessBlock", "NotSupported",
+                              f"provider {acct.config.provider} has no S3 Control API")
+    ctl = await acct.client("s3control")
+    resp, err = await call("GetAccountPublicAccessBlock", ctl.get_public_access_block(AccountId=account_id), limit)
+    if err or resp is NOT_SET:
+        return None, err
+    return dict(resp["PublicAccessBlockConfiguration"]), None
+
+
+def sample_prefixes(integrations: Iterable[Integration]) -> list[str]:
+    """Where the vendors read and write on this bucket: each is listed (first page) besides the root."""
+    prefixes = [""]
+    for i in integrations:
+        o = i.options
+        candidates = [o.get("scope"), o.get("prefix")]
+        if i.vendor == "tenyks" and o.get("dataset"):
+            candidates += [f"{o['dataset']}/", f"{o['dataset']}/{o.get('images_dir', '')}/".replace("//", "/")]
+        for p in candidates:
+            if p and p not in prefixes:
+                prefixes.append(p)
+    return prefixes
+
+
+async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str, Any],
+                         integrations: list[Integration], settings: ScanSettings,
+                         limit: asyncio.Semaphore) -> BucketState:
+    """Settings and a key sample of one bucket; every failed call is recorded, none stops the rest."""
+    name = entry["Name"]
+    errors: list[ApiError] = []
+    s3 = await acct.client("s3")
+    region = entry.get("BucketRegion")
+    if not region:
+        resp, err = await call("GetBucketLocation", s3.get_bucket_location(Bucket=name), limit)
+        if err:
+            errors.append(err)
+        else:
+            region = (resp or {}).get("LocationConstraint") or "us-east-1"
+            region = "eu-west-1" if region == "EU" else region
+    if region and not acct.config.endpoint_url:
+        s3 = await acct.client("s3", region)
+
+    calls = {
+        "GetBucketPolicy": s3.get_bucket_policy(Bucket=name),
+        "GetBucketCors": s3.get_bucket_cors(Bucket=name),
+        "GetBucketEncryption": s3.get_bucket_encryption(Bucket=name),
+        "GetPublicAccessBlock": s3.get_public_access_block(Bucket=name),
+        "GetBucketOwnershipControls": s3.get_bucket_ownership_controls(Bucket=name),
+        "GetBucketVersioning": s3.get_bucket_versioning(Bucket=name),
+    }
+    prefixes = sample_prefixes(integrations)
+    results = await asyncio.gather(
+        *(call(api, aw, limit) for api, aw in calls.items()),
+        list_sample(s3, name, prefixes, settings, limit),
+    )
+    got: dict[str, Any] = {}
+    for api, (value, err) in zip(calls, results[:-1]):
+        if err:
+            errors.append(err)
+        got[api] = value
+    objects, listings, list_errors = results[-1]
+    errors.extend(list_errors)
+
+    policy = configured(got["GetBucketPolicy"])
+    if isinstance(policy, dict):
+        text = policy.get("Policy")
+        try:
+            policy = json.loads(text) if isinstance(text, str) else text
+        except json.JSONDecodeError as e:
+            errors.append(ApiError("GetBucketPolicy", "MalformedPolicy", str(e)))
+            policy = None
+    cors = configured(got["GetBucketCors"])
+    enc = configured(got["GetBucketEncryption"])
+    pab = configured(got["GetPublicAccessBlock"])
+    own = configured(got["GetBucketOwnershipControls"])
+    ver = got["GetBucketVersioning"]
+    return BucketState(
+        name=name,
+        account_id=account_id,
+        region=region,
+        policy=policy,
+        cors=tuple(cors.get("CORSRules", ())) if isinstance(cors, dict) else None,
+        encryption=tuple(enc.get("ServerSideEncryptionConfiguration", {}).get("Rules", ())) if isinstance(enc, dict) else None,
+        public_access_block=dict(pab["PublicAccessBlockConfiguration"]) if isinstance(pab, dict) else None,
+        ownership=(own.get("OwnershipControls", {}).get("Rules") or [{}])[0].get("ObjectOwnership") if isinstance(own, dict) else None,
+        versioning=ver.get("Status") if isinstance(ver, dict) else None,
+        objects=objects,
+        listings=listings,
+        errors=tuple(errors),
+    )
+
+
+async def list_sample(s3: Any, bucket: str, prefixes: list[str], settings: ScanSettings,
+                      limit: asyncio.Semaphore) -> tuple[tuple[ObjectState, ...], tuple[Listing, ...], list[ApiError]]:
+    """First page under each prefix (the sample), walking the root further for ``.mrxs`` keys within the budget."""
+    objects: dict[str, ObjectState] = {}
+    listings: list[Listing] = []
+    errors: list[ApiError] = []
+    for prefix in prefixes:
+        budget = settings.listing_budget if prefix == "" else settings.sample_size
+        token: str | None = None
+        seen = 0
+        truncated = False
+        while True:
+            params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": min(1000, max(1, budget - seen))}
+            if token:
+                params["ContinuationToken"] = token
+            resp, err = await call("ListObjectsV2", s3.list_objects_v2(**params), limit)
+            if err:
+                errors.append(err)
+                break
+            contents = resp.get("Contents", [])
+            for i, item in enumerate(contents):
+                key = item["Key"]
+                if (seen + i < settings.sample_size or key.lower().endswith(".mrxs")) and key not in objects:
+                    objects[key] = ObjectState(
+                        key=key,
+                        size=int(item.get("Size", 0)),
+                        last_modified=item["LastModified"].isoformat() if item.get("LastModified") else None,
+                    )
+            seen += len(contents)
+            truncated = bool(resp.get("IsTruncated"))
+            token = resp.get("NextContinuationToken")
+            if not truncated or not token or seen >= budget:
+                break
+        listings.append(Listing(prefix=prefix, keys_seen=seen, truncated=truncated))
+    if any(e.api == "ListObjectsV2" for e in errors):
+        errors = [next(e for e in errors if e.api == "ListObjectsV2")]
+    return tuple(objects.values()), tuple(listings), errors

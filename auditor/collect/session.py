@@ -1,0 +1,100 @@
+"""Per-account aioboto3 sessions and shared clients (one per service and region)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aioboto3
+from aiobotocore.config import AioConfig
+
+from auditor.config import AccountConfig
+from auditor.errors import AssumeRoleError
+from auditor.collect.calls import call
+
+# Services each provider lacks (recorded on the snapshot as ``unsupported``).
+UNSUPPORTED = {
+    "aws": (),
+    "wasabi": ("kms", "s3control"),
+    "s3-compatible": ("iam", "kms", "s3control", "sts"),
+}
+
+SessionFactory = Callable[..., aioboto3.Session]
+
+
+def client_config(concurrency: int) -> AioConfig:
+    """Adaptive retries (client-side rate limiting on throttling) and a pool sized for the fan-out."""
+    return AioConfig(
+        retries={"mode": "adaptive", "max_attempts": 8},
+        max_pool_connections=max(10, concurrency),
+        connect_timeout=10,
+        read_timeout=30,
+        user_agent_extra="auditor/0.1.0",
+    )
+
+
+def _strip_account_host(request: Any, **_: Any) -> None:
+    """s3control puts the account id in front of the host (``ID.endpoint``); a custom endpoint has no such host."""
+    request.url = re.sub(r"^(https?://)\d{12}\.", r"\1", request.url, count=1)
+
+
+@dataclass
+class AccountSession:
+    """Clients for one account; close with ``aclose``."""
+
+    config: AccountConfig
+    session: aioboto3.Session
+    concurrency: int
+    default_region: str = "us-east-1"
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    @property
+    def unsupported(self) -> tuple[str, ...]:
+        return UNSUPPORTED[self.config.provider]
+
+    async def client(self, service: str, region: str | None = None) -> Any:
+        region = region or self.default_region
+        key = (service, region)
+        if key not in self._clients:
+            kwargs: dict[str, Any] = {"region_name": region, "config": client_config(self.concurrency)}
+            if self.config.endpoint_url:
+                kwargs["endpoint_url"] = self.config.endpoint_url
+            client = await self._stack.enter_async_context(self.session.client(service, **kwargs))
+            if service == "s3control" and self.config.endpoint_url:
+                client.meta.events.register("before-sign.s3-control.*", _strip_account_host)
+            self._clients[key] = client
+        return self._clients[key]
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+
+
+async def open_account(config: AccountConfig, concurrency: int,
+                       session_factory: SessionFactory = aioboto3.Session) -> AccountSession:
+    """A session for the account: its profile, then ``role_arn`` assumed with ``external_id``."""
+    region = config.regions[0] if config.regions else "us-east-1"
+    base = session_factory(profile_name=config.profile) if config.profile else session_factory()
+    if not config.role_arn:
+        return AccountSession(config, base, concurrency, region)
+    probe = AccountSession(config, base, concurrency, region)
+    try:
+        sts = await probe.client("sts")
+        params = {"RoleArn": config.role_arn, "RoleSessionName": "auditor"}
+        if config.external_id:
+            params["ExternalId"] = config.external_id
+        resp, err = await call("AssumeRole", sts.assume_role(**params))
+    finally:
+        await probe.aclose()
+    if err is not None:
+        raise AssumeRoleError(f"cannot assume {config.role_arn}: {err.code} {err.message}".strip())
+    creds = resp["Credentials"]
+    session = session_factory(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    return AccountSession(config, session, concurrency, region)
