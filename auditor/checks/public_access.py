@@ -16,6 +16,8 @@ def block_public_access(target: Target) -> Outcome:
     """Each setting is on at the bucket or the account level (S3 applies the most restrictive of the two)."""
     bucket, account = target.bucket, target.account
     b_err, a_err = bucket.error("GetPublicAccessBlock"), account.error("GetAccountPublicAccessBlock")
+    if a_err is not None and a_err.code == "NotSupported":
+        a_err = None  # the provider has no account-level setting: only the bucket's counts
     b = bucket.public_access_block or {}
     a = account.public_access_block or {}
     effective = {s: bool(b.get(s)) or bool(a.get(s)) for s in SETTINGS}

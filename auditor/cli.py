@@ -1,0 +1,266 @@
+"""Command line: the only module that imports every layer and picks exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from auditor import __version__
+from auditor.errors import AuditorError, ConfigError, SnapshotError
+from auditor.model import ScanResult
+
+FORMATS = ("table", "json", "csv", "html", "sarif")
+EXIT_USAGE = 2
+
+EPILOG_SCAN = """\
+examples:
+  auditor scan                                   # ./auditor.toml, table + findings.json
+  auditor scan --config prod.toml --format table,json,html,sarif --output-dir out/
+  auditor scan --save-snapshot evidence.json     # keep what was collected
+  auditor scan --from-snapshot evidence.json     # re-evaluate offline, no credentials
+  auditor scan --fail-on critical                # CI gate: exit 1 only on critical fails
+
+exit status: 0 all checks pass · 1 a fail at or above --fail-on · 2 config or usage error ·
+3 something could not be verified (unknown) or an account was skipped
+"""
+
+DESCRIPTION = """\
+Check S3 buckets that feed ML data platforms (V7 Darwin on AWS and Wasabi, Datature Nexus,
+Tenyks, RedBrick AI): will the vendor's integration work, and does the vendor get nothing
+more than it needs? Start with `auditor demo`.
+"""
+
+
+class UsageError(AuditorError):
+    pass
+
+
+class _Progress:
+    """A rich progress bar fed by the collectors (buckets done / buckets found)."""
+
+    def __init__(self, progress: Progress):
+        self._p = progress
+        self._task = progress.add_task("Collecting buckets", total=0)
+
+    def add(self, total: int) -> None:
+        self._p.update(self._task, total=(self._p.tasks[0].total or 0) + total)
+
+    def advance(self, n: int = 1) -> None:
+        self._p.advance(self._task, n)
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    items = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    bad = [v for v in items if v not in FORMATS]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(bad) or '(empty)'}; choose from {','.join(FORMATS)}")
+    return items
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="auditor", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"auditor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def output_options(p: argparse.ArgumentParser, default_formats: str) -> None:
+        p.add_argument("--format", type=_formats, default=_formats(default_formats),
+                       help=f"comma list of {','.join(FORMATS)} (default {default_formats}); table goes to the terminal, the others to --output-dir")
+        p.add_argument("--output-dir", type=Path, default=Path("auditor-reports"),
+                       help="where findings.json, findings.csv, report.html, findings.sarif go (default ./auditor-reports; created if missing)")
+        p.add_argument("--fail-on", choices=("critical", "high", "medium", "low", "never"), default="high",
+                       help="exit 1 when a fail at or above this severity exists (default high)")
+        p.add_argument("--show-passes", action="store_true", help="list passing checks in the terminal table too")
+        p.add_argument("--csv-excel", action="store_true", help="write findings.csv as UTF-8 with BOM for Excel")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    scan = sub.add_parser("scan", help="scan every bucket of the configured accounts",
+                          description="Collect bucket, IAM and KMS state read-only, evaluate every rule, write reports.",
+                          epilog=EPILOG_SCAN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    scan.add_argument("--config", type=Path, default=None, help="config file (default ./auditor.toml)")
+    output_options(scan, "table,json")
+    snap = scan.add_mutually_exclusive_group()
+    snap.add_argument("--save-snapshot", type=Path, metavar="FILE", help="also write what was collected to FILE (JSON)")
+    snap.add_argument("--from-snapshot", type=Path, metavar="FILE",
+                      help="evaluate a saved snapshot instead of calling any API (no credentials needed)")
+    scan.set_defaults(func=cmd_scan)
+
+    demo = sub.add_parser("demo", help="scan sample buckets in an embedded emulator (no credentials, no network)",
+                          description="Start an embedded S3/IAM/KMS emulator on 127.0.0.1, create sample buckets for "
+                                      "every vendor (some set up right, some wrong), scan them and write every report.",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    output_options(demo, ",".join(FORMATS))
+    demo.set_defaults(func=cmd_demo)
+
+    rules = sub.add_parser("rules", help="list every rule with severity and reference")
+    rules.add_argument("--format", choices=("table", "json"), default="table")
+    rules.set_defaults(func=cmd_rules)
+
+    perms = sub.add_parser("permissions", help="print the minimal read-only IAM policy the scanner needs")
+    perms.set_defaults(func=cmd_permissions)
+    return parser
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def _err_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from auditor.config import load_config
+    from auditor.scan import evaluate_snapshot
+    from auditor.snapshot import load_snapshot, save_snapshot
+
+    config_path = args.config or Path("auditor.toml")
+    if args.from_snapshot:
+        snapshot = load_snapshot(args.from_snapshot)
+        integrations = None
+        if args.config or config_path.exists():
+            integrations = load_config(config_path).integrations
+        result = evaluate_snapshot(snapshot, integrations=integrations)
+    else:
+        config = load_config(config_path)  # exits 2 on a bad config, before any API call
+        if not config.accounts:
+            raise ConfigError(str(config_path), "accounts", "no [[accounts]] to scan",
+                              'add [[accounts]] with name = "..." (and profile or role_arn)')
+        snapshot = _collect(config, args)
+        if args.save_snapshot:
+            save_snapshot(snapshot, args.save_snapshot)
+        result = evaluate_snapshot(snapshot)
+    return _report(result, args)
+
+
+def _collect(config, args):
+    from auditor.collect import collect
+
+    if not _progress_enabled(args):
+        return collect(config)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=_err_console(), transient=True) as progress:
+        return collect(config, progress=_Progress(progress))
+
+
+def _renderers() -> dict[str, Callable[..., Path]]:
+    from auditor.report.json import render_json
+
+    out: dict[str, Callable[..., Path]] = {"json": render_json}
+    try:
+        from auditor.report.csv import render_csv
+        from auditor.report.html import render_html
+        from auditor.report.sarif import render_sarif
+    except ImportError:  # reporters ship together; a partial install is reported per format below
+        return out
+    out.update(csv=render_csv, html=render_html, sarif=render_sarif)
+    return out
+
+
+def _report(result: ScanResult, args: argparse.Namespace) -> int:
+    from auditor.report.table import render_table
+    from auditor.scan import exit_status
+
+    console = _console()
+    renderers = _renderers()
+    missing = [f for f in args.format if f != "table" and f not in renderers]
+    if missing:
+        raise UsageError(f"--format: {', '.join(missing)} report is not available in this installation")
+    if "table" in args.format:
+        render_table(result, console, show_passes=args.show_passes)
+    written = []
+    for fmt in args.format:
+        if fmt == "table":
+            continue
+        if fmt == "csv":
+            written.append(renderers[fmt](result, args.output_dir, excel=args.csv_excel))
+        else:
+            written.append(renderers[fmt](result, args.output_dir))
+    for path in written:
+        console.print(f"wrote {path}", style="dim")
+    return exit_status(result.findings, args.fail_on, len(result.skipped))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from auditor.demo import run_demo
+    from auditor.scan import exit_status
+
+    console = _console()
+    console.print("Starting the embedded emulator and creating sample buckets for every vendor…", style="dim")
+    result = run_demo(progress=None)
+    status = _report(result, args)
+    console.print(
+        f"\nDemo done. A real scan of these buckets would exit {status} "
+        f"(--fail-on {args.fail_on}). Next: write an auditor.toml (see README) and run `auditor scan`.",
+        style="bold")
+    return 0 if status in (0, 1, 3) else status
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from auditor.rulepack import load_packs
+
+    packs = load_packs()
+    rows = [(p.vendor, r) for p in packs for r in p.rules]
+    if args.format == "json":
+        print(json.dumps([{"id": r.id, "vendor": r.vendor, "severity": r.severity.value, "title": r.title,
+                           "check": r.check, "modes": list(r.modes), "reference": r.reference}
+                          for _, r in rows], indent=2))
+        return 0
+    table = Table(title="auditor rules", show_lines=True)
+    for col in ("Rule", "Severity", "Title", "Reference"):
+        table.add_column(col, overflow="fold")
+    for _, r in rows:
+        table.add_row(r.id, r.severity.value, r.title, r.reference)
+    _console().print(table)
+    return 0
+
+
+def cmd_permissions(args: argparse.Namespace) -> int:
+    from auditor.permissions import scanner_policy
+
+    print(json.dumps(scanner_policy(), indent=2))
+    return 0
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except (ConfigError, UsageError, SnapshotError) as e:
+        _err_console().print(f"auditor: error: {e}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    except AuditorError as e:
+        _err_console().print(f"auditor: error: {e}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["main", "build_parser", "os"]

@@ -1,0 +1,53 @@
+"""collect → snapshot → evaluate: the scan as a function, for the CLI, the demo and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from auditor import __version__
+from auditor.collect import ProgressSink, collect
+from auditor.config import Config
+from auditor.engine import bucket_count, evaluate
+from auditor.model import Finding, Integration, ScanResult, Severity, Snapshot, Status
+from auditor.rulepack import RulePack, load_packs
+
+FAIL_ON = ("critical", "high", "medium", "low", "never")
+
+
+def collect_snapshot(config: Config, *, progress: ProgressSink | None = None) -> Snapshot:
+    return collect(config, progress=progress)
+
+
+def evaluate_snapshot(snapshot: Snapshot, packs: Sequence[RulePack] | None = None,
+                      integrations: Sequence[Integration] | None = None) -> ScanResult:
+    """Findings for ``snapshot``; ``integrations`` replaces the ones recorded in it when given."""
+    if integrations is not None:
+        from dataclasses import replace
+
+        snapshot = replace(snapshot, integrations=tuple(integrations))
+    findings = evaluate(snapshot, packs if packs is not None else load_packs())
+    return ScanResult(
+        started_at=snapshot.started_at,
+        finished_at=snapshot.finished_at,
+        accounts=tuple(a.account_id for a in snapshot.accounts),
+        buckets=bucket_count(snapshot),
+        findings=findings,
+        skipped=snapshot.skipped,
+        tool_version=__version__,
+    )
+
+
+def run_scan(config: Config, *, progress: ProgressSink | None = None) -> tuple[Snapshot, ScanResult]:
+    snapshot = collect_snapshot(config, progress=progress)
+    return snapshot, evaluate_snapshot(snapshot)
+
+
+def exit_status(findings: Sequence[Finding], fail_on: str = "high", skipped: int = 0) -> int:
+    """PRODUCT.md §3: 1 if any fail at or above ``fail_on``; else 3 if anything is unknown (or an account was skipped); else 0."""
+    if fail_on != "never":
+        threshold = Severity(fail_on).rank
+        if any(f.status == Status.FAIL and f.severity.rank >= threshold for f in findings):
+            return 1
+    if skipped or any(f.status == Status.UNKNOWN for f in findings):
+        return 3
+    return 0
