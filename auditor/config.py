@@ -97,6 +97,8 @@ def parse_config(text: str, path: str = "auditor.toml") -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         line = _toml_error_line(str(e))
+        if line is None and "end of document" in str(e):
+            line = max(1, len(text.splitlines()))
         raise ConfigError(path, None, f"invalid TOML: {e}", "fix the syntax at that line", line=line) from None
     return _Parser(text, path).config(data)
 

@@ -1,0 +1,131 @@
+"""The command line end to end: exit codes, reports on disk, config errors, snapshots, demo."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+
+import jsonschema
+import pytest
+
+from auditor.cli import main
+
+SCHEMA = json.loads(importlib.resources.files("auditor.schema").joinpath("findings.schema.json").read_text())
+
+
+def validate(document: dict) -> None:
+    jsonschema.validate(document, SCHEMA, format_checker=jsonschema.FormatChecker())
+
+
+def write_config(tmp_path, endpoint, integrations=""):
+    path = tmp_path / "auditor.toml"
+    path.write_text(f'[[accounts]]\nname = "main"\nendpoint_url = "{endpoint}"\n{integrations}')
+    return path
+
+
+V7 = """
+[[integrations]]
+vendor = "v7-aws"
+account = "main"
+bucket = "{bucket}"
+"""
+
+
+def test_scan_against_moto_gives_the_right_statuses(moto, aws, tmp_path, capsys):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="good-v7-bucket")
+    s3.put_bucket_cors(Bucket="good-v7-bucket", CORSConfiguration={"CORSRules": [
+        {"AllowedMethods": ["GET"], "AllowedOrigins": ["https://darwin.v7labs.com"], "AllowedHeaders": ["*"]}]})
+    s3.put_public_access_block(Bucket="good-v7-bucket", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.create_bucket(Bucket="bad.v7.bucket")
+    s3.put_bucket_cors(Bucket="bad.v7.bucket", CORSConfiguration={"CORSRules": [
+        {"AllowedMethods": ["GET", "PUT"], "AllowedOrigins": ["*"]}]})
+    config = write_config(tmp_path, moto.endpoint, V7.format(bucket="good-v7-bucket") + V7.format(bucket="bad.v7.bucket"))
+    out = tmp_path / "out"
+    code = main(["scan", "--config", str(config), "--format", "table,json", "--output-dir", str(out), "--quiet"])
+    doc = json.loads((out / "findings.json").read_text())
+    validate(doc)
+    status = {(f["rule_id"], f["bucket"]): f["status"] for f in doc["findings"]}
+    assert status[("v7-aws.bucket-name", "good-v7-bucket")] == "pass"
+    assert status[("v7-aws.bucket-name", "bad.v7.bucket")] == "fail"
+    assert status[("v7-aws.cors", "good-v7-bucket")] == "pass"
+    # CORS "*" lets V7 in (vendor rule passes) but is too wide (baseline fails, high because of PUT).
+    assert status[("v7-aws.cors", "bad.v7.bucket")] == "pass"
+    wildcard = next(f for f in doc["findings"] if f["rule_id"] == "baseline.cors-wildcard-origin" and f["bucket"] == "bad.v7.bucket")
+    assert (wildcard["status"], wildcard["severity"]) == ("fail", "high")
+    assert status[("baseline.cors-wildcard-origin", "good-v7-bucket")] == "pass"
+    assert status[("baseline.block-public-access", "good-v7-bucket")] == "pass"
+    assert status[("baseline.block-public-access", "bad.v7.bucket")] == "fail"
+    assert doc["scan"]["buckets"] == 2 and doc["scan"]["accounts"] == ["123456789012"]
+    assert code == 1  # high fails, default --fail-on high
+    table = capsys.readouterr().out
+    assert "v7-aws.bucket-name" in table and "2 buckets in 1 account" in table
+
+    # --fail-on critical: no critical fail; nothing unknown either → 0.
+    assert main(["scan", "--config", str(config), "--format", "json", "--output-dir", str(out), "--quiet",
+                 "--fail-on", "critical"]) in (0, 3)
+
+
+def test_snapshot_round_trip_evaluates_offline_to_the_same_findings(moto, aws, tmp_path):
+    aws("s3").create_bucket(Bucket="evidence-bucket")
+    config = write_config(tmp_path, moto.endpoint, V7.format(bucket="evidence-bucket"))
+    snap = tmp_path / "snap.json"
+    main(["scan", "--config", str(config), "--format", "json", "--output-dir", str(tmp_path / "a"), "--quiet",
+          "--save-snapshot", str(snap)])
+    moto.reset()  # nothing left to call: the second run must not need the emulator
+    (tmp_path / "auditor.toml").unlink()
+    code = main(["scan", "--from-snapshot", str(snap), "--format", "json", "--output-dir", str(tmp_path / "b"), "--quiet"])
+    first = json.loads((tmp_path / "a" / "findings.json").read_text())["findings"]
+    second = json.loads((tmp_path / "b" / "findings.json").read_text())["findings"]
+    assert first == second and any(f["rule_id"] == "v7-aws.cors" for f in second)
+    assert code == 1
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[[accounts]]\nname = 'a'\nprofle = 'x'\n", "accounts[0].profle: unknown key 'profle'"),
+    ("[[accounts\n", "invalid TOML"),
+])
+def test_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, text, needle):
+    config = tmp_path / "auditor.toml"
+    config.write_text(text)
+    out = tmp_path / "out"
+    code = main(["scan", "--config", str(config), "--output-dir", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert needle in err and str(config) in err
+    assert len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_missing_default_config_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["scan"]) == 2
+    assert "auditor.toml: config file not found" in capsys.readouterr().err
+
+
+def test_unknown_format_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["scan", "--format", "table,pdf"])
+    assert exc.value.code == 2
+    assert "unknown format pdf" in capsys.readouterr().err
+
+
+def test_rules_lists_the_catalog_as_json(capsys):
+    assert main(["rules", "--format", "json"]) == 0
+    rules = json.loads(capsys.readouterr().out)
+    ids = {r["id"] for r in rules}
+    assert {"v7-aws.cors", "datature.cors", "redbrick.cors", "baseline.block-public-access"} <= ids
+    assert all(r["reference"] and r["severity"] for r in rules)
+
+
+def test_demo_runs_offline_and_writes_a_schema_valid_report(tmp_path, capsys):
+    code = main(["demo", "--format", "table,json", "--output-dir", str(tmp_path)])
+    assert code == 0
+    doc = json.loads((tmp_path / "findings.json").read_text())
+    validate(doc)
+    statuses = {(f["vendor"], f["status"]) for f in doc["findings"]}
+    for vendor in ("v7-aws", "datature", "redbrick", "baseline"):
+        assert (vendor, "fail") in statuses, vendor
+        assert (vendor, "pass") in statuses, vendor
+    assert "Demo done" in capsys.readouterr().out
