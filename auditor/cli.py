@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    def history_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--history", type=Path, metavar="PATH", default=None,
+                       help="scan history database (default $AUDITOR_HISTORY, else history.sqlite in the user data dir)")
+
     def output_options(p: argparse.ArgumentParser, default_formats: str) -> None:
         p.add_argument("--format", type=_formats, default=_formats(default_formats),
                        help=f"comma list of {','.join(FORMATS)} (default {default_formats}); table goes to the terminal, the others to --output-dir")
@@ -90,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--save-snapshot", type=Path, metavar="FILE", help="also write what was collected to FILE (JSON)")
     snap.add_argument("--from-snapshot", type=Path, metavar="FILE",
                       help="evaluate a saved snapshot instead of calling any API (no credentials needed)")
+    history_option(scan)
+    scan.add_argument("--no-history", action="store_true", help="do not record this scan in the history")
     scan.set_defaults(func=cmd_scan)
 
     demo = sub.add_parser("demo", help="scan sample buckets in an embedded emulator (no credentials, no network)",
@@ -105,6 +111,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     perms = sub.add_parser("permissions", help="print the minimal read-only IAM policy the scanner needs")
     perms.set_defaults(func=cmd_permissions)
+
+    hist = sub.add_parser("history", help="list recorded scans",
+                          description="Every `auditor scan` is recorded (unless --no-history); this lists them.")
+    history_option(hist)
+    hist.add_argument("--format", choices=("table", "json"), default="table")
+    hist.set_defaults(func=cmd_history)
+
+    diff = sub.add_parser("diff", help="what changed between two scans (default: the last two)",
+                          description="New, resolved and still-failing findings between two recorded scans, "
+                                      "matched by fingerprint (rule id + resource + principal + vendor).",
+                          epilog="examples:\n  auditor diff            # the last two scans\n  auditor diff 3 7\n"
+                                 "  auditor diff --format json > changes.json",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    diff.add_argument("old", nargs="?", type=int, help="scan id (default: the one before NEW)")
+    diff.add_argument("new", nargs="?", type=int, help="scan id (default: the latest)")
+    history_option(diff)
+    diff.add_argument("--format", choices=("table", "json"), default="table")
+    diff.set_defaults(func=cmd_diff)
     return parser
 
 
@@ -131,10 +155,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     config_path = args.config or Path("auditor.toml")
     if args.from_snapshot:
         snapshot = load_snapshot(args.from_snapshot)
-        integrations = None
-        if args.config or config_path.exists():
-            integrations = load_config(config_path).integrations
-        result = evaluate_snapshot(snapshot, integrations=integrations)
+        config = load_config(config_path) if (args.config or config_path.exists()) else None
+        result = evaluate_snapshot(snapshot, integrations=config.integrations if config else None)
     else:
         config = load_config(config_path)  # exits 2 on a bad config, before any API call
         if not config.accounts:
@@ -144,7 +166,23 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if args.save_snapshot:
             save_snapshot(snapshot, args.save_snapshot)
         result = evaluate_snapshot(snapshot)
-    return _report(result, args)
+    if config is not None and config.suppressions:
+        import dataclasses
+
+        from auditor.suppress import apply_suppressions
+
+        findings = apply_suppressions(result.findings, config.suppressions, result.finished_at[:10], config.path)
+        result = dataclasses.replace(result, findings=findings)
+    changes = None
+    if not args.no_history:
+        from auditor.history import open_history
+
+        history = open_history(args.history)
+        try:
+            changes = history.previous_changes(history.record(result))
+        finally:
+            history.close()
+    return _report(result, args, changes)
 
 
 def _collect(config, args):
@@ -171,7 +209,7 @@ def _renderers() -> dict[str, Callable[..., Path]]:
     return out
 
 
-def _report(result: ScanResult, args: argparse.Namespace) -> int:
+def _report(result: ScanResult, args: argparse.Namespace, changes: dict | None = None) -> int:
     from auditor.report.table import render_table
     from auditor.scan import exit_status
 
@@ -188,6 +226,8 @@ def _report(result: ScanResult, args: argparse.Namespace) -> int:
             continue
         if fmt == "csv":
             written.append(renderers[fmt](result, args.output_dir, excel=args.csv_excel))
+        elif fmt == "html":
+            written.append(renderers[fmt](result, args.output_dir, previous_changes=changes))
         else:
             written.append(renderers[fmt](result, args.output_dir))
     for path in written:
@@ -228,6 +268,66 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for _, r in rows:
         table.add_row(r.id, r.severity.value, r.title, r.reference)
     _console().print(table)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from auditor.history import open_history
+
+    history = open_history(args.history)
+    try:
+        scans = history.scans()
+    finally:
+        history.close()
+    if args.format == "json":
+        print(json.dumps([{"id": s.id, "started_at": s.started_at, "finished_at": s.finished_at,
+                           "accounts": list(s.accounts), "buckets": s.buckets, "counts": s.counts,
+                           "skipped_accounts": s.skipped} for s in scans], indent=2))
+        return 0
+    if not scans:
+        _console().print("No scans recorded yet: run `auditor scan`.")
+        return 0
+    table = Table(title=f"auditor history ({history.path})")
+    for col in ("Scan", "Started", "Accounts", "Buckets", "Fail", "Unknown", "Pass", "Skipped"):
+        table.add_column(col)
+    for s in scans:
+        table.add_row(str(s.id), s.started_at, str(len(s.accounts)), str(s.buckets), str(s.counts["fail"]),
+                      str(s.counts["unknown"]), str(s.counts["pass"]), str(s.skipped))
+    _console().print(table)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from auditor.history import open_history
+
+    history = open_history(args.history)
+    try:
+        changes = history.diff(args.old, args.new)
+    finally:
+        history.close()
+    if args.format == "json":
+        print(json.dumps(changes, indent=2))
+        return 0
+    console = _console()
+    console.print(f"Changes from scan {changes['old_scan']} to scan {changes['new_scan']}", style="bold")
+    for label, key, style in (("New", "new", "red"), ("Resolved", "resolved", "green"),
+                              ("Still failing", "still_failing", "yellow")):
+        items = changes[key]
+        table = Table(title=f"{label}: {len(items)}", title_style=style, expand=True)
+        table.add_column("Status", width=9)
+        table.add_column("Rule · bucket", ratio=2, overflow="fold")
+        table.add_column("Finding", ratio=3, overflow="fold")
+        for f in items:
+            status = f.get("status_now", f["status"]) if key == "resolved" else f["status"]
+            table.add_row(f"{status}\n{f['severity']}", f"{f['rule_id']}\n{f.get('bucket') or '-'}", f["message"])
+        if items:
+            console.print(table)
+        else:
+            console.print(f"{label}: none", style=style)
     return 0
 
 

@@ -42,6 +42,19 @@ SCAN_KEYS = {
     "concurrency": "parallel API calls (default 16)",
     "sample_size": "objects sampled per prefix (default 50)",
     "listing_budget": "keys listed per bucket when looking for .mrxs slides (default 5000)",
+    "timeout": "seconds to wait for one API answer (default 30)",
+    "max_attempts": "tries per API call, with adaptive backoff on throttling (default 8)",
+}
+
+SUPPRESS_KEYS = {"rule", "resource", "reason", "until"}
+ORGANIZATION_KEYS = {
+    "role_name": "role assumed in every member account (required)",
+    "external_id": "external id for that role",
+    "profile": "profile of the management or delegated-administrator account",
+    "role_arn": "role to assume first in the management account",
+    "endpoint_url": "one endpoint for every service",
+    "exclude": "account ids not to scan",
+    "regions": "list of regions",
 }
 
 ARN_ROLE = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")
@@ -66,6 +79,30 @@ class ScanSettings:
     concurrency: int = 16
     sample_size: int = 50
     listing_budget: int = 5000
+    timeout: int = 30
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Findings whose rule id and resource match the globs are kept but marked suppressed."""
+
+    rule: str
+    resource: str = "*"
+    reason: str = ""
+    until: str | None = None  # ISO date; expired suppressions stop applying and are reported
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationConfig:
+    role_name: str
+    external_id: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+    endpoint_url: str | None = None
+    exclude: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +111,8 @@ class Config:
     accounts: tuple[AccountConfig, ...] = ()
     integrations: tuple[Integration, ...] = ()
     scan: ScanSettings = field(default_factory=ScanSettings)
+    suppressions: tuple[Suppression, ...] = ()
+    organization: OrganizationConfig | None = None
 
     def account(self, name: str) -> AccountConfig | None:
         return next((a for a in self.accounts if a.name == name), None)
@@ -172,11 +211,11 @@ class _Parser:
     # -- sections -------------------------------------------------------------------
 
     def config(self, data: dict[str, Any]) -> Config:
-        top = {"accounts", "integrations", "scan"}
+        top = {"accounts", "integrations", "scan", "suppress", "organization"}
         for key in data:
             if key not in top:
                 raise self.fail(None, 0, key, f"unknown top-level key '{key}'",
-                                "use [[accounts]], [[integrations]] or [scan]")
+                                "use [[accounts]], [[integrations]], [[suppress]], [organization] or [scan]")
         accounts = self._list_of_tables(data, "accounts")
         integrations = self._list_of_tables(data, "integrations")
         acc = tuple(self.account(i, a) for i, a in enumerate(accounts))
@@ -184,8 +223,55 @@ class _Parser:
         for i, name in enumerate(names):
             if names.index(name) != i:
                 raise self.fail("accounts", i, "name", f"duplicate account name '{name}'", "give each account its own name")
-        ints = tuple(self.integration(i, d, names) for i, d in enumerate(integrations))
-        return Config(path=self.path, accounts=acc, integrations=ints, scan=self.scan(data.get("scan", {})))
+        org = self.organization(data["organization"]) if "organization" in data else None
+        ints = tuple(self.integration(i, d, names, org is not None) for i, d in enumerate(integrations))
+        sup = tuple(self.suppression(i, d) for i, d in enumerate(self._list_of_tables(data, "suppress")))
+        return Config(path=self.path, accounts=acc, integrations=ints, scan=self.scan(data.get("scan", {})),
+                      suppressions=sup, organization=org)
+
+    def suppression(self, i: int, d: dict) -> Suppression:
+        t = "suppress"
+        self._unknown(t, i, d, SUPPRESS_KEYS, "a suppression")
+        rule = self._str(t, i, d, "rule", required=True)
+        resource = self._str(t, i, d, "resource", default="*")
+        reason = self._str(t, i, d, "reason", required=True)
+        until = d.get("until")
+        if until is not None:
+            import datetime as dt
+
+            if isinstance(until, dt.datetime):
+                until = until.date()
+            if isinstance(until, str):
+                try:
+                    until = dt.date.fromisoformat(until)
+                except ValueError:
+                    until = None
+                    raise self.fail(t, i, "until", f"'{d['until']}' is not a date", "write until = 2027-01-31") from None
+            if not isinstance(until, dt.date):
+                raise self.fail(t, i, "until", f"'{d['until']}' is not a date", "write until = 2027-01-31")
+            until = until.isoformat()
+        return Suppression(rule=rule, resource=resource, reason=reason, until=until, index=i)
+
+    def organization(self, d) -> OrganizationConfig:
+        t = None
+        if not isinstance(d, dict):
+            raise self.fail(None, 0, "organization", "'organization' must be a table", "write an [organization] section")
+        self._unknown(t, 0, d, set(ORGANIZATION_KEYS), "[organization]")
+        role_name = self._str(t, 0, d, "role_name")
+        if not role_name:
+            raise self.fail(None, 0, "organization.role_name", "missing required key 'role_name'",
+                            'name the read-only role to assume in each member account, e.g. role_name = "AuditReadOnly"')
+        exclude = self._str_list(t, 0, d, "exclude")
+        for acct in exclude:
+            if not re.fullmatch(r"\d{12}", acct):
+                raise self.fail(t, 0, "exclude", f"'{acct}' is not a 12-digit account id", "list account ids")
+        role_arn = self._str(t, 0, d, "role_arn")
+        if role_arn and not ARN_ROLE.match(role_arn):
+            raise self.fail(t, 0, "role_arn", f"'{role_arn}' is not an IAM role ARN", "use arn:aws:iam::123456789012:role/NAME")
+        return OrganizationConfig(role_name=role_name, external_id=self._str(t, 0, d, "external_id"),
+                                  profile=self._str(t, 0, d, "profile"), role_arn=role_arn,
+                                  endpoint_url=self._str(t, 0, d, "endpoint_url"), exclude=exclude,
+                                  regions=self._str_list(t, 0, d, "regions"))
 
     def _list_of_tables(self, data, key):
         v = data.get(key, [])
@@ -198,7 +284,8 @@ class _Parser:
             raise self.fail(None, 0, "scan", "'scan' must be a table", "write a [scan] section")
         self._unknown(None, 0, d, set(SCAN_KEYS), "[scan]")
         values = {}
-        for key, default in (("concurrency", 16), ("sample_size", 50), ("listing_budget", 5000)):
+        for key, default in (("concurrency", 16), ("sample_size", 50), ("listing_budget", 5000),
+                             ("timeout", 30), ("max_attempts", 8)):
             v = d.get(key, default)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise self.fail(None, 0, key, f"must be a positive integer, got {v!r}", f"write {key} = {default}")
@@ -236,7 +323,7 @@ class _Parser:
             buckets=self._str_list(t, i, d, "buckets"),
         )
 
-    def integration(self, i: int, d: dict, account_names: list[str]) -> Integration:
+    def integration(self, i: int, d: dict, account_names: list[str], organization: bool = False) -> Integration:
         t = "integrations"
         vendor = self._str(t, i, d, "vendor", required=True)
         if vendor not in VENDORS:
@@ -248,7 +335,7 @@ class _Parser:
                 why = f"'{key}' applies to {', '.join(other)}, not {vendor}" if other else f"unknown key '{key}'"
                 raise self.fail(t, i, key, why, f"keys for {vendor}: {', '.join(sorted(INTEGRATION_COMMON | allowed))}")
         account = self._str(t, i, d, "account", required=True)
-        if account not in account_names:
+        if account not in account_names and not (organization and re.fullmatch(r"\d{12}", account)):
             hint = f"define [[accounts]] name = \"{account}\"" if not account_names else f"use one of: {', '.join(account_names)}"
             raise self.fail(t, i, "account", f"no account named '{account}'", hint)
         bucket = self._str(t, i, d, "bucket", required=True)

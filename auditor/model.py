@@ -276,6 +276,19 @@ class Finding:
     remediation: str | None = None
     reference: str = ""
     principal: str | None = None  # the vendor principal the finding is about, when there is one
+    suppression: Mapping[str, Any] | None = None  # {"reason", "until", "rule", "resource"} when suppressed
+
+    @property
+    def suppressed(self) -> bool:
+        return self.suppression is not None
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identity across scans: rule id + resource + principal + vendor."""
+        import hashlib
+
+        text = "\x1f".join((self.rule_id, self.resource, self.principal or "", self.vendor))
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     def to_json(self) -> dict[str, Any]:
         """The PRODUCT.md §4 finding object (plus ``reference`` and ``principal``)."""
@@ -295,6 +308,9 @@ class Finding:
             "remediation": self.remediation,
             "reference": self.reference,
             "principal": self.principal,
+            "fingerprint": self.fingerprint,
+            "suppressed": self.suppressed,
+            "suppression": _plain(self.suppression) if self.suppression else None,
         }
 
 
@@ -311,11 +327,16 @@ class ScanResult:
     tool_version: str = "0.1.0"
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """{status: {severity: n}} over all findings."""
+        """{status: {severity: n}} over the findings that are not suppressed."""
         out: dict[str, dict[str, int]] = {s.value: {v.value: 0 for v in Severity} for s in Status}
         for f in self.findings:
-            out[f.status.value][f.severity.value] += 1
+            if not f.suppressed:
+                out[f.status.value][f.severity.value] += 1
         return out
+
+    @property
+    def suppressed(self) -> int:
+        return sum(1 for f in self.findings if f.suppressed)
 
 
 def _plain(value: Any) -> Any:

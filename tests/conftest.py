@@ -14,6 +14,12 @@ for _k, _v in FAKE_CREDENTIALS.items():
 os.environ.pop("AWS_PROFILE", None)
 
 
+@pytest.fixture(autouse=True)
+def _history_in_tmp(tmp_path, monkeypatch):
+    """Scans record their history; keep it out of the user's data directory."""
+    monkeypatch.setenv("AUDITOR_HISTORY", str(tmp_path / "history.sqlite"))
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     emu = Emulator()

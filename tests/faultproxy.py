@@ -27,10 +27,12 @@ class Fault:
     message: str = "Access Denied"
     delay: float = 0.0  # seconds to wait before answering (or forwarding, when status is 0)
     times: int | None = None
+    body_contains: bytes | None = None  # also require this in the request body (query APIs: b"Action=AssumeRole")
     hits: int = 0
 
-    def applies(self, request: web.Request) -> bool:
-        return (self.times is None or self.hits < self.times) and self.match(request)
+    def applies(self, request: web.Request, body: bytes) -> bool:
+        return ((self.times is None or self.hits < self.times) and self.match(request)
+                and (self.body_contains is None or self.body_contains in body))
 
 
 def s3_subresource(name: str, method: str = "GET") -> Callable[[web.Request], bool]:
@@ -71,9 +73,10 @@ class FaultProxy:
         ready.set()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.seen[(request.method, _api_hint(request))] += 1
+        body = await request.read()
+        self.seen[(request.method, _api_hint(request, body))] += 1
         for fault in self.faults:
-            if fault.applies(request):
+            if fault.applies(request, body):
                 fault.hits += 1
                 if fault.delay:
                     await asyncio.sleep(fault.delay)
@@ -85,7 +88,6 @@ class FaultProxy:
                         body = f'<?xml version="1.0" encoding="UTF-8"?><Error>{error}<RequestId>fault</RequestId></Error>'
                     return web.Response(status=fault.status, body=body.encode(), content_type="application/xml")
                 break
-        body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         async with self._session.request(request.method, self.upstream + request.path_qs, data=body,
                                          headers=headers, allow_redirects=False) as resp:
@@ -104,10 +106,12 @@ class FaultProxy:
         self._thread.join(10)
 
 
-def _api_hint(request: web.Request) -> str:
+def _api_hint(request: web.Request, body: bytes = b"") -> str:
     """A readable name for the call: the S3 subresource, or the query's Action for query APIs."""
     if "Action" in request.query:
         return request.query["Action"]
+    if body.startswith(b"Action="):
+        return body.split(b"&", 1)[0][7:].decode()
     target = request.headers.get("X-Amz-Target")
     if target:
         return target.split(".")[-1]

@@ -18,6 +18,7 @@ import aioboto3
 from auditor.collect import iam as iam_mod
 from auditor.collect import kms as kms_mod
 from auditor.collect import objects as objects_mod
+from auditor.collect import organizations as org_mod
 from auditor.collect import s3 as s3_mod
 from auditor.collect.calls import call
 from auditor.collect.session import AccountSession, SessionFactory, open_account
@@ -25,7 +26,8 @@ from auditor.config import AccountConfig, Config
 from auditor.errors import AuditorError
 from auditor.model import AccountState, ApiError, Integration, SkippedAccount, Snapshot
 
-REQUIRED_READS = tuple(dict.fromkeys(s3_mod.READS + iam_mod.READS + kms_mod.READS + objects_mod.READS))
+REQUIRED_READS = tuple(dict.fromkeys(s3_mod.READS + iam_mod.READS + kms_mod.READS + objects_mod.READS
+                                     + org_mod.READS + ("sts:AssumeRole",)))
 
 
 class ProgressSink(Protocol):
@@ -58,17 +60,23 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
     progress = progress or _NoProgress()
     started = now_iso()
     limit = asyncio.Semaphore(config.scan.concurrency)
-    results: list[AccountState | SkippedAccount] = [None] * len(config.accounts)  # type: ignore[list-item]
+    targets = list(config.accounts)
+    org_skipped: list[SkippedAccount] = []
+    if config.organization is not None:
+        members, org_skipped = await org_mod.member_accounts(config.organization, config.scan, limit, session_factory)
+        known = {a.name for a in targets}
+        targets += [m for m in members if m.name not in known]
+    results: list[AccountState | SkippedAccount] = [None] * len(targets)  # type: ignore[list-item]
 
     async def one(i: int, acct_conf: AccountConfig) -> None:
         mine = [x for x in integrations if x.account == acct_conf.name]
         results[i] = await collect_account(acct_conf, mine, config, limit, progress, session_factory)
 
     async with asyncio.TaskGroup() as tg:
-        for i, a in enumerate(config.accounts):
+        for i, a in enumerate(targets):
             tg.create_task(one(i, a))
     accounts = tuple(r for r in results if isinstance(r, AccountState))
-    skipped = tuple(r for r in results if isinstance(r, SkippedAccount))
+    skipped = tuple(org_skipped) + tuple(r for r in results if isinstance(r, SkippedAccount))
     return Snapshot(started_at=started, finished_at=now_iso(), accounts=accounts, skipped=skipped,
                     integrations=integrations)
 
@@ -77,7 +85,7 @@ async def collect_account(acct_conf: AccountConfig, integrations: list[Integrati
                           limit: asyncio.Semaphore, progress: ProgressSink,
                           session_factory: SessionFactory) -> AccountState | SkippedAccount:
     try:
-        acct = await open_account(acct_conf, config.scan.concurrency, session_factory)
+        acct = await open_account(acct_conf, config.scan, session_factory)
     except AuditorError as e:
         return SkippedAccount(name=acct_conf.name, reason=str(e))
     try:

@@ -11,7 +11,7 @@ from typing import Any
 import aioboto3
 from aiobotocore.config import AioConfig
 
-from auditor.config import AccountConfig
+from auditor.config import AccountConfig, ScanSettings
 from auditor.errors import AssumeRoleError
 from auditor.collect.calls import call
 
@@ -25,13 +25,13 @@ UNSUPPORTED = {
 SessionFactory = Callable[..., aioboto3.Session]
 
 
-def client_config(concurrency: int) -> AioConfig:
+def client_config(settings: ScanSettings) -> AioConfig:
     """Adaptive retries (client-side rate limiting on throttling) and a pool sized for the fan-out."""
     return AioConfig(
-        retries={"mode": "adaptive", "max_attempts": 8},
-        max_pool_connections=max(10, concurrency),
-        connect_timeout=10,
-        read_timeout=30,
+        retries={"mode": "adaptive", "max_attempts": settings.max_attempts},
+        max_pool_connections=max(10, settings.concurrency),
+        connect_timeout=min(10, settings.timeout),
+        read_timeout=settings.timeout,
         user_agent_extra="auditor/0.1.0",
     )
 
@@ -47,7 +47,7 @@ class AccountSession:
 
     config: AccountConfig
     session: aioboto3.Session
-    concurrency: int
+    settings: ScanSettings
     default_region: str = "us-east-1"
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -60,7 +60,7 @@ class AccountSession:
         region = region or self.default_region
         key = (service, region)
         if key not in self._clients:
-            kwargs: dict[str, Any] = {"region_name": region, "config": client_config(self.concurrency)}
+            kwargs: dict[str, Any] = {"region_name": region, "config": client_config(self.settings)}
             if self.config.endpoint_url:
                 kwargs["endpoint_url"] = self.config.endpoint_url
             client = await self._stack.enter_async_context(self.session.client(service, **kwargs))
@@ -73,14 +73,14 @@ class AccountSession:
         await self._stack.aclose()
 
 
-async def open_account(config: AccountConfig, concurrency: int,
+async def open_account(config: AccountConfig, settings: ScanSettings,
                        session_factory: SessionFactory = aioboto3.Session) -> AccountSession:
     """A session for the account: its profile, then ``role_arn`` assumed with ``external_id``."""
     region = config.regions[0] if config.regions else "us-east-1"
     base = session_factory(profile_name=config.profile) if config.profile else session_factory()
     if not config.role_arn:
-        return AccountSession(config, base, concurrency, region)
-    probe = AccountSession(config, base, concurrency, region)
+        return AccountSession(config, base, settings, region)
+    probe = AccountSession(config, base, settings, region)
     try:
         sts = await probe.client("sts")
         params = {"RoleArn": config.role_arn, "RoleSessionName": "auditor"}
@@ -97,4 +97,4 @@ async def open_account(config: AccountConfig, concurrency: int,
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
     )
-    return AccountSession(config, session, concurrency, region)
+    return AccountSession(config, session, settings, region)

@@ -32,6 +32,8 @@ def summary_line(result: ScanResult) -> str:
         by_sev = [f"{n} {sev}" for sev, n in counts[status.value].items() if n]
         parts.append(f"{status.value}: {', '.join(by_sev) if by_sev else '0'}")
     parts.append(f"pass: {sum(counts['pass'].values())}")
+    if result.suppressed:
+        parts.append(f"suppressed: {result.suppressed}")
     if result.skipped:
         parts.append(f"skipped accounts: {len(result.skipped)}")
     return " · ".join(parts)
@@ -45,7 +47,7 @@ def render_table(result: ScanResult, console: Console, *, show_passes: bool = Fa
     table.add_column("Rule · bucket", overflow="fold", ratio=2)
     table.add_column("Finding", overflow="fold", ratio=3)
     for f in rows:
-        status = Text(f.status.value.upper(), style=STATUS_STYLE[f.status])
+        status = Text(f.status.value.upper(), style="dim" if f.suppressed else STATUS_STYLE[f.status])
         status.append("\n" + f.severity.value, style=SEVERITY_STYLE[f.severity])
         rule = Text(f.rule_id, style="bold")
         if f.inferred:
@@ -53,7 +55,12 @@ def render_table(result: ScanResult, console: Console, *, show_passes: bool = Fa
         rule.append("\n" + (f.bucket or "-"), style="dim")
         if f.resource != f"arn:aws:s3:::{f.bucket}":
             rule.append("\n" + f.resource, style="dim")
-        table.add_row(status, rule, Text(f.message))
+        message = Text(f.message)
+        if f.suppressed:
+            status.append("\nsuppressed", style="dim")
+            message.append(f"\nSuppressed: {f.suppression.get('reason')}"
+                           + (f" (until {f.suppression['until']})" if f.suppression.get("until") else ""), style="dim")
+        table.add_row(status, rule, message)
     if rows:
         console.print(table)
     elif result.findings:
