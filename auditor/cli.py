@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="evaluate a saved snapshot instead of calling any API (no credentials needed)")
     history_option(scan)
     scan.add_argument("--no-history", action="store_true", help="do not record this scan in the history")
+    scan.add_argument("--dask-scheduler", metavar="ADDRESS",
+                      help="shard the accounts across the workers of a Dask cluster (e.g. tcp://10.0.0.5:8786); "
+                           "needs pip install 'auditor[distributed]'")
+    scan.add_argument("--shards", type=int, default=None, help="with --dask-scheduler: number of shards (default: one per worker)")
     scan.set_defaults(func=cmd_scan)
 
     demo = sub.add_parser("demo", help="scan sample buckets in an embedded emulator (no credentials, no network)",
@@ -188,6 +192,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def _collect(config, args):
     from auditor.collect import collect
 
+    if getattr(args, "dask_scheduler", None):
+        from auditor.distributed import collect_distributed
+
+        return collect_distributed(config, args.dask_scheduler, args.shards)
     if not _progress_enabled(args):
         return collect(config)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
