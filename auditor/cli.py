@@ -74,6 +74,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--history", type=Path, metavar="PATH", default=None,
                        help="scan history database (default $AUDITOR_HISTORY, else history.sqlite in the user data dir)")
 
+    def onboard_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("vendor", metavar="VENDOR", help="v7-aws | v7-wasabi | datature | tenyks | redbrick")
+        p.add_argument("bucket", metavar="s3://BUCKET", help="the bucket to connect")
+        p.add_argument("--mode", choices=("read-only", "read-write"), default="read-only")
+        g = p.add_argument_group("integration (as in auditor.toml [[integrations]])")
+        g.add_argument("--prefix", help="v7-*: thumbnail prefix (default data/); datature: folder prefix; redbrick: root folder")
+        g.add_argument("--scope", help="v7-*: the sub-folder V7 may read (default: whole bucket)")
+        g.add_argument("--role-arn", help="datature: the role Datature assumes (required)")
+        g.add_argument("--vendor-principal", help="datature: the ARN shown in Datature's set-up screen")
+        g.add_argument("--external-id", help="datature: the external id shown in Datature's set-up screen")
+        g.add_argument("--user", help="tenyks, redbrick: the IAM user name (required)")
+        g.add_argument("--dataset", help="tenyks: dataset folder (required)")
+        g.add_argument("--images-dir", help="tenyks: images folder inside the dataset (required)")
+        g.add_argument("--metadata-bucket", help="tenyks read-write: metadata bucket (default: same bucket)")
+        g.add_argument("--metadata-dir", help="tenyks read-write: metadata folder (required in read-write)")
+        a = p.add_argument_group("account")
+        a.add_argument("--profile", help="shared-config profile")
+        a.add_argument("--endpoint-url", help="one endpoint for every service (Wasabi, an emulator)")
+        a.add_argument("--provider", choices=("aws", "wasabi", "s3-compatible"), help="default aws (wasabi for v7-wasabi)")
+        a.add_argument("--region", help="region of the bucket's account clients")
+
     def output_options(p: argparse.ArgumentParser, default_formats: str) -> None:
         p.add_argument("--format", type=_formats, default=_formats(default_formats),
                        help=f"comma list of {','.join(FORMATS)} (default {default_formats}); table goes to the terminal, the others to --output-dir")
@@ -108,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     output_options(demo, ",".join(FORMATS))
     demo.set_defaults(func=cmd_demo)
+
+    from auditor.onboard import EXAMPLES
+
+    check = sub.add_parser("check", help="is one bucket ready for one vendor? (no config file needed)",
+                           description="Run the scan's collectors, rules and reporters on one bucket for one vendor "
+                                       "(plus the baseline rules) and end with READY or NOT READY. Read-only.",
+                           epilog=EXAMPLES.format(cmd="check"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    onboard_options(check)
+    output_options(check, "table")
+    check.set_defaults(func=cmd_check)
 
     rules = sub.add_parser("rules", help="list every rule with severity and reference")
     rules.add_argument("--format", choices=("table", "json"), default="table")
@@ -256,6 +287,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"(--fail-on {args.fail_on}). Next: write an auditor.toml (see README) and run `auditor scan`.",
         style="bold")
     return 0 if status in (0, 1, 3) else status
+
+
+INTEGRATION_FLAGS = ("prefix", "scope", "role_arn", "vendor_principal", "external_id", "user", "dataset",
+                     "images_dir", "metadata_bucket", "metadata_dir")
+
+
+def _onboard_config(args: argparse.Namespace):
+    from auditor.onboard import config_from_flags
+
+    return config_from_flags(args.vendor, args.bucket, args.mode, {k: getattr(args, k) for k in INTEGRATION_FLAGS},
+                             profile=args.profile, endpoint_url=args.endpoint_url, provider=args.provider,
+                             region=args.region)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from auditor.onboard import limit_to, verdict
+    from auditor.scan import evaluate_snapshot
+
+    config = _onboard_config(args)
+    integ = config.integrations[0]
+    snapshot = _collect(config, args)
+    result = limit_to(evaluate_snapshot(snapshot), integ.vendor, integ.bucket)
+    status = _report(result, args)
+    unknown = sum(1 for f in result.findings if f.status.value == "unknown")
+    console = _console()
+    if unknown:
+        console.print(f"{unknown} check(s) could not be verified (see the unknown findings above).", style="yellow")
+    line = verdict(result, args.fail_on)
+    console.print(line, style="bold green" if line == "READY" else "bold red")
+    return status
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
