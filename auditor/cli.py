@@ -140,6 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
     output_options(check, "table")
     check.set_defaults(func=cmd_check)
 
+    plan = sub.add_parser("plan", help="the exact, least-privilege changes that make one bucket ready for one vendor",
+                          description="Scan one bucket for one vendor (like `check`), then print the changes that make it "
+                                      "READY: bucket policy with the vendor statement added or tightened (every other "
+                                      "statement kept verbatim), CORS rules merged, KMS key-policy statement, IAM policies, "
+                                      "Datature's trust policy with sts:ExternalId, access keys — as JSON documents "
+                                      "(plan.json), aws CLI commands (plan.sh) and Terraform (plan.tf), with a diff "
+                                      "against the current state. Read-only: nothing is applied.",
+                          epilog=EXAMPLES.format(cmd="plan"), formatter_class=argparse.RawDescriptionHelpFormatter)
+    onboard_options(plan)
+    plan.add_argument("--output-dir", type=Path, default=Path("auditor-plan"),
+                      help="where plan.json, plan.sh and plan.tf go (default ./auditor-plan)")
+    plan.add_argument("--format", choices=("text", "json"), default="text", help="what to print (files are always written)")
+    plan.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    plan.set_defaults(func=cmd_plan)
+
     rules = sub.add_parser("rules", help="list every rule with severity and reference")
     rules.add_argument("--format", choices=("table", "json"), default="table")
     rules.set_defaults(func=cmd_rules)
@@ -317,6 +332,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     line = verdict(result, args.fail_on)
     console.print(line, style="bold green" if line == "READY" else "bold red")
     return status
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from auditor.onboard import limit_to
+    from auditor.plan import make_plan, render_text
+    from auditor.report.files import write_atomic
+    from auditor.scan import evaluate_snapshot
+
+    config = _onboard_config(args)
+    integ = config.integrations[0]
+    snapshot = _collect(config, args)
+    result = limit_to(evaluate_snapshot(snapshot), integ.vendor, integ.bucket)
+    plan = make_plan(snapshot, integ, result.findings, endpoint_url=args.endpoint_url)
+    out = args.output_dir
+    write_atomic(out / "plan.json", json.dumps(plan.to_json(), indent=2) + "\n")
+    write_atomic(out / "plan.sh", plan.script())
+    write_atomic(out / "plan.tf", plan.terraform())
+    if args.format == "json":
+        print(json.dumps(plan.to_json(), indent=2))
+    else:
+        console = _console()
+        console.print(render_text(plan), markup=False, highlight=False, soft_wrap=True)
+        console.print(f"\nwrote {out / 'plan.json'}, {out / 'plan.sh'}, {out / 'plan.tf'}", style="dim")
+    return 0
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
