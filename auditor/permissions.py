@@ -1,0 +1,39 @@
+"""``auditor permissions``: the minimal read-only IAM policy the scanner needs.
+
+Generated from the ``reads`` every registered check declares plus the collectors' own
+fixed list, so it stays in step with the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.checks.registry import registry
+
+# Only read-style actions belong in an audit role.
+READ_VERBS = ("Get", "List", "Describe")
+
+
+def required_reads() -> tuple[str, ...]:
+    reads: set[str] = set()
+    for spec in registry().values():
+        reads.update(spec.reads)
+    try:
+        from auditor.collect import REQUIRED_READS
+    except ImportError:  # collectors not installed: the checks' reads alone
+        REQUIRED_READS = ()
+    reads.update(REQUIRED_READS)
+    return tuple(sorted(a for a in reads if a.split(":", 1)[-1].startswith(READ_VERBS)))
+
+
+def scanner_policy() -> dict[str, Any]:
+    """The IAM policy document for the scanner's audit role: every read it makes, nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AuditorReadOnly",
+            "Effect": "Allow",
+            "Action": list(required_reads()),
+            "Resource": "*",
+        }],
+    }
