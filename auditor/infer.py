@@ -1,16 +1,172 @@
 """Integrations inferred from the snapshot when the config names none for a bucket.
 
 A bucket policy that names a known vendor principal (V7's role or Wasabi user) or a role
-that trusts Datature's account gets that vendor's rules, marked ``inferred``.
+that trusts Datature's account gets that vendor's rules, marked ``inferred``. The mode is
+read from what the grants allow (PutObject allowed → read-write), through the evaluator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from auditor.model import Integration, Snapshot
+from auditor.model import AccountState, BucketState, Integration, Snapshot
+
+PROBE = "auditor-probe"
 
 
 def infer_integrations(snapshot: Snapshot, packs: Sequence) -> tuple[Integration, ...]:
     """Integrations implied by policies in ``snapshot`` that the config did not already name."""
-    return ()
+    from auditor.checks._access import EvaluatorMissing
+
+    try:
+        return _infer(snapshot, packs)
+    except EvaluatorMissing:
+        return ()  # inference needs the IAM evaluator; configured integrations still run
+
+
+def _infer(snapshot: Snapshot, packs: Sequence) -> tuple[Integration, ...]:
+    from auditor.checks._access import DATATURE_ACCOUNT, FIXED_PRINCIPALS
+
+    vendors = {p.vendor.id: p.vendor for p in packs}
+    configured = {(i.account, i.bucket, i.vendor) for i in snapshot.integrations}
+    out: list[Integration] = []
+    for account in snapshot.accounts:
+        for bucket in account.buckets:
+            if bucket.policy is None:
+                continue
+            for vendor_id in ("v7-aws", "v7-wasabi"):
+                if vendor_id not in vendors or (account.name, bucket.name, vendor_id) in configured:
+                    continue
+                principal = vendors[vendor_id].principal or FIXED_PRINCIPALS[vendor_id]
+                found = _infer_v7(snapshot, account, bucket, vendor_id, principal)
+                if found is not None:
+                    out.append(found)
+        if "datature" in vendors:
+            acct = vendors["datature"].account or DATATURE_ACCOUNT
+            out.extend(i for i in _infer_datature(snapshot, account, acct)
+                       if (i.account, i.bucket, i.vendor) not in configured)
+    return tuple(out)
+
+
+def _statements(doc: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    from auditor.remediation import statements_of
+
+    return [s for s in statements_of(doc) if isinstance(s, Mapping)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, (str, Mapping)) else list(value)
+
+
+def _aws_principals(st: Mapping[str, Any]) -> list[str]:
+    p = st.get("Principal")
+    if p == "*":
+        return ["*"]
+    if isinstance(p, Mapping):
+        return [str(x) for x in _as_list(p.get("AWS"))]
+    return []
+
+
+def _object_patterns(docs: Iterable[Mapping[str, Any] | None], bucket: str) -> list[str]:
+    """Key patterns (after ``bucket/``) named by Allow statements' resources."""
+    out = []
+    for doc in docs:
+        for st in _statements(doc):
+            if st.get("Effect") != "Allow":
+                continue
+            for r in _as_list(st.get("Resource")):
+                r = str(r)
+                for head in (f"arn:aws:s3:::{bucket}/", "arn:aws:s3:::*/"):
+                    if r.startswith(head):
+                        out.append(r[len(head):])
+    return list(dict.fromkeys(out))
+
+
+def _probe_keys(bucket: BucketState, patterns: Sequence[str]) -> list[str]:
+    keys = [re.sub(r"\*.*$", PROBE, p).replace("?", "x") for p in patterns]
+    keys += [o.key for o in bucket.objects[:5] if not o.key.endswith("/")]
+    keys.append(PROBE)
+    return list(dict.fromkeys(k for k in keys if k))
+
+
+def _single_prefix(patterns: Sequence[str]) -> str | None:
+    """'x/' when every pattern is 'x/*' for one x (the vendor was given a sub-folder)."""
+    prefixes = {p[:-1] for p in patterns if p.endswith("*") and "*" not in p[:-1] and "?" not in p}
+    if len(prefixes) == 1 and len(prefixes) == len(set(patterns)):
+        prefix = prefixes.pop()
+        return prefix if prefix.endswith("/") else None
+    return None
+
+
+def _infer_v7(snapshot: Snapshot, account: AccountState, bucket: BucketState, vendor_id: str,
+              principal: str) -> Integration | None:
+    from auditor.checks._access import arn_account, ask_s3, external_actor
+    from auditor.checks.registry import Target
+
+    text = json.dumps(bucket.policy)
+    vendor_account = arn_account(principal) or ""
+    if principal not in text and vendor_account not in text:
+        return None
+    naming = [st for st in _statements(bucket.policy) if st.get("Effect") == "Allow"
+              and any(p == principal or p == vendor_account or p == f"arn:aws:iam::{vendor_account}:root"
+                      for p in _aws_principals(st))]
+    patterns = _object_patterns([{"Statement": naming}] if naming else [bucket.policy], bucket.name)
+    actor = external_actor(vendor_id, principal)
+    target = Target(snapshot, account, bucket)
+    keys = _probe_keys(bucket, patterns)
+    if not any(ask_s3(target, actor, bucket, "s3:GetObject", k).allowed for k in keys):
+        return None
+    options: dict[str, str] = {}
+    scope = _single_prefix(patterns)
+    if scope:
+        options["scope"] = scope
+    writable = [k for k in keys + ["data/" + PROBE] if ask_s3(target, actor, bucket, "s3:PutObject", k).allowed]
+    if writable:
+        if scope and not any(k.startswith("data/") for k in writable):
+            options["prefix"] = scope
+    mode = "read-write" if writable else "read-only"
+    return Integration(vendor=vendor_id, account=account.name, bucket=bucket.name, mode=mode, options=options,
+                       inferred=True)
+
+
+def _infer_datature(snapshot: Snapshot, account: AccountState, datature_account: str) -> list[Integration]:
+    from auditor.checks._access import ask_s3, iam_problem, role_actor
+    from auditor.checks.registry import Target
+    from auditor.checks.trust import external_ids, principal_account, trusted_aws_principals
+
+    if iam_problem(account):
+        return []
+    out = []
+    for role in account.roles:
+        trusted = [p for p in trusted_aws_principals(role.trust_policy)
+                   if p != "*" and principal_account(p) == datature_account]
+        if not trusted:
+            continue
+        actor = role_actor(account, "datature", role.arn)
+        if not hasattr(actor, "identity"):
+            continue
+        docs = [p.document for p in actor.identity]
+        for bucket in account.buckets:
+            target = Target(snapshot, account, bucket)
+            patterns = _object_patterns(docs + [bucket.policy], bucket.name)
+            if not any(ask_s3(target, actor, bucket, "s3:GetObject", k).allowed for k in _probe_keys(bucket, patterns)):
+                continue
+            options = {"role_arn": role.arn}
+            specific = [p for p in trusted if p.startswith("arn:") and not p.endswith(":root")]
+            if len(specific) == 1:
+                options["vendor_principal"] = specific[0]
+            ids = external_ids(role.trust_policy)
+            if len(ids) == 1:
+                options["external_id"] = ids[0]
+            own = _object_patterns(docs, bucket.name)
+            prefix = _single_prefix(own)
+            if prefix:
+                options["prefix"] = prefix
+            out.append(Integration(vendor="datature", account=account.name, bucket=bucket.name, mode="read-only",
+                                   options=options, inferred=True))
+    return out

@@ -1,0 +1,398 @@
+"""Shared by the access checks: who the vendor's caller is, which policies apply to it, and
+how its request is put to the IAM evaluator (``auditor.policy``) with the context it really has.
+
+PRODUCT.md §5: the vendor calls over HTTPS (``aws:SecureTransport`` true), not from the
+customer's VPC endpoints (``aws:SourceVpce`` absent), and a vendor account is not in the
+customer's organisation (``aws:PrincipalOrgID`` absent). Keys nobody can know (source IP,
+and any condition key the scanner has no value for) are passed as unknown, so a decision
+that hangs on them comes back ``unknown`` with the condition quoted.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.checks.registry import Outcome, Target
+from auditor.model import AccountState, BucketState, Integration, Status
+from auditor.remediation import statements_of
+
+V7_AWS_ROLE = "arn:aws:iam::258327614892:role/external_s3"
+V7_WASABI_USER = "arn:aws:iam::100000274636:user/darwin"
+DATATURE_ACCOUNT = "277710232653"
+FIXED_PRINCIPALS = {"v7-aws": V7_AWS_ROLE, "v7-wasabi": V7_WASABI_USER}
+
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+PROBE = "auditor-probe"
+
+# Never known to the scanner (PRODUCT.md §5).
+ALWAYS_UNKNOWN = ("aws:SourceIp", "aws:SourceVpc", "aws:VpcSourceIp")
+# Keys a vendor's direct API call does not carry (it is not an AWS service acting for
+# someone, not MFA-authenticated console use, not from the customer's VPC endpoint).
+ABSENT = frozenset(k.lower() for k in (
+    "aws:SourceVpce", "aws:SourceArn", "aws:SourceAccount", "aws:SourceOwner", "aws:SourceOrgID",
+    "aws:SourceOrgPaths", "aws:CalledVia", "aws:CalledViaFirst", "aws:CalledViaLast",
+    "aws:MultiFactorAuthPresent", "aws:MultiFactorAuthAge", "aws:FederatedProvider",
+    "aws:PrincipalServiceName", "aws:PrincipalServiceNamesList", "sts:ExternalId",
+))
+ORG_KEYS = frozenset(("aws:principalorgid", "aws:principalorgpaths"))
+
+
+class EvaluatorMissing(Exception):
+    """``auditor.policy`` (the IAM evaluator) could not be imported."""
+
+
+def policy_api(name: str) -> Any:
+    """``auditor.policy.<name>``, or EvaluatorMissing."""
+    try:
+        import auditor.policy as api
+
+        return getattr(api, name)
+    except (ImportError, AttributeError) as e:
+        raise EvaluatorMissing(str(e)) from e
+
+
+def evaluated(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A check that needs the evaluator answers ``unknown`` when it is not installed, rather than crash the scan."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EvaluatorMissing as e:
+            return Outcome(Status.UNKNOWN, f"Could not verify: the IAM policy evaluator is not available ({e}).")
+
+    return wrapper
+
+
+def arn_account(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else None
+
+
+# ----------------------------------------------------------------------------- policies
+
+
+@dataclass(frozen=True, slots=True)
+class NamedPolicy:
+    """A policy document with the name evidence shows, and where a fix would go."""
+
+    name: str
+    document: Mapping[str, Any]
+    kind: str  # "inline-user" | "inline-role" | "inline-group" | "managed" | "bucket" | "key" | "trust" | "boundary"
+    owner: str = ""  # user/role/group name, bucket, key id, or managed policy ARN
+    policy_name: str = ""  # inline policy name
+
+
+def compiled(p: NamedPolicy, policy_type: str) -> Any:
+    return policy_api("compile_policy")(dict(p.document), p.name, policy_type)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who sends the vendor's requests, and the caller-side policies that apply to it."""
+
+    vendor: str
+    arn: str
+    type: str  # Request.principal_type
+    account: str | None
+    name: str
+    kind: str  # "external" (another account; its own side is taken to allow) | "user" | "role"
+    identity: tuple[NamedPolicy, ...] = ()
+    boundary: NamedPolicy | None = None
+
+    @property
+    def cross_account(self) -> bool:
+        return self.kind == "external"
+
+    def describe(self) -> str:
+        what = {"user": "IAM user", "role": "role", "external": "vendor principal"}[self.kind]
+        return f"{what} {self.arn}"
+
+
+def _managed(account: AccountState, arn: str) -> NamedPolicy | str:
+    doc = account.managed_policies.get(arn)
+    if doc is None:
+        return f"the document of managed policy {arn} was not collected"
+    return NamedPolicy(f"managed policy {arn}", doc, "managed", arn)
+
+
+def _identity(account: AccountState, kind: str, owner: str, attached, inline) -> list[NamedPolicy] | str:
+    out: list[NamedPolicy] = []
+    for a in attached:
+        p = _managed(account, a.arn)
+        if isinstance(p, str):
+            return p
+        out.append(p)
+    for p in inline:
+        out.append(NamedPolicy(f"{kind} {owner} inline policy {p.name}", p.document, f"inline-{kind}", owner, p.name))
+    return out
+
+
+def iam_problem(account: AccountState) -> str | None:
+    """Why this account's IAM state cannot be used, if it cannot."""
+    err = account.error("GetAccountAuthorizationDetails")
+    if err is not None:
+        return err.describe()
+    if "iam" in account.unsupported:
+        return f"the provider ({account.provider}) has no IAM API the scanner can read"
+    return None
+
+
+def user_actor(account: AccountState, vendor: str, user_name: str) -> Actor | Outcome:
+    problem = iam_problem(account)
+    if problem:
+        return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", {"user": user_name})
+    user = account.user(user_name)
+    if user is None:
+        return Outcome(Status.FAIL, f"IAM user {user_name!r} does not exist in account {account.account_id}.",
+                       {"user": user_name}, f"aws iam create-user --user-name {user_name}",
+                       resource=f"arn:aws:iam::{account.account_id}:user/{user_name}")
+    policies = _identity(account, "user", user.name, user.attached, user.inline)
+    if isinstance(policies, str):
+        return Outcome(Status.UNKNOWN, f"Could not verify: {policies}.", {"user": user.arn}, principal=user.arn)
+    for gname in user.groups:
+        group = account.group(gname)
+        if group is None:
+            return Outcome(Status.UNKNOWN, f"Could not verify: group {gname!r} of user {user.name} was not collected.",
+                           {"user": user.arn}, principal=user.arn)
+        more = _identity(account, "group", group.name, group.attached, group.inline)
+        if isinstance(more, str):
+            return Outcome(Status.UNKNOWN, f"Could not verify: {more}.", {"user": user.arn}, principal=user.arn)
+        policies += more
+    boundary = None
+    if user.boundary:
+        b = _managed(account, user.boundary)
+        if isinstance(b, str):
+            return Outcome(Status.UNKNOWN, f"Could not verify: {b}.", {"user": user.arn}, principal=user.arn)
+        boundary = NamedPolicy(f"permission boundary {user.boundary}", b.document, "boundary", user.boundary)
+    return Actor(vendor, user.arn, "iam_user", account.account_id, user.name, "user", tuple(policies), boundary)
+
+
+def role_actor(account: AccountState, vendor: str, role_arn: str) -> Actor | Outcome:
+    problem = iam_problem(account)
+    if problem:
+        return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", {"role": role_arn}, principal=role_arn)
+    role = account.role(role_arn)
+    if role is None:
+        return Outcome(Status.FAIL, f"Role {role_arn} does not exist in account {account.account_id}.",
+                       {"role": role_arn}, resource=role_arn, principal=role_arn)
+    policies = _identity(account, "role", role.name, role.attached, role.inline)
+    if isinstance(policies, str):
+        return Outcome(Status.UNKNOWN, f"Could not verify: {policies}.", {"role": role.arn}, principal=role.arn)
+    boundary = None
+    if role.boundary:
+        b = _managed(account, role.boundary)
+        if isinstance(b, str):
+            return Outcome(Status.UNKNOWN, f"Could not verify: {b}.", {"role": role.arn}, principal=role.arn)
+        boundary = NamedPolicy(f"permission boundary {role.boundary}", b.document, "boundary", role.boundary)
+    return Actor(vendor, role.arn, "iam_role", account.account_id, role.name, "role", tuple(policies), boundary)
+
+
+def external_actor(vendor: str, arn: str) -> Actor:
+    kind = "iam_user" if ":user/" in arn else "account_root" if arn.endswith(":root") else "iam_role"
+    return Actor(vendor, arn, kind, arn_account(arn), arn.rsplit("/", 1)[-1], "external")
+
+
+def actor_for(target: Target, integ: Integration) -> Actor | Outcome:
+    """The principal that makes ``integ``'s vendor requests, or an unknown/fail Outcome saying why not."""
+    account = target.account
+    if integ.vendor in FIXED_PRINCIPALS:
+        fixed = target.vendor.principal if target.vendor and target.vendor.id == integ.vendor else None
+        return external_actor(integ.vendor, fixed or FIXED_PRINCIPALS[integ.vendor])
+    if integ.vendor == "datature":
+        role_arn = integ.option("role_arn")
+        if not role_arn:
+            return Outcome(Status.UNKNOWN, "The integration names no role_arn for Datature.", {})
+        return role_actor(account, integ.vendor, role_arn)
+    user = integ.option("user")
+    if not user:
+        return Outcome(Status.UNKNOWN, f"The integration names no IAM user for {integ.vendor}.", {})
+    return user_actor(account, integ.vendor, user)
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+def _condition_keys(docs: Iterable[Mapping[str, Any] | None]) -> set[str]:
+    keys: set[str] = set()
+    for doc in docs:
+        for st in statements_of(doc):
+            if not isinstance(st, Mapping):
+                continue
+            for block in (st.get("Condition") or {}).values():
+                if isinstance(block, Mapping):
+                    keys.update(str(k) for k in block)
+    return keys
+
+
+def request_context(actor: Actor, *, resource_account: str | None, extra: Mapping[str, Any] | None = None,
+                    finished_at: str | None = None, region: str | None = None) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"aws:SecureTransport": "true", "aws:PrincipalArn": actor.arn,
+                           "aws:PrincipalIsAWSService": "false", "aws:ViaAWSService": "false"}
+    if actor.account:
+        ctx["aws:PrincipalAccount"] = actor.account
+    if actor.type == "iam_user":
+        ctx["aws:PrincipalType"] = "User"
+        ctx["aws:username"] = actor.name
+    elif actor.type == "iam_role":
+        ctx["aws:PrincipalType"] = "AssumedRole"
+    if resource_account:
+        ctx["aws:ResourceAccount"] = resource_account
+    if finished_at:
+        ctx["aws:CurrentTime"] = finished_at
+    if region:
+        ctx["aws:RequestedRegion"] = region
+    ctx.update(extra or {})
+    return ctx
+
+
+def unknown_keys_for(actor: Actor, context: Mapping[str, Any], docs: Iterable[Mapping[str, Any] | None]) -> frozenset[str]:
+    """Condition keys in ``docs`` the scanner has no value for and cannot take as absent."""
+    known = {k.lower() for k in context}
+    absent = set(ABSENT)
+    if actor.cross_account:
+        absent |= ORG_KEYS  # a vendor account is not in the customer's organisation
+    absent.add("s3:prefix")  # only ListBucket requests carry it; list checks put it in the context
+    unknown = {k for k in _condition_keys(docs) if k.lower() not in known and k.lower() not in absent}
+    return frozenset(unknown | set(ALWAYS_UNKNOWN))
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """One question put to the evaluator and its answer."""
+
+    action: str
+    resource: str
+    result: Any  # auditor.policy.Result
+    note: str = ""  # e.g. "representative key, no sampled object"
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def decision(self) -> str:
+        d = self.result.decision
+        return getattr(d, "name", str(d)).lower()
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allowed"
+
+    @property
+    def unknown(self) -> bool:
+        return self.decision == "unknown"
+
+    @property
+    def denied(self) -> bool:
+        return not self.allowed and not self.unknown
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.result
+        out: dict[str, Any] = {"action": self.action, "resource": self.resource, "decision": self.decision,
+                               "reason": getattr(r, "reason", "")}
+        if self.note:
+            out["note"] = self.note
+        deciding = [ref_json(s) for s in getattr(r, "deciding", ())]
+        if deciding:
+            out["deciding_statements"] = deciding
+        if getattr(r, "blocked_by", ()):
+            out["blocked_by"] = list(r.blocked_by)
+        if getattr(r, "undecided_conditions", ()):
+            out["undecided_conditions"] = list(r.undecided_conditions)
+        return out
+
+
+def ref_json(ref: Any) -> dict[str, Any]:
+    return {"policy": ref.policy, "sid": ref.sid, "index": ref.index, "effect": ref.effect,
+            "policy_type": ref.policy_type, "statement": dict(ref.statement)}
+
+
+def ask(actor: Actor, action: str, resource: str, *, resource_account: str | None,
+        resource_policy: NamedPolicy | None, resource_policy_required: bool = False,
+        extra_context: Mapping[str, Any] | None = None, note: str = "", snapshot=None,
+        region: str | None = None) -> Asked:
+    """Evaluate ``actor`` doing ``action`` on ``resource`` over every policy that applies."""
+    Request, evaluate = policy_api("Request"), policy_api("evaluate")
+    if actor.cross_account:
+        # The vendor's own side is taken to allow (its account, its policies).
+        identity = [policy_api("compile_policy")(ALLOW_ALL, "vendor's own identity policy (assumed to allow)",
+                                                 "identity")]
+        docs: list[Mapping[str, Any] | None] = []
+    else:
+        identity = [compiled(p, "identity") for p in actor.identity]
+        docs = [p.document for p in actor.identity]
+    boundary = compiled(actor.boundary, "permission_boundary") if actor.boundary else None
+    if actor.boundary:
+        docs.append(actor.boundary.document)
+    resource_doc = compiled(resource_policy, "resource") if resource_policy else None
+    if resource_policy:
+        docs.append(resource_policy.document)
+    ctx = request_context(actor, resource_account=resource_account, extra=extra_context,
+                          finished_at=snapshot.finished_at if snapshot else None, region=region)
+    request = Request(principal=actor.arn, principal_type=actor.type, action=action, resource=resource,
+                      resource_account=resource_account, context=ctx,
+                      unknown_keys=unknown_keys_for(actor, ctx, docs), principal_account=actor.account)
+    result = evaluate(request, identity_policies=identity, resource_policy=resource_doc,
+                      permission_boundary=boundary, resource_policy_required=resource_policy_required)
+    return Asked(action, resource, result, note, ctx)
+
+
+def bucket_policy(bucket: BucketState) -> NamedPolicy | None:
+    if bucket.policy is None:
+        return None
+    return NamedPolicy(f"bucket policy of {bucket.name}", bucket.policy, "bucket", bucket.name)
+
+
+def ask_s3(target: Target, actor: Actor, bucket: BucketState, action: str, key: str | None = None, *,
+           prefix: str | None = None, note: str = "") -> Asked:
+    """An S3 request on ``bucket`` (``key`` for object actions; ``prefix`` as ``s3:prefix`` for listing)."""
+    resource = f"{bucket.arn}/{key}" if key is not None else bucket.arn
+    extra = {"s3:prefix": prefix} if prefix is not None else None
+    return ask(actor, action, resource, resource_account=bucket.account_id, resource_policy=bucket_policy(bucket),
+               extra_context=extra, note=note, snapshot=target.snapshot, region=bucket.region)
+
+
+# ----------------------------------------------------------------------------- keys
+
+
+def sampled_keys(bucket: BucketState, prefix: str, limit: int = 20) -> list[str]:
+    return [o.key for o in bucket.objects if o.key.startswith(prefix) and not o.key.endswith("/")][:limit]
+
+
+def keys_under(bucket: BucketState, prefix: str, limit: int = 20) -> list[tuple[str, str]]:
+    """Sampled keys under ``prefix`` plus a representative key for the prefix itself.
+
+    The representative key (``{prefix}auditor-probe``) checks the grant covers the whole
+    prefix, not only the objects that happen to exist.
+    """
+    out = [(k, "sampled object") for k in sampled_keys(bucket, prefix, limit)]
+    probe = f"{prefix}{PROBE}"
+    note = ("representative key for the prefix (no sampled object under it)" if not out
+            else "representative key for the prefix")
+    out.append((probe, note))
+    return out
+
+
+def norm_prefix(value: str | None) -> str:
+    """'' for the whole bucket, else 'a/b/' (no leading slash, one trailing slash)."""
+    p = (value or "").strip().lstrip("/")
+    if p and not p.endswith("/") and not p.endswith("*"):
+        p += "/"
+    return p.rstrip("*")
+
+
+def summarise(asked: Sequence[Asked]) -> tuple[Status, list[Asked], list[Asked]]:
+    """(status, denied, unknown): any denied → fail; else any unknown → unknown; else pass."""
+    denied = [a for a in asked if a.denied]
+    unknown = [a for a in asked if a.unknown]
+    if denied:
+        return Status.FAIL, denied, unknown
+    if unknown:
+        return Status.UNKNOWN, denied, unknown
+    return Status.PASS, denied, unknown
+
+
+def conditions_text(asked: Sequence[Asked]) -> str:
+    conds = sorted({c for a in asked for c in getattr(a.result, "undecided_conditions", ())})
+    return "; ".join(conds)

@@ -1,0 +1,255 @@
+"""Grant checks: may the vendor's principal read, write or list what the integration needs?
+
+Every answer comes from the IAM evaluator over all the policies that apply (bucket policy;
+for same-account users and roles also their attached, inline and group policies and
+permission boundary), asked on sampled keys and on a representative key for each
+configured prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.checks._access import (
+    Actor,
+    Asked,
+    actor_for,
+    ask_s3,
+    conditions_text,
+    keys_under,
+    norm_prefix,
+    sampled_keys,
+    summarise,
+)
+from auditor.checks._access import evaluated
+from auditor.checks.registry import Outcome, Param, Target, check
+from auditor.model import BucketState, Integration, Status
+from auditor import remediation as fix
+
+GRANT_READS = ("s3:GetBucketPolicy", "iam:GetAccountAuthorizationDetails", "s3:ListBucket")
+ALLOWED_SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    """Where a grant must hold: a bucket, the keys to ask about, the prefix a listing uses."""
+
+    bucket: BucketState
+    keys: tuple[tuple[str, str], ...]  # (key, note)
+    list_prefix: str
+    object_resources: tuple[str, ...]  # ARN patterns a fix should grant
+    what: str  # for messages
+
+
+def zone_for(target: Target, integ: Integration, zone: str) -> Zone | Outcome:
+    bucket = target.bucket
+    if zone == "scope":
+        prefix = norm_prefix(integ.option("scope"))
+        return Zone(bucket, tuple(keys_under(bucket, prefix)), prefix, (f"{bucket.arn}/{prefix}*",),
+                    f"objects under {prefix}" if prefix else "every object in the bucket")
+    if zone == "thumbnails":
+        # 000_6c2aa614f0946349.txt: "If left blank, they will be written to the base of your bucket under /data"
+        prefix = norm_prefix(integ.option("prefix")) or "data/"
+        return Zone(bucket, tuple(keys_under(bucket, prefix)), prefix, (f"{bucket.arn}/{prefix}*",),
+                    f"the thumbnail prefix {prefix}")
+    if zone == "prefix":
+        prefix = norm_prefix(integ.option("prefix"))
+        return Zone(bucket, tuple(keys_under(bucket, prefix)), prefix, (f"{bucket.arn}/{prefix}*",),
+                    f"objects under {prefix}" if prefix else "every object in the bucket")
+    if zone == "tenyks-data":
+        dataset = norm_prefix(integ.option("dataset"))
+        images = dataset + norm_prefix(integ.option("images_dir"))
+        keys = keys_under(bucket, images)
+        present = {o.key for o in bucket.objects}
+        for name in ("annotations.json", "predictions.json"):
+            key = f"{dataset}{name}"
+            keys.append((key, "sampled object" if key in present else "required file (not among the sampled objects)"))
+        return Zone(bucket, tuple(keys), images,
+                    (f"{bucket.arn}/{images}*", f"{bucket.arn}/{dataset}annotations.json",
+                     f"{bucket.arn}/{dataset}predictions.json"),
+                    f"the images under {images} and {dataset}annotations.json, {dataset}predictions.json")
+    if zone == "tenyks-metadata":
+        name = integ.option("metadata_bucket") or bucket.name
+        other = target.account.bucket(name)
+        if other is None:
+            return Outcome(Status.UNKNOWN, f"Could not verify: metadata bucket {name!r} was not collected.",
+                           {"metadata_bucket": name}, resource=f"arn:aws:s3:::{name}")
+        err = other.error("GetBucketPolicy")
+        if err is not None:
+            return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe()}.",
+                           {"api_error": {"api": err.api, "code": err.code, "message": err.message}},
+                           resource=other.arn)
+        prefix = norm_prefix(integ.option("metadata_dir"))
+        return Zone(other, tuple(keys_under(other, prefix)), prefix, (f"{other.arn}/{prefix}*",),
+                    f"the metadata folder {prefix} of {other.name}")
+    raise ValueError(f"unknown zone {zone!r}")
+
+
+def _shown(asked: Sequence[Asked]) -> list[dict[str, Any]]:
+    """Every denied/unknown answer, and the first few allowed ones."""
+    bad = [a.to_json() for a in asked if not a.allowed]
+    good = [a.to_json() for a in asked if a.allowed][:ALLOWED_SHOWN]
+    return bad + good
+
+
+def actor_evidence(actor: Actor) -> dict[str, Any]:
+    ev: dict[str, Any] = {"principal": actor.arn, "principal_kind": actor.kind}
+    if actor.cross_account:
+        ev["note"] = "cross-account: the vendor's own identity policies are taken to allow; the bucket policy must grant"
+    else:
+        ev["identity_policies"] = [p.name for p in actor.identity]
+        if actor.boundary:
+            ev["permission_boundary"] = actor.boundary.name
+    return ev
+
+
+def deny_statements(asked: Sequence[Asked]) -> list[dict[str, Any]]:
+    seen, out = set(), []
+    for a in asked:
+        for ref in getattr(a.result, "deciding", ()):
+            if str(ref.effect).lower() == "deny" and (ref.policy, ref.index) not in seen:
+                seen.add((ref.policy, ref.index))
+                out.append({"policy": ref.policy, "sid": ref.sid, "index": ref.index, "statement": dict(ref.statement)})
+    return out
+
+
+def grant_remediation(target: Target, actor: Actor, bucket: BucketState, statements: Sequence[Mapping[str, Any]],
+                      asked: Sequence[Asked], *, policy_name: str) -> str:
+    """The missing statements merged into the right policy, the CLI command, and any Deny to narrow."""
+    parts: list[str] = []
+    denies = deny_statements([a for a in asked if a.denied])
+    if denies:
+        lines = [f"- {d['policy']} statement {d['sid'] or '#' + str(d['index'])}: {fix.compact(d['statement'])}"
+                 for d in denies]
+        parts.append("These statements explicitly deny the request; narrow them so they do not apply to "
+                     f"{actor.arn} (e.g. add a condition on aws:PrincipalArn):\n" + "\n".join(lines))
+    implicit = [a for a in asked if a.denied and not deny_statements([a])]
+    if implicit or not denies:
+        if actor.cross_account:
+            merged = bucket.policy
+            for st in statements:
+                head = {k: st[k] for k in ("Sid", "Effect") if k in st}
+                merged = fix.merge_statement(merged, {**head, "Principal": {"AWS": actor.arn}, **st})
+            parts.append(fix.explain(
+                f"Add the grant to the bucket policy of {bucket.name} (existing statements kept):", merged,
+                fix.put_bucket_policy_cmd(bucket.name, merged, target.account.provider)))
+        else:
+            kind = "user" if actor.kind == "user" else "role"
+            inline = [p for p in actor.identity if p.kind == f"inline-{kind}"]
+            base = inline[0] if len(inline) == 1 else None
+            name = base.policy_name if base else policy_name
+            merged = base.document if base else None
+            for st in statements:
+                merged = fix.merge_statement(merged, st)
+            cmd = (fix.put_user_policy_cmd(actor.name, name, merged) if kind == "user"
+                   else fix.put_role_policy_cmd(actor.name, name, merged))
+            parts.append(fix.explain(f"Grant it in the {kind}'s inline policy {name} (existing statements kept):",
+                                     merged, cmd))
+            blocked = {b for a in implicit for b in getattr(a.result, "blocked_by", ())}
+            if actor.boundary and any(b == "pb" or "bound" in b.lower() for b in blocked):
+                bmerged = actor.boundary.document
+                for st in statements:
+                    bmerged = fix.merge_statement(bmerged, st)
+                parts.append(fix.explain(f"The permission boundary {actor.boundary.owner} must allow it too:",
+                                         bmerged, fix.create_policy_version_cmd(actor.boundary.owner, bmerged)))
+    return "\n\n".join(parts)
+
+
+def _fix_statements(actions: Sequence[str], zone: Zone, asked: Sequence[Asked], sid: str) -> list[dict[str, Any]]:
+    out = []
+    missing_obj = sorted({a.action for a in asked if not a.allowed and a.action != "s3:ListBucket"})
+    if missing_obj:
+        res = list(zone.object_resources)
+        out.append({"Sid": sid, "Effect": "Allow", "Action": missing_obj, "Resource": res[0] if len(res) == 1 else res})
+    if any(a.action == "s3:ListBucket" and not a.allowed for a in asked):
+        st: dict[str, Any] = {"Sid": sid + "List", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": zone.bucket.arn}
+        if zone.list_prefix:
+            st["Condition"] = {"StringLike": {"s3:prefix": f"{zone.list_prefix}*"}}
+        out.append(st)
+    return out
+
+
+def _message(actor: Actor, asked: Sequence[Asked], status: Status, zone: Zone, actions: Sequence[str]) -> str:
+    what = ", ".join(dict.fromkeys(a.action for a in asked))
+    if status == Status.PASS:
+        return f"{actor.describe()} may {what} on {zone.what} ({len(asked)} request(s) checked)."
+    bad = [a for a in asked if (a.denied if status == Status.FAIL else a.unknown)]
+    first = bad[0]
+    where = first.resource.split(":::", 1)[-1]
+    if status == Status.FAIL:
+        return (f"{actor.describe()} cannot {first.action} {where}: {first.result.reason or first.decision}"
+                f" ({len(bad)} of {len(asked)} request(s) denied).")
+    return (f"Could not establish whether {actor.describe()} may {first.action} {where}: it depends on "
+            f"{conditions_text(bad) or 'request context the scanner cannot know'}.")
+
+
+@check("object_grant", needs=("GetBucketPolicy",), reads=GRANT_READS, params={
+    "actions": Param(list, [], "object actions that must be allowed"),
+    "zone": Param(str, "scope", "scope | thumbnails | prefix | tenyks-data | tenyks-metadata"),
+    "list_bucket": Param(bool, False, "also require s3:ListBucket with s3:prefix = the zone's prefix"),
+    "sid": Param(str, "VendorAccess", "Sid of the statement the remediation adds"),
+})
+@evaluated
+def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool, sid: str) -> Outcome | None:
+    """The vendor's principal may do ``actions`` on every object of ``zone`` (and list it)."""
+    integ = target.integration
+    if integ is None:
+        return None
+    actor = actor_for(target, integ)
+    if isinstance(actor, Outcome):
+        return actor
+    z = zone_for(target, integ, zone)
+    if isinstance(z, Outcome):
+        return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn)
+    asked = [ask_s3(target, actor, z.bucket, action, key, note=note) for key, note in z.keys for action in actions]
+    if list_bucket:
+        asked.append(ask_s3(target, actor, z.bucket, "s3:ListBucket", prefix=z.list_prefix,
+                            note=f"listing with s3:prefix={z.list_prefix!r}"))
+    status, denied, unknown = summarise(asked)
+    evidence = {**actor_evidence(actor), "bucket": z.bucket.name, "checked": _shown(asked),
+                "requests_checked": len(asked)}
+    if denied:
+        evidence["missing"] = sorted({f"{a.action} on {a.resource}" for a in denied})
+    remediation = None
+    if status == Status.FAIL:
+        stmts = _fix_statements(actions, z, denied, sid)
+        remediation = grant_remediation(target, actor, z.bucket, stmts, denied, policy_name=f"{integ.vendor}-access")
+    return Outcome(status, _message(actor, asked, status, z, actions), evidence, remediation,
+                   resource=z.bucket.arn, principal=actor.arn)
+
+
+@check("mrxs_list", needs=("GetBucketPolicy",), reads=GRANT_READS)
+@evaluated
+def mrxs_list(target: Target) -> Outcome | None:
+    """For each sampled ``.mrxs`` slide in scope the vendor may list the slide's folder (``x/`` for ``x.mrxs``)."""
+    integ = target.integration
+    if integ is None:
+        return None
+    scope = norm_prefix(integ.option("scope"))
+    slides = [k for k in sampled_keys(target.bucket, scope, limit=10_000) if k.lower().endswith(".mrxs")]
+    if not slides:
+        return None  # not applicable: no MIRAX slide in scope
+    actor = actor_for(target, integ)
+    if isinstance(actor, Outcome):
+        return actor
+    shown = slides[:20]
+    asked = [ask_s3(target, actor, target.bucket, "s3:ListBucket", prefix=k[: -len(".mrxs")] + "/",
+                    note=f"folder of slide {k}") for k in shown]
+    status, denied, unknown = summarise(asked)
+    evidence = {**actor_evidence(actor), "slides": slides[:50], "slides_found": len(slides),
+                "checked": [{**a.to_json(), "s3:prefix": a.context.get("s3:prefix")} for a in asked]}
+    remediation = None
+    if status == Status.PASS:
+        msg = f"{actor.describe()} may s3:ListBucket the folder of each of {len(shown)} .mrxs slide(s)."
+    elif status == Status.FAIL:
+        first = denied[0]
+        msg = (f"{actor.describe()} cannot s3:ListBucket with prefix {first.context.get('s3:prefix')!r} "
+               f"({first.note}): {first.result.reason or first.decision}; MIRAX slides cannot be registered.")
+        st = {"Sid": "DarwinListMirax", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": target.bucket.arn}
+        remediation = grant_remediation(target, actor, target.bucket, [st], denied, policy_name=f"{integ.vendor}-list")
+    else:
+        msg = (f"Could not establish whether {actor.describe()} may list the slide folders: it depends on "
+               f"{conditions_text(unknown) or 'request context the scanner cannot know'}.")
+    return Outcome(status, msg, evidence, remediation, principal=actor.arn)

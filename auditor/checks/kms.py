@@ -1,0 +1,157 @@
+"""Default-encryption KMS checks: the key must be customer-managed, and its key policy must let the vendor use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, conditions_text, summarise
+from auditor.checks.access import actor_evidence, deny_statements
+from auditor.checks._access import evaluated
+from auditor.checks.registry import Outcome, Target, check
+from auditor.model import BucketState, KeyState, Status
+from auditor import remediation as fix
+
+KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+
+
+def default_kms(bucket: BucketState) -> tuple[str, str | None] | None:
+    """(algorithm, KMSMasterKeyID or None) when default encryption is SSE-KMS/DSSE-KMS, else None."""
+    for rule in bucket.encryption or ():
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        alg = default.get("SSEAlgorithm")
+        if alg in KMS_ALGORITHMS:
+            return alg, default.get("KMSMasterKeyID") or None
+    return None
+
+
+def _encryption_text(bucket: BucketState) -> str:
+    algs = [(r.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm") for r in bucket.encryption or ()]
+    return ", ".join(a for a in algs if a) or "none"
+
+
+def _key_evidence(key_id: str | None, key: KeyState | None, alg: str) -> dict[str, Any]:
+    ev: dict[str, Any] = {"sse_algorithm": alg, "kms_master_key_id": key_id or "(none: the AWS-managed aws/s3 key)"}
+    if key is not None:
+        ev.update({"key_id": key.key_id, "key_arn": key.arn, "key_manager": key.manager, "aliases": list(key.aliases)})
+    return ev
+
+
+def _find_key(target: Target, key_id: str) -> tuple[KeyState | None, str | None]:
+    """The key, or why it could not be found."""
+    key = target.account.key(key_id)
+    if key is not None:
+        return key, None
+    owner = arn_account(key_id)
+    if owner and owner != target.account.account_id:
+        return None, f"key {key_id} is in account {owner}, which was not collected"
+    if "kms" in target.account.unsupported:
+        return None, f"the provider ({target.account.provider}) has no KMS API"
+    for api in ("ListKeys", "ListAliases", "DescribeKey"):
+        err = target.account.error(api)
+        if err is not None:
+            return None, err.describe()
+    return None, f"key {key_id} was not found among the account's collected keys"
+
+
+def _aws_managed_remediation(bucket: str) -> str:
+    # 000_6c2aa614f0946349.txt: "V7 cannot support buckets where the KMS encryption is done with an
+    # AWS-managed key. In this case, please move your data to a new bucket and use a customer-managed key"
+    conf = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                              "KMSMasterKeyID": "KEY_ARN"}, "BucketKeyEnabled": True}]}
+    return ("Objects already encrypted with aws/s3 keep that key. Create a customer-managed key, a new bucket "
+            "encrypted with it, and copy the data across:\n"
+            "aws kms create-key --description 'S3 data shared with V7'\n"
+            f"aws s3 mb s3://{bucket}-v7\n"
+            f"aws s3api put-bucket-encryption --bucket {bucket}-v7 --server-side-encryption-configuration "
+            f"{fix.compact(conf)!r}\n"
+            f"aws s3 sync s3://{bucket} s3://{bucket}-v7 --sse aws:kms --sse-kms-key-id KEY_ARN")
+
+
+@check("kms_key_type", needs=("GetBucketEncryption",),
+       reads=("s3:GetEncryptionConfiguration", "kms:DescribeKey", "kms:ListAliases"))
+@evaluated
+def kms_key_type(target: Target) -> Outcome:
+    """If default encryption is SSE-KMS/DSSE-KMS, its key is customer-managed (not aws/s3)."""
+    bucket = target.bucket
+    found = default_kms(bucket)
+    if found is None:
+        return Outcome(Status.PASS, "default encryption is SSE-S3/none",
+                       {"default_encryption": _encryption_text(bucket)})
+    alg, key_id = found
+    if key_id is None or "alias/aws/" in key_id:
+        return Outcome(Status.FAIL, f"Default encryption is {alg} with the AWS-managed key aws/s3, which the "
+                       "vendor cannot be granted use of.", _key_evidence(key_id, None, alg),
+                       _aws_managed_remediation(bucket.name))
+    key, problem = _find_key(target, key_id)
+    if key is None:
+        return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", _key_evidence(key_id, None, alg))
+    if key.aws_managed:
+        return Outcome(Status.FAIL, f"Default encryption uses the AWS-managed key {key.arn} "
+                       f"({', '.join(key.aliases) or 'manager AWS'}); its key policy cannot be changed.",
+                       _key_evidence(key_id, key, alg), _aws_managed_remediation(bucket.name), resource=bucket.arn)
+    if key.manager is None:
+        err = next((e for e in key.errors if e.api == "DescribeKey"), None)
+        return Outcome(Status.UNKNOWN, f"Could not verify who manages key {key.arn}: "
+                       f"{err.describe() if err else 'DescribeKey returned no KeyManager'}.",
+                       _key_evidence(key_id, key, alg))
+    return Outcome(Status.PASS, f"Default encryption uses customer-managed key {key.arn}.",
+                   _key_evidence(key_id, key, alg))
+
+
+@check("kms_key_policy", needs=("GetBucketEncryption",), reads=("s3:GetEncryptionConfiguration", "kms:GetKeyPolicy"))
+@evaluated
+def kms_key_policy(target: Target) -> Outcome | None:
+    """The default-encryption customer key's policy lets the vendor kms:Decrypt (read-write: also GenerateDataKey)."""
+    integ = target.integration
+    found = default_kms(target.bucket)
+    if integ is None or found is None:
+        return None  # not SSE-KMS: nothing to grant
+    alg, key_id = found
+    if key_id is None or "alias/aws/" in key_id:
+        return None  # AWS-managed: kms-key-type fails; its policy cannot be changed
+    key, problem = _find_key(target, key_id)
+    if key is not None and key.aws_managed:
+        return None
+    actor = actor_for(target, integ)
+    if isinstance(actor, Outcome):
+        return actor
+    if key is None:
+        return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", _key_evidence(key_id, None, alg),
+                       principal=actor.arn)
+    if key.policy is None:
+        err = next((e for e in key.errors if e.api == "GetKeyPolicy"), None)
+        return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe() if err else 'the key policy was not collected'}.",
+                       _key_evidence(key_id, key, alg), resource=key.arn, principal=actor.arn)
+    actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if target.mode == "read-write" else [])
+    policy = NamedPolicy(f"key policy of {key.key_id}", key.policy, "key", key.key_id)
+    extra: dict[str, Any] = {"kms:CallerAccount": actor.account or ""}
+    if target.bucket.region:
+        # The vendor's GetObject/PutObject makes S3 call KMS for it.
+        extra["kms:ViaService"] = f"s3.{target.bucket.region}.amazonaws.com"
+    asked = [ask(actor, a, key.arn, resource_account=arn_account(key.arn) or target.account.account_id,
+                 resource_policy=policy, resource_policy_required=True, extra_context=extra, snapshot=target.snapshot)
+             for a in actions]
+    status, denied, unknown = summarise(asked)
+    evidence = {**actor_evidence(actor), **_key_evidence(key_id, key, alg), "checked": [a.to_json() for a in asked]}
+    if status == Status.PASS:
+        return Outcome(status, f"The key policy of {key.arn} lets {actor.arn} {' and '.join(actions)}.",
+                       evidence, resource=key.arn, principal=actor.arn)
+    if status == Status.UNKNOWN:
+        return Outcome(status, f"Could not establish whether the key policy of {key.arn} lets {actor.arn} "
+                       f"{' and '.join(a.action for a in unknown)}: it depends on {conditions_text(unknown)}.",
+                       evidence, resource=key.arn, principal=actor.arn)
+    missing = [a.action for a in denied]
+    evidence["missing"] = missing
+    stmt = {"Sid": "AllowV7UseOfTheKey", "Effect": "Allow", "Principal": {"AWS": actor.arn}, "Action": missing,
+            "Resource": "*"}
+    merged = fix.merge_statement(key.policy, stmt)
+    text = f"Add the grant to the key policy of {key.arn} (existing statements kept):"
+    denies = deny_statements(denied)
+    if denies:
+        text = ("These statements explicitly deny it; narrow them for " + actor.arn + ": "
+                + "; ".join(f"{d['policy']} {d['sid'] or '#' + str(d['index'])}" for d in denies) + "\n\n" + text)
+    return Outcome(status, f"The key policy of {key.arn} does not let {actor.arn} {', '.join(missing)}: "
+                   f"{denied[0].result.reason or denied[0].decision}. The vendor cannot read objects encrypted with it.",
+                   evidence, fix.explain(text, merged, fix.put_key_policy_cmd(key.key_id, merged)),
+                   resource=key.arn, principal=actor.arn)
+

@@ -1,0 +1,305 @@
+"""Least privilege for vendor principals, and versioning where a vendor may delete.
+
+Every candidate S3 action (``expand_actions("s3:*")``) is put to the evaluator on the
+bucket ARN and on object keys inside and outside the integration's scope; what comes back
+allowed beyond the vendor's mode is listed, action by action, with the statement that grants it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.checks._access import (
+    PROBE,
+    Actor,
+    Asked,
+    actor_for,
+    ask_s3,
+    conditions_text,
+    norm_prefix,
+    sampled_keys,
+)
+from auditor.checks.access import actor_evidence
+from auditor.checks._access import evaluated, policy_api
+from auditor.checks.registry import Outcome, Target, check
+from auditor.model import Integration, Status
+from auditor import remediation as fix
+
+PRIV_READS = ("s3:GetBucketPolicy", "iam:GetAccountAuthorizationDetails")
+OBJECT_ONLY = {"AbortMultipartUpload", "ListMultipartUploadParts", "ReplicateDelete", "ReplicateTags",
+               "InitiateReplication"}
+# Actions whose resource is not a bucket (access points, jobs, Storage Lens, the account).
+NOT_BUCKET = ("AccessPoint", "Job", "StorageLens", "AccessGrant", "Account", "ListAllMyBuckets", "Endpoint",
+              "MultiRegion", "ListRegionalBuckets", "CallerAccessGrants", "Outpost")
+TOLERATED_BUCKET = {"s3:GetBucketLocation"}  # SDKs call it to find the bucket's region
+OUTSIDE = "auditor-outside-scope/"
+
+
+def is_object_action(action: str) -> bool:
+    name = action.split(":", 1)[-1]
+    return ("Object" in name and "Bucket" not in name) or name in OBJECT_ONLY
+
+
+def is_bucket_action(action: str) -> bool:
+    name = action.split(":", 1)[-1]
+    return not is_object_action(action) and not any(w in name for w in NOT_BUCKET)
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a vendor's mode needs: object actions per prefix, and bucket actions."""
+
+    zones: tuple[tuple[str, frozenset[str]], ...]  # (prefix, object actions)
+    bucket: frozenset[str]
+    label: str  # e.g. "read-only under slides/"
+
+
+def needs_of(integ: Integration, bucket_name: str) -> Needs:
+    v, rw = integ.vendor, integ.mode == "read-write"
+    get = frozenset({"s3:GetObject"})
+    if v in ("v7-aws", "v7-wasabi"):
+        scope = norm_prefix(integ.option("scope"))
+        # 000_6c2aa614f0946349.txt: read-write grants s3:GetObject and s3:PutObject; ListBucket for MIRAX.
+        zones = ((scope, get | ({"s3:PutObject"} if rw else frozenset())),)
+        if rw:
+            thumbs = norm_prefix(integ.option("prefix")) or "data/"
+            if not thumbs.startswith(scope):
+                zones += ((thumbs, frozenset({"s3:PutObject", "s3:GetObject"})),)
+        return Needs(zones, frozenset({"s3:ListBucket"}), f"{integ.mode} on {scope or 'the whole bucket'}")
+    if v == "datature":
+        prefix = norm_prefix(integ.option("prefix"))
+        return Needs(((prefix, frozenset({"s3:GetObject", "s3:GetObjectAttributes"})),), frozenset({"s3:ListBucket"}),
+                     f"read-only on {prefix or 'the whole bucket'}")
+    if v == "tenyks":
+        dataset = norm_prefix(integ.option("dataset"))
+        zones: tuple[tuple[str, frozenset[str]], ...] = ((dataset, get),)
+        if rw and (integ.option("metadata_bucket") or bucket_name) == bucket_name:
+            meta = norm_prefix(integ.option("metadata_dir"))
+            zones += ((meta, frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})),)
+        return Needs(zones, frozenset({"s3:ListBucket"}), f"{integ.mode}: read {dataset or 'the bucket'}"
+                     + (", write the metadata folder" if rw else ""))
+    prefix = norm_prefix(integ.option("prefix"))  # redbrick
+    return Needs(((prefix, get | ({"s3:PutObject"} if rw else frozenset())),), frozenset(),
+                 f"{integ.mode} on {prefix or 'the whole bucket'}")
+
+
+def _probe_keys(target: Target, needs: Needs) -> list[tuple[str, frozenset[str], str]]:
+    """(key, actions allowed there, note): a sampled key and a representative one per zone, and one outside."""
+    out: list[tuple[str, frozenset[str], str]] = []
+
+    def allowed_at(key: str) -> frozenset[str]:
+        acts: set[str] = set()
+        for prefix, actions in needs.zones:
+            if key.startswith(prefix):
+                acts |= actions
+        return frozenset(acts)
+
+    for prefix, _ in needs.zones:
+        for k in sampled_keys(target.bucket, prefix, 1):
+            out.append((k, allowed_at(k), "sampled object in scope"))
+        out.append((prefix + PROBE, allowed_at(prefix + PROBE), "representative key in scope"))
+    prefixes = [p for p, _ in needs.zones]
+    if all(prefixes):
+        outside = next((o.key for o in target.bucket.objects
+                        if not any(o.key.startswith(p) for p in prefixes) and not o.key.endswith("/")), None)
+        if outside:
+            out.append((outside, allowed_at(outside), "sampled object outside scope"))
+        out.append((OUTSIDE + PROBE, frozenset(), "representative key outside scope"))
+    return list({k: (k, a, n) for k, a, n in out}.values())
+
+
+def _category(action: str, read_only: bool, outside: bool) -> str:
+    name = action.split(":", 1)[-1]
+    if "Acl" in name:
+        return "ACL"
+    if "Policy" in name:
+        return "policy"
+    if read_only and name.startswith(("Put", "Delete", "Replicate", "Restore", "Abort", "Bypass", "Create", "Update")):
+        return "write/delete"
+    if outside:
+        return "outside scope"
+    return "not needed"
+
+
+def _wildcard_grants(asked: Iterable[Asked]) -> list[dict[str, Any]]:
+    out, seen = [], set()
+    for a in asked:
+        for ref in getattr(a.result, "deciding", ()):
+            acts = ref.statement.get("Action", [])
+            acts = [acts] if isinstance(acts, str) else list(acts)
+            if ref.effect.lower() == "allow" and any(x in ("*", "s3:*") for x in acts) and (ref.policy, ref.index) not in seen:
+                seen.add((ref.policy, ref.index))
+                out.append({"policy": ref.policy, "sid": ref.sid, "index": ref.index, "statement": dict(ref.statement)})
+    return out
+
+
+def minimal_statements(needs: Needs, bucket_arn: str, actor: Actor) -> list[dict[str, Any]]:
+    out = []
+    for i, (prefix, actions) in enumerate(needs.zones):
+        st: dict[str, Any] = {"Sid": f"VendorObjects{i + 1}", "Effect": "Allow", "Action": sorted(actions),
+                              "Resource": f"{bucket_arn}/{prefix}*"}
+        out.append(st)
+    if needs.bucket:
+        out.append({"Sid": "VendorList", "Effect": "Allow", "Action": sorted(needs.bucket), "Resource": bucket_arn})
+    if actor.cross_account:
+        out = [{**s, "Principal": {"AWS": actor.arn}} for s in out]
+    return out
+
+
+def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Asked]) -> str:
+    refs = {}
+    for a in extra:
+        for ref in getattr(a.result, "deciding", ()):
+            if ref.effect.lower() == "allow":
+                refs[(ref.policy, ref.index)] = ref
+    minimal = minimal_statements(needs, target.bucket.arn, actor)
+    parts = ["These statements grant more than the integration needs:\n" + "\n".join(
+        f"- {r.policy} statement {r.sid or '#' + str(r.index)}: {fix.compact(r.statement)}" for r in refs.values())]
+    bucket_refs = [r for r in refs.values() if str(r.policy_type).lower().startswith("resource")
+                   or r.policy.startswith("bucket policy")]
+    if bucket_refs and target.bucket.policy is not None:
+        kept = fix.remove_statements(target.bucket.policy, {r.index for r in bucket_refs})
+        merged = kept
+        if actor.cross_account:
+            for st in minimal:
+                merged = fix.merge_statement(merged, st)
+        parts.append(fix.explain("Bucket policy with those statements replaced by the least-privilege grant "
+                                 "(other statements kept):", merged,
+                                 fix.put_bucket_policy_cmd(target.bucket.name, merged, target.account.provider)))
+    if not actor.cross_account:
+        doc = {"Version": "2012-10-17", "Statement": minimal}
+        name = f"{actor.vendor}-least-privilege"
+        cmd = (fix.put_user_policy_cmd(actor.name, name, doc) if actor.kind == "user"
+               else fix.put_role_policy_cmd(actor.name, name, doc))
+        parts.append(fix.explain(f"Give the {actor.kind} only this policy, then detach or narrow the statements above:",
+                                 doc, cmd))
+    return "\n\n".join(parts)
+
+
+@check("vendor_excess_privilege", reads=PRIV_READS)
+@evaluated
+def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
+    """Each vendor principal on the bucket gets nothing beyond its mode: no extra action, nothing outside scope."""
+    expand_actions = policy_api("expand_actions")
+    if not target.integrations:
+        return None
+    err = target.bucket.error("GetBucketPolicy")
+    candidates = sorted(expand_actions("s3:*"))
+    object_actions = [a for a in candidates if is_object_action(a)]
+    bucket_actions = [a for a in candidates if is_bucket_action(a)]
+    outcomes: list[Outcome] = []
+    seen: set[str] = set()
+    for integ in target.integrations:
+        actor = actor_for(target, integ)
+        if isinstance(actor, Outcome):
+            outcomes.append(actor)
+            continue
+        if actor.arn in seen:
+            continue
+        seen.add(actor.arn)
+        if err is not None:
+            outcomes.append(Outcome(Status.UNKNOWN, f"Could not verify: {err.describe()}.",
+                                    {"api_error": {"api": err.api, "code": err.code}}, principal=actor.arn))
+            continue
+        needs = needs_of(integ, target.bucket.name)
+        read_only = integ.mode != "read-write"
+        asked: list[tuple[Asked, bool, bool]] = []  # (answer, extra?, outside?)
+        for action in bucket_actions:
+            a = ask_s3(target, actor, target.bucket, action)
+            asked.append((a, action not in needs.bucket | TOLERATED_BUCKET, False))
+        for key, allowed_here, note in _probe_keys(target, needs):
+            outside = not allowed_here
+            for action in object_actions:
+                a = ask_s3(target, actor, target.bucket, action, key, note=note)
+                asked.append((a, action not in allowed_here, outside))
+        extra = [(a, o) for a, is_extra, o in asked if is_extra and a.allowed]
+        undecided = [(a, o) for a, is_extra, o in asked if is_extra and a.unknown]
+        granted = [a for a, _, _ in asked if a.allowed]
+        wild = _wildcard_grants(granted)
+        listing = [{"action": a.action, "resource": a.resource, "category": _category(a.action, read_only, o),
+                    "deciding": [f"{r.policy} {r.sid or '#' + str(r.index)}" for r in a.result.deciding]}
+                   for a, o in extra]
+        evidence: dict[str, Any] = {**actor_evidence(actor), "vendor": integ.vendor, "mode": integ.mode,
+                                    "needs": needs.label,
+                                    "needed": {"objects": {p or "(whole bucket)": sorted(acts) for p, acts in needs.zones},
+                                               "bucket": sorted(needs.bucket | TOLERATED_BUCKET)},
+                                    "candidate_actions": len(candidates), "requests_checked": len(asked),
+                                    "extra": listing}
+        if wild:
+            evidence["wildcard_statements"] = wild
+        if extra:
+            cats: dict[str, list[str]] = {}
+            for item in listing:
+                cats.setdefault(item["category"], []).append(f"{item['action']} on {item['resource'].split(':::', 1)[-1]}")
+            summary = "; ".join(f"{c}: {', '.join(v[:6])}{' …' if len(v) > 6 else ''}" for c, v in cats.items())
+            star = " (s3:* granted)" if wild else ""
+            outcomes.append(Outcome(
+                Status.FAIL, f"{actor.describe()} ({integ.vendor}, {needs.label}) gets {len(extra)} permission(s) "
+                f"beyond its needs{star}: {summary}.", evidence,
+                _remediation(target, actor, needs, [a for a, _ in extra]), principal=actor.arn))
+        elif undecided:
+            evidence["undecided"] = [a.to_json() for a, _ in undecided[:20]]
+            outcomes.append(Outcome(
+                Status.UNKNOWN, f"Could not establish whether {actor.describe()} gets "
+                f"{', '.join(sorted({a.action for a, _ in undecided})[:6])} beyond its needs: it depends on "
+                f"{conditions_text([a for a, _ in undecided])}.", evidence, principal=actor.arn))
+        else:
+            outcomes.append(Outcome(Status.PASS, f"{actor.describe()} ({integ.vendor}) gets nothing beyond "
+                                    f"{needs.label} ({len(asked)} requests checked).", evidence, principal=actor.arn))
+    return outcomes or None
+
+
+@check("versioning_with_delete", reads=("s3:GetBucketVersioning",) + PRIV_READS)
+@evaluated
+def versioning_with_delete(target: Target) -> Outcome | None:
+    """A bucket where a vendor principal may s3:DeleteObject has versioning Enabled."""
+    if not target.integrations:
+        return None
+    verr = target.bucket.error("GetBucketVersioning")
+    perr = target.bucket.error("GetBucketPolicy")
+    deleters, undecided, problems = [], [], []
+    checked: list[dict[str, Any]] = []
+    for integ in target.integrations:
+        actor = actor_for(target, integ)
+        if isinstance(actor, Outcome):
+            problems.append(actor.message)
+            continue
+        if perr is not None:
+            problems.append(perr.describe())
+            continue
+        needs = needs_of(integ, target.bucket.name)
+        keys = []
+        for prefix, _ in needs.zones:
+            keys += sampled_keys(target.bucket, prefix, 1) + [prefix + PROBE]
+        for key in dict.fromkeys(keys):
+            a = ask_s3(target, actor, target.bucket, "s3:DeleteObject", key)
+            checked.append({**a.to_json(), "principal": actor.arn})
+            if a.allowed:
+                deleters.append(actor.arn)
+            elif a.unknown:
+                undecided.append(a)
+    deleters = list(dict.fromkeys(deleters))
+    evidence = {"versioning": target.bucket.versioning or "never enabled", "vendors_that_may_delete": deleters,
+                "checked": checked}
+    if verr is not None:
+        if deleters or undecided or problems:
+            return Outcome(Status.UNKNOWN, f"Could not verify: {verr.describe()}.", evidence)
+        return None
+    if target.bucket.versioning == "Enabled":
+        if deleters:
+            return Outcome(Status.PASS, f"Versioning is on; {', '.join(deleters)} may delete objects, which stay "
+                           "recoverable.", evidence)
+        return None
+    remediation = fix.put_bucket_versioning_cmd(target.bucket.name, target.account.provider)
+    if deleters:
+        return Outcome(Status.FAIL, f"{', '.join(deleters)} may delete objects, but versioning is "
+                       f"{(target.bucket.versioning or 'off').lower()}: deleted objects cannot be recovered.",
+                       evidence, remediation)
+    if undecided or problems:
+        why = conditions_text(undecided) or "; ".join(problems)
+        return Outcome(Status.UNKNOWN, f"Versioning is off and whether a vendor may delete objects could not be "
+                       f"established: {why}.", evidence, remediation)
+    return None
+

@@ -1,0 +1,189 @@
+"""baseline rules (except object-kms): public policy, TLS, least privilege, trusts, key age, versioning."""
+
+from __future__ import annotations
+
+from auditor.model import AccessKey, Status
+
+from .snap import (
+    ACCT,
+    DENIED_POLICY,
+    V7_ROLE,
+    account,
+    bucket,
+    findings,
+    integ,
+    one,
+    policy,
+    role,
+    snapshot,
+    user,
+)
+
+B = "radiology-scans"
+OBJ = f"arn:aws:s3:::{B}/*"
+TLS = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+       "Resource": [f"arn:aws:s3:::{B}", OBJ], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def v7_grant(action="s3:GetObject", resource=OBJ):
+    return {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": action,
+            "Resource": resource}
+
+
+def plain(pol, **kw):
+    return snapshot(account(bucket(B, policy=pol, **kw)))
+
+
+def with_v7(pol, mode="read-only", keys=("slides/a.svs", "other/b.txt"), **options):
+    return snapshot(account(bucket(B, policy=pol, keys=keys)), integrations=(integ("v7-aws", B, mode, **options),))
+
+
+# ----------------------------------------------------------------------------- public policy
+
+
+def test_public_policy():
+    f = one(plain(policy({"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                          "Resource": OBJ})), "baseline.public-policy")
+    assert f.status == Status.FAIL
+    assert f.evidence["public_statements"][0]["sid"] == "PublicRead"
+    assert "delete-bucket-policy" in f.remediation
+    assert one(plain(policy(v7_grant())), "baseline.public-policy").status == Status.PASS
+    assert one(plain(None), "baseline.public-policy").status == Status.PASS
+    assert one(snapshot(account(bucket(B, errors=(DENIED_POLICY,)))), "baseline.public-policy").status == Status.UNKNOWN
+
+
+# ----------------------------------------------------------------------------- TLS
+
+
+def test_tls_only():
+    assert one(plain(policy(v7_grant(), TLS)), "baseline.tls-only").status == Status.PASS
+    f = one(plain(policy(v7_grant())), "baseline.tls-only")
+    assert f.status == Status.FAIL
+    assert "DarwinAccess" in f.remediation and "DenyInsecureTransport" in f.remediation
+    assert one(plain(None), "baseline.tls-only").status == Status.FAIL
+    assert one(snapshot(account(bucket(B, errors=(DENIED_POLICY,)))), "baseline.tls-only").status == Status.UNKNOWN
+
+
+# ----------------------------------------------------------------------------- least privilege
+
+
+def test_guide_read_only_grant_is_least_privilege():
+    f = one(with_v7(policy(v7_grant(), TLS)), "baseline.vendor-excess-privilege")
+    assert f.status == Status.PASS, f.message
+    assert f.principal == V7_ROLE
+
+
+def test_s3_star_lists_every_extra_action():
+    f = one(with_v7(policy(v7_grant(action="s3:*", resource=[f"arn:aws:s3:::{B}", OBJ]))),
+            "baseline.vendor-excess-privilege")
+    assert f.status == Status.FAIL
+    extra = {(e["action"], e["category"]) for e in f.evidence["extra"]}
+    assert ("s3:PutObject", "write/delete") in extra
+    assert ("s3:DeleteObject", "write/delete") in extra
+    assert ("s3:PutBucketPolicy", "policy") in extra
+    assert ("s3:GetObject", "write/delete") not in extra
+    assert "s3:* granted" in f.message
+    assert f.evidence["wildcard_statements"]
+
+
+def test_get_star_grants_acl_reads_beyond_read_only():
+    f = one(with_v7(policy(v7_grant(action="s3:Get*"))), "baseline.vendor-excess-privilege")
+    assert f.status == Status.FAIL
+    actions = {e["action"] for e in f.evidence["extra"]}
+    assert "s3:GetObjectAcl" in actions
+    assert "s3:GetObject" not in actions
+
+
+def test_grant_outside_scope():
+    f = one(with_v7(policy(v7_grant()), scope="slides/"), "baseline.vendor-excess-privilege")
+    assert f.status == Status.FAIL
+    outside = [e for e in f.evidence["extra"] if e["category"] == "outside scope"]
+    assert {e["resource"] for e in outside} >= {f"arn:aws:s3:::{B}/other/b.txt"}
+    assert "put-bucket-policy" in f.remediation
+
+
+def test_no_vendor_no_excess_finding():
+    own = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:role/etl"}, "Action": "s3:*", "Resource": OBJ}
+    assert findings(plain(policy(own)), "baseline.vendor-excess-privilege") == []
+    # A policy naming V7 infers the integration, so the check runs.
+    assert one(plain(policy(v7_grant())), "baseline.vendor-excess-privilege").status == Status.PASS
+
+
+def test_read_write_same_bucket_user_with_delete_everywhere():
+    u = user("tenyks-rw", policy({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                                                               "s3:ListBucket"],
+                                  "Resource": [f"arn:aws:s3:::{B}/*", f"arn:aws:s3:::{B}"]}))
+    s = snapshot(account(bucket(B, keys=("cats/images/a.jpg",)), users=(u,)),
+                 integrations=(integ("tenyks", B, "read-write", user="tenyks-rw", dataset="cats",
+                                     images_dir="images", metadata_dir="tenyks-meta"),))
+    f = one(s, "baseline.vendor-excess-privilege")
+    assert f.status == Status.FAIL
+    assert any(e["action"] == "s3:DeleteObject" and "cats/" in e["resource"] for e in f.evidence["extra"])
+    assert "put-user-policy --user-name tenyks-rw" in f.remediation
+
+
+# ----------------------------------------------------------------------------- versioning
+
+
+def test_versioning_with_delete():
+    u = user("tenyks-rw", policy({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                                  "Resource": f"arn:aws:s3:::{B}/*"}))
+
+    def s(versioning):
+        return snapshot(account(bucket(B, versioning=versioning), users=(u,)),
+                        integrations=(integ("tenyks", B, "read-write", user="tenyks-rw", dataset="cats",
+                                            images_dir="images", metadata_dir="meta"),))
+
+    f = one(s(None), "baseline.versioning-with-delete")
+    assert f.status == Status.FAIL and "put-bucket-versioning" in f.remediation
+    assert one(s("Enabled"), "baseline.versioning-with-delete").status == Status.PASS
+    assert one(s("Suspended"), "baseline.versioning-with-delete").status == Status.FAIL
+    # A read-only vendor cannot delete: nothing to check.
+    assert findings(with_v7(policy(v7_grant())), "baseline.versioning-with-delete") == []
+
+
+# ----------------------------------------------------------------------------- trusts
+
+
+def trust(*statements):
+    return policy(*statements)
+
+
+def trust_snap(*roles):
+    return snapshot(account(bucket(B), bucket("second-bucket"), roles=roles))
+
+
+def test_trust_external_id_once_per_role():
+    loose = role("partner", trust({"Effect": "Allow", "Action": "sts:AssumeRole",
+                                   "Principal": {"AWS": "arn:aws:iam::999988887777:root"}}))
+    strict = role("vendor", trust({"Effect": "Allow", "Action": "sts:AssumeRole",
+                                   "Principal": {"AWS": "999988887777"},
+                                   "Condition": {"StringEquals": {"sts:ExternalId": "abc"}}}))
+    own = role("internal", trust({"Effect": "Allow", "Action": "sts:AssumeRole",
+                                  "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"}}))
+    service = role("lambda", trust({"Effect": "Allow", "Action": "sts:AssumeRole",
+                                    "Principal": {"Service": "lambda.amazonaws.com"}}))
+    found = {f.resource: f for f in findings(trust_snap(loose, strict, own, service), "baseline.trust-external-id")}
+    assert set(found) == {loose.arn, strict.arn}
+    assert found[loose.arn].status == Status.FAIL
+    assert "update-assume-role-policy --role-name partner" in found[loose.arn].remediation
+    assert found[strict.arn].status == Status.PASS
+
+
+# ----------------------------------------------------------------------------- key age
+
+
+def test_access_key_age_against_the_scan_time():
+    def s(*keys):
+        u = user("redbrick-annotator", keys=keys)
+        return snapshot(account(bucket(B), users=(u,)),
+                        integrations=(integ("redbrick", B, user="redbrick-annotator"),))
+
+    old = AccessKey("AKIAOLD", "Active", "2025-09-01T00:00:00Z")  # 122 days before FINISHED
+    new = AccessKey("AKIANEW", "Active", "2025-12-01T00:00:00Z")
+    old_inactive = AccessKey("AKIAOFF", "Inactive", "2020-01-01T00:00:00Z")
+    f = one(s(old, new), "baseline.access-key-age")
+    assert f.status == Status.FAIL and "AKIAOLD" in f.message
+    assert "update-access-key --user-name redbrick-annotator --access-key-id AKIAOLD --status Inactive" in f.remediation
+    assert one(s(new, old_inactive), "baseline.access-key-age").status == Status.PASS
+    assert one(s(AccessKey("AKIAX", "Active", None)), "baseline.access-key-age").status == Status.UNKNOWN

@@ -1,0 +1,83 @@
+"""Integrations inferred from bucket policies and trusts."""
+
+from __future__ import annotations
+
+from auditor.infer import infer_integrations
+from auditor.model import Status
+
+from .snap import (
+    ACCT,
+    DATATURE_EXTERNAL_ID,
+    DATATURE_PRINCIPAL,
+    V7_ROLE,
+    V7_USER,
+    account,
+    bucket,
+    findings,
+    integ,
+    policy,
+    role,
+    snapshot,
+)
+from .snap import _PACKS  # noqa: F401  (packs load lazily in run())
+
+B = "radiology-scans"
+
+
+def packs():
+    from auditor.rulepack import load_packs
+
+    return load_packs()
+
+
+def grant(principal, action="s3:GetObject", resource=f"arn:aws:s3:::{B}/*"):
+    return {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": action, "Resource": resource}
+
+
+def test_v7_role_by_arn_read_only_with_scope():
+    s = snapshot(account(bucket(B, policy=policy(grant(V7_ROLE, resource=f"arn:aws:s3:::{B}/slides/*")))))
+    (i,) = infer_integrations(s, packs())
+    assert (i.vendor, i.bucket, i.mode, i.inferred) == ("v7-aws", B, "read-only", True)
+    assert i.option("scope") == "slides/"
+    # The inferred integration's rules run and are marked inferred.
+    f = [f for f in findings(s, "v7-aws.read-grant")]
+    assert f and f[0].inferred and f[0].status == Status.PASS
+
+
+def test_v7_through_evaluation_account_root_and_read_write():
+    s = snapshot(account(bucket(B, policy=policy(grant("arn:aws:iam::258327614892:root",
+                                                       ["s3:GetObject", "s3:PutObject"]))))
+                 )
+    (i,) = infer_integrations(s, packs())
+    assert (i.vendor, i.mode) == ("v7-aws", "read-write")
+
+
+def test_a_deny_naming_v7_is_not_an_integration():
+    deny = {"Effect": "Deny", "Principal": {"AWS": V7_ROLE}, "Action": "s3:*", "Resource": f"arn:aws:s3:::{B}/*"}
+    assert infer_integrations(snapshot(account(bucket(B, policy=policy(deny)))), packs()) == ()
+
+
+def test_wasabi_user():
+    s = snapshot(account(bucket(B, policy=policy(grant(V7_USER))), provider="wasabi"))
+    (i,) = infer_integrations(s, packs())
+    assert i.vendor == "v7-wasabi"
+
+
+def test_configured_integration_is_not_duplicated():
+    s = snapshot(account(bucket(B, policy=policy(grant(V7_ROLE)))), integrations=(integ("v7-aws", B),))
+    assert infer_integrations(s, packs()) == ()
+    assert len(findings(s, "v7-aws.read-grant")) == 1
+
+
+def test_datature_role_trusting_the_datature_account():
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": DATATURE_PRINCIPAL},
+                    "Condition": {"StringEquals": {"sts:ExternalId": DATATURE_EXTERNAL_ID}}})
+    read = policy({"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectAttributes"],
+                   "Resource": "arn:aws:s3:::nexus-assets/images/*"})
+    r = role("datature-nexus", trust, read)
+    s = snapshot(account(bucket("nexus-assets", keys=("images/a.jpg",)), bucket("unrelated"), roles=(r,)))
+    (i,) = infer_integrations(s, packs())
+    assert (i.vendor, i.bucket, i.mode) == ("datature", "nexus-assets", "read-only")
+    assert i.options == {"role_arn": f"arn:aws:iam::{ACCT}:role/datature-nexus", "vendor_principal": DATATURE_PRINCIPAL,
+                         "external_id": DATATURE_EXTERNAL_ID, "prefix": "images/"}
+    assert [f.status for f in findings(s, "datature.external-id")] == [Status.PASS]

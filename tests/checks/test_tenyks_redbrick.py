@@ -1,0 +1,126 @@
+"""tenyks and redbrick rules: same-account IAM users, their groups, their keys."""
+
+from __future__ import annotations
+
+from auditor.model import AccessKey, ApiError, GroupState, InlinePolicy, Status
+
+from .snap import account, bucket, findings, integ, one, policy, snapshot, user
+
+B = "tenyks-data"
+KEYS = ("cats/images/cat-1.jpg", "cats/annotations.json", "cats/predictions.json")
+
+
+def tenyks(*statements, mode="read-only", u=None, buckets=None, cors=None, **options):
+    u = u or user("tenyks-reader", policy(*statements))
+    opts = {"user": "tenyks-reader", "dataset": "cats", "images_dir": "images", **options}
+    if mode == "read-write":
+        opts.setdefault("metadata_dir", "tenyks-meta")
+    bs = buckets or (bucket(B, keys=KEYS, cors=cors),)
+    return snapshot(account(*bs, users=(u,)), integrations=(integ("tenyks", B, mode, **opts),))
+
+
+def sample(resource_images):
+    # 003_6b5f075097d26312.txt §3.1, with the placeholders filled in.
+    return {"Sid": "tenyksReadOnlyAccess", "Action": ["s3:GetObject", "s3:ListBucket"], "Effect": "Allow",
+            "Resource": [resource_images, f"arn:aws:s3:::{B}"]}
+
+
+def test_guide_sample_covers_only_the_images_folder():
+    f = one(tenyks(sample(f"arn:aws:s3:::{B}/cats/images/*")), "tenyks.read-grant")
+    assert f.status == Status.FAIL
+    assert any("cats/annotations.json" in m for m in f.evidence["missing"])
+    assert any("cats/predictions.json" in m for m in f.evidence["missing"])
+    assert "put-user-policy --user-name tenyks-reader" in f.remediation
+
+
+def test_full_bucket_read_passes():
+    f = one(tenyks(sample(f"arn:aws:s3:::{B}/*")), "tenyks.read-grant")
+    assert f.status == Status.PASS, f.message
+
+
+def test_grant_reaching_the_user_only_through_a_group():
+    group = GroupState("tenyks", "arn:aws:iam::111122223333:group/tenyks",
+                       inline=(InlinePolicy("read", policy(sample(f"arn:aws:s3:::{B}/cats/*"))),))
+    u = user("tenyks-reader", groups=("tenyks",))
+    s = snapshot(account(bucket(B, keys=KEYS), users=(u,), groups=(group,)),
+                 integrations=(integ("tenyks", B, user="tenyks-reader", dataset="cats", images_dir="images"),))
+    assert one(s, "tenyks.read-grant").status == Status.PASS
+
+
+def test_metadata_grant_and_cors_in_a_separate_bucket():
+    meta = bucket("cats-meta", keys=(), cors=({"AllowedHeaders": [], "AllowedMethods": ["GET"],
+                                              "AllowedOrigins": ["*"], "ExposeHeaders": []},))
+    # 003_6b5f075097d26312.txt §3.2.1
+    write = {"Sid": "tenyksWriteAccess", "Action": ["s3:GetObject", "s3:DeleteObject", "s3:PutObject", "s3:ListBucket"],
+             "Effect": "Allow", "Resource": ["arn:aws:s3:::cats-meta/tenyks-meta/*", "arn:aws:s3:::cats-meta"]}
+    s = tenyks(sample(f"arn:aws:s3:::{B}/*"), write, mode="read-write", metadata_bucket="cats-meta",
+               buckets=(bucket(B, keys=KEYS), meta))
+    f = one(s, "tenyks.metadata-grant")
+    assert f.status == Status.PASS, f.message
+    assert f.resource == "arn:aws:s3:::cats-meta"
+    # CORS "*" is what Tenyks asks for; the baseline flags it on the metadata bucket.
+    assert one(s, "tenyks.metadata-cors").status == Status.PASS
+    wild = [x for x in findings(s, "baseline.cors-wildcard-origin") if x.bucket == "cats-meta"]
+    assert wild and wild[0].status == Status.FAIL
+
+
+def test_metadata_grant_without_delete_fails_and_no_cors_fails():
+    write = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+             "Resource": [f"arn:aws:s3:::{B}/tenyks-meta/*", f"arn:aws:s3:::{B}"]}
+    s = tenyks(sample(f"arn:aws:s3:::{B}/*"), write, mode="read-write")
+    f = one(s, "tenyks.metadata-grant")
+    assert f.status == Status.FAIL
+    assert all("s3:DeleteObject" in m for m in f.evidence["missing"])
+    assert one(s, "tenyks.metadata-cors").status == Status.FAIL
+
+
+def test_access_key_active_inactive_and_refused():
+    ok = tenyks(sample(f"arn:aws:s3:::{B}/*"))
+    assert one(ok, "tenyks.access-key").status == Status.PASS
+    inactive = user("tenyks-reader", keys=(AccessKey("AKIAOLD", "Inactive", "2025-12-01T00:00:00Z"),))
+    f = one(tenyks(u=inactive), "tenyks.access-key")
+    assert f.status == Status.FAIL
+    assert "aws iam create-access-key --user-name tenyks-reader" in f.remediation
+    refused = user("tenyks-reader", keys=None, errors=(ApiError("ListAccessKeys", "AccessDenied"),))
+    assert one(tenyks(u=refused), "tenyks.access-key").status == Status.UNKNOWN
+
+
+def test_unknown_user_fails():
+    s = snapshot(account(bucket(B, keys=KEYS)),
+                 integrations=(integ("tenyks", B, user="nobody", dataset="cats", images_dir="images"),))
+    assert one(s, "tenyks.access-key").status == Status.FAIL
+    assert one(s, "tenyks.read-grant").status == Status.FAIL
+
+
+# ----------------------------------------------------------------------------- RedBrick
+
+R = "redbrick-dicom"
+# 004_6c1e438ca6750c28.txt
+DOC = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "RedBrickLabelingReadOnly", "Effect": "Allow", "Action": "s3:GetObject",
+     "Resource": f"arn:aws:s3:::{R}/*"}]}
+
+
+def redbrick(doc, mode="read-only", **options):
+    u = user("redbrick-annotator", doc)
+    return snapshot(account(bucket(R, keys=("studies/p1/ct.dcm",)), users=(u,)),
+                    integrations=(integ("redbrick", R, mode, user="redbrick-annotator", **options),))
+
+
+def test_redbrick_guide_policy_passes_read():
+    assert one(redbrick(DOC), "redbrick.read-grant").status == Status.PASS
+    assert one(redbrick(DOC), "redbrick.access-key").status == Status.PASS
+    assert findings(redbrick(DOC), "redbrick.write-grant") == []
+
+
+def test_redbrick_annotation_storage_needs_put():
+    f = one(redbrick(DOC, "read-write"), "redbrick.write-grant")
+    assert f.status == Status.FAIL
+    rw = policy({**DOC["Statement"][0], "Action": ["s3:GetObject", "s3:PutObject"]})
+    assert one(redbrick(rw, "read-write"), "redbrick.write-grant").status == Status.PASS
+
+
+def test_redbrick_root_folder_scope():
+    narrow = policy({**DOC["Statement"][0], "Resource": f"arn:aws:s3:::{R}/studies/*"})
+    assert one(redbrick(narrow, prefix="studies/"), "redbrick.read-grant").status == Status.PASS
+    assert one(redbrick(narrow, prefix="other/"), "redbrick.read-grant").status == Status.FAIL
