@@ -7,6 +7,7 @@ read from what the grants allow (PutObject allowed → read-write), through the 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,6 +95,10 @@ def _probe_keys(bucket: BucketState, patterns: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(k for k in keys if k))
 
 
+def _names_action(st: Mapping[str, Any], action: str) -> bool:
+    return any(fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in _as_list(st.get("Action")))
+
+
 def _single_prefix(patterns: Sequence[str]) -> str | None:
     """'x/' when every pattern is 'x/*' for one x (the vendor was given a sub-folder)."""
     prefixes = {p[:-1] for p in patterns if p.endswith("*") and "*" not in p[:-1] and "?" not in p}
@@ -119,13 +124,18 @@ def _infer_v7(snapshot: Snapshot, account: AccountState, bucket: BucketState, ve
     actor = external_actor(vendor_id, principal)
     target = Target(snapshot, account, bucket)
     keys = _probe_keys(bucket, patterns)
-    if not any(ask_s3(target, actor, bucket, "s3:GetObject", k).allowed for k in keys):
+    # Named by ARN in an Allow statement: an integration, even when a condition keeps V7 out (that is
+    # what the rules then report). Named only through its account: the grant must actually reach it.
+    by_arn = [st for st in naming if principal in _aws_principals(st)]
+    if not by_arn and not any(ask_s3(target, actor, bucket, "s3:GetObject", k).allowed for k in keys):
         return None
     options: dict[str, str] = {}
     scope = _single_prefix(patterns)
     if scope:
         options["scope"] = scope
     writable = [k for k in keys + ["data/" + PROBE] if ask_s3(target, actor, bucket, "s3:PutObject", k).allowed]
+    if not writable and any(_names_action(st, "s3:PutObject") for st in by_arn):
+        writable = ["(granted by a statement naming the principal)"]
     if writable:
         if scope and not any(k.startswith("data/") for k in writable):
             options["prefix"] = scope
