@@ -7,6 +7,7 @@ read from what the grants allow (PutObject allowed → read-write), through the 
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import re
@@ -162,9 +163,13 @@ def _infer_datature(snapshot: Snapshot, account: AccountState, datature_account:
             continue
         docs = [p.document for p in actor.identity]
         for bucket in account.buckets:
-            target = Target(snapshot, account, bucket)
-            patterns = _object_patterns(docs + [bucket.policy], bucket.name)
-            if not any(ask_s3(target, actor, bucket, "s3:GetObject", k).allowed for k in _probe_keys(bucket, patterns)):
+            # The role's own policies must grant the read: a bucket policy open to everyone does not make
+            # the bucket Datature's.
+            own_only = dataclasses.replace(bucket, policy=None)
+            target = Target(snapshot, account, own_only)
+            patterns = _object_patterns(docs, bucket.name)
+            if not any(ask_s3(target, actor, own_only, "s3:GetObject", k).allowed
+                       for k in _probe_keys(bucket, patterns)):
                 continue
             options = {"role_arn": role.arn}
             specific = [p for p in trusted if p.startswith("arn:") and not p.endswith(":root")]

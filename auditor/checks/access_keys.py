@@ -111,6 +111,7 @@ def access_key_age(target: Target, *, max_days: int) -> list[Outcome] | None:
                                     f"{', '.join(undated)}: no creation date was collected.", evidence,
                                     resource=user.arn, principal=user.arn))
         else:
-            outcomes.append(Outcome(Status.PASS, f"User {user.name} has {len(active)} active key(s), all younger than "
-                                    f"{max_days} days.", evidence, resource=user.arn, principal=user.arn))
+            text = (f"User {user.name} has {len(active)} active key(s), all younger than {max_days} days." if active
+                    else f"User {user.name} has no active access key (nothing to rotate).")
+            outcomes.append(Outcome(Status.PASS, text, evidence, resource=user.arn, principal=user.arn))
     return outcomes or None

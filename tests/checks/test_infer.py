@@ -81,3 +81,12 @@ def test_datature_role_trusting_the_datature_account():
     assert i.options == {"role_arn": f"arn:aws:iam::{ACCT}:role/datature-nexus", "vendor_principal": DATATURE_PRINCIPAL,
                          "external_id": DATATURE_EXTERNAL_ID, "prefix": "images/"}
     assert [f.status for f in findings(s, "datature.external-id")] == [Status.PASS]
+
+
+def test_a_public_bucket_is_not_datature_s_because_its_role_could_read_it():
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": DATATURE_PRINCIPAL}})
+    r = role("datature-nexus", trust, policy({"Effect": "Allow", "Action": "s3:GetObject",
+                                              "Resource": "arn:aws:s3:::nexus-assets/*"}))
+    public = policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::open/*"})
+    s = snapshot(account(bucket("nexus-assets"), bucket("open", policy=public), roles=(r,)))
+    assert [i.bucket for i in infer_integrations(s, packs())] == ["nexus-assets"]
