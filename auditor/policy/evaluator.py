@@ -1,0 +1,534 @@
+"""IAM policy evaluation, following the IAM User Guide's "Policy evaluation logic".
+
+Policies are compiled once (statements normalised, wildcards turned into regular
+expressions); :func:`evaluate` then decides one request. Conditions are three-valued: a
+condition on a key whose value the scanner cannot know is *undecided*, and the decision is
+``unknown`` unless it comes out the same whichever way those conditions go.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from auditor.policy.conditions import evaluate_condition, parse_operator
+from auditor.policy.variables import has_variables, lookup, resolve_pattern
+
+
+class PolicyError(ValueError):
+    """A policy document that cannot be parsed."""
+
+
+class Decision(StrEnum):
+    ALLOWED = "allowed"
+    IMPLICITLY_DENIED = "implicitly_denied"
+    EXPLICITLY_DENIED = "explicitly_denied"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    principal: str | None
+    principal_type: str
+    action: str
+    resource: str
+    resource_account: str | None
+    context: Mapping[str, Any] = field(default_factory=dict)
+    unknown_keys: frozenset[str] = frozenset()
+    principal_account: str | None = None
+
+    @property
+    def account(self) -> str | None:
+        if self.principal_account:
+            return self.principal_account
+        return arn_account(self.principal) if self.principal else None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRef:
+    policy: str
+    sid: str | None
+    index: int
+    effect: str
+    policy_type: str
+    statement: Mapping[str, Any]
+
+    def label(self) -> str:
+        return f"{self.policy} statement {self.sid or '#' + str(self.index)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    decision: Decision
+    deciding: tuple[StatementRef, ...] = ()
+    blocked_by: tuple[str, ...] = ()
+    reason: str = ""
+    undecided_conditions: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == Decision.ALLOWED
+
+
+# ----------------------------------------------------------------------------- ARNs and principals
+
+
+def arn_account(arn: str | None) -> str | None:
+    if not arn:
+        return None
+    if re.fullmatch(r"\d{12}", arn):
+        return arn
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None
+
+
+_SESSION = re.compile(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
+
+
+def session_role_arn(arn: str) -> str | None:
+    """``arn:aws:sts::1:assumed-role/R/S`` → ``arn:aws:iam::1:role/R`` (any path is not in the session ARN)."""
+    m = _SESSION.match(arn)
+    return f"arn:{m.group(1)}:iam::{m.group(2)}:role/{m.group(3)}" if m else None
+
+
+def _role_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+# ----------------------------------------------------------------------------- compiled policies
+
+
+@lru_cache(maxsize=8192)
+def _pattern(text: str, ignore_case: bool) -> re.Pattern[str]:
+    parts = []
+    for ch in text:
+        parts.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+@dataclass(frozen=True, slots=True)
+class _Principals:
+    any: bool
+    aws: tuple[str, ...]
+    service: tuple[str, ...]
+    other: tuple[str, ...]  # Federated, CanonicalUser
+
+
+def _principals(value: Any) -> _Principals:
+    if value == "*":
+        return _Principals(True, (), (), ())
+    if isinstance(value, (str, list)):
+        value = {"AWS": value}  # a bare ARN or list of ARNs names AWS principals
+    if not isinstance(value, Mapping):
+        raise PolicyError(f"Principal must be \"*\" or an object, got {value!r}")
+    aws = tuple(str(v).strip() for v in _as_list(value.get("AWS")))
+    return _Principals("*" in aws, aws, tuple(str(v) for v in _as_list(value.get("Service"))),
+                       tuple(str(v) for k in ("Federated", "CanonicalUser") for v in _as_list(value.get(k))))
+
+
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    operator: str
+    key: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    ref: StatementRef
+    allow: bool
+    actions: tuple[re.Pattern[str], ...]
+    not_action: bool
+    resources: tuple[str, ...]  # raw patterns (may hold variables)
+    resource_res: tuple[re.Pattern[str] | None, ...]  # compiled when free of variables
+    not_resource: bool
+    has_resource: bool
+    principals: _Principals | None
+    not_principal: bool
+    conditions: tuple[_Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    name: str
+    policy_type: str
+    statements: tuple[_Statement, ...]
+    document: Mapping[str, Any]
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _compile_statement(raw: Any, index: int, name: str, policy_type: str) -> _Statement:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"{name}: statement {index} is not an object")
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise PolicyError(f"{name}: statement {index} has Effect {effect!r}")
+    if "Action" in raw and "NotAction" in raw:
+        raise PolicyError(f"{name}: statement {index} has both Action and NotAction")
+    not_action = "NotAction" in raw
+    # No trimming: "s3:GetObject " is not s3:GetObject.
+    actions = tuple(_pattern(str(a), True) for a in _as_list(raw.get("NotAction" if not_action else "Action")))
+    not_resource = "NotResource" in raw
+    has_resource = "Resource" in raw or not_resource
+    resources = tuple(str(r) for r in _as_list(raw.get("NotResource" if not_resource else "Resource")))
+    principals, not_principal = None, False
+    if "Principal" in raw:
+        principals = _principals(raw["Principal"])
+    elif "NotPrincipal" in raw:
+        principals, not_principal = _principals(raw["NotPrincipal"]), True
+    conditions = []
+    cond = raw.get("Condition") or {}
+    if not isinstance(cond, Mapping):
+        raise PolicyError(f"{name}: statement {index} Condition is not an object")
+    for operator, pairs in cond.items():
+        try:
+            parse_operator(operator)
+        except ValueError as e:
+            raise PolicyError(f"{name}: statement {index}: {e}") from None
+        if not isinstance(pairs, Mapping):
+            raise PolicyError(f"{name}: statement {index}: {operator} needs an object of keys")
+        for key, values in pairs.items():
+            conditions.append(_Condition(operator, str(key), tuple(_text(v) for v in _as_list(values))))
+    ref = StatementRef(name, raw.get("Sid"), index, effect, policy_type, dict(raw))
+    return _Statement(
+        ref=ref, allow=effect == "Allow", actions=actions, not_action=not_action, resources=resources,
+        resource_res=tuple(None if has_variables(r) else _pattern(r, False) for r in resources),
+        not_resource=not_resource, has_resource=has_resource, principals=principals, not_principal=not_principal,
+        conditions=tuple(conditions))
+
+
+def compile_policy(doc: Mapping[str, Any] | str | CompiledPolicy, name: str = "policy",
+                   policy_type: str = "identity") -> CompiledPolicy:
+    """Parse a policy once; raise PolicyError on malformed JSON or structure."""
+    if isinstance(doc, CompiledPolicy):
+        return doc
+    if isinstance(doc, str):
+        try:
+            doc = json.loads(doc)
+        except json.JSONDecodeError as e:
+            raise PolicyError(f"{name}: not JSON ({e})") from None
+    if not isinstance(doc, Mapping):
+        raise PolicyError(f"{name}: a policy is a JSON object")
+    raw = doc.get("Statement", [])
+    stmts = [raw] if isinstance(raw, Mapping) else list(raw or [])
+    return CompiledPolicy(name, policy_type, tuple(_compile_statement(s, i, name, policy_type)
+                                                   for i, s in enumerate(stmts)), doc)
+
+
+_CACHE: dict[tuple[int, str, str], tuple[Any, CompiledPolicy]] = {}
+
+
+def _compiled(p: Any, name: str, policy_type: str) -> CompiledPolicy | None:
+    if p is None:
+        return None
+    if isinstance(p, CompiledPolicy):
+        return p
+    key = (id(p), name, policy_type)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is p:
+        return hit[1]
+    compiled = compile_policy(p, name, policy_type)
+    if len(_CACHE) > 4096:
+        _CACHE.clear()
+    _CACHE[key] = (p, compiled)  # keep p alive so its id is not reused while cached
+    return compiled
+
+
+# ----------------------------------------------------------------------------- matching
+
+
+def _principal_matches(spec: _Principals, req: Request, *, exact_only: bool = False) -> bool:
+    """Does a Principal element name the requester? Account principals match every principal of the account."""
+    if spec.any:
+        return True
+    p = req.principal
+    if p is None:
+        return False
+    if req.principal_type == "service":
+        return p in spec.service
+    account = req.account
+    role = session_role_arn(p) if req.principal_type == "assumed_role_session" else None
+    for value in spec.aws:
+        if value == p or (role is not None and value == role):
+            return True
+        if not exact_only and account and (value == account or value == f"arn:aws:iam::{account}:root"
+                                           or re.fullmatch(rf"arn:aws[\w-]*:iam::{account}:root", value)):
+            return True
+    return p in spec.other
+
+
+def _names_principal_directly(stmt: _Statement, req: Request) -> str | None:
+    """How a resource-policy Allow names the requester: "exact" (user / session ARN), "role", "account" or None."""
+    spec = stmt.principals
+    if spec is None:
+        return None
+    if stmt.not_principal or spec.any:
+        return "exact"  # "*" grants to everyone as such, like naming them (IAM docs: anonymous/public grants)
+    p = req.principal or ""
+    if p in spec.aws or p in spec.service or p in spec.other:
+        # A role ARN (not a session ARN) is limited by the role's boundary (IAM docs).
+        return "role" if req.principal_type == "iam_role" else "exact"
+    role = session_role_arn(p) if req.principal_type == "assumed_role_session" else None
+    if role and role in spec.aws:
+        return "role"
+    return "account"
+
+
+def _action_matches(stmt: _Statement, action: str) -> bool:
+    hit = any(p.fullmatch(action) for p in stmt.actions)
+    return not hit if stmt.not_action else hit
+
+
+def _resource_matches(stmt: _Statement, req: Request, context: Mapping[str, Any]) -> bool:
+    if not stmt.has_resource:
+        return True  # trust policies and some resource policies omit Resource
+    hit = False
+    for raw, rx in zip(stmt.resources, stmt.resource_res):
+        if rx is None:
+            rx = resolve_pattern(raw, context)  # substituted values match literally
+            if rx is None:
+                continue
+        if rx.fullmatch(req.resource):
+            hit = True
+            break
+    return not hit if stmt.not_resource else hit
+
+
+def _lookup_key(req: Request, context: Mapping[str, Any], unknown: frozenset[str], key: str) -> tuple[bool, list[str] | None, bool]:
+    if key.lower() in unknown:
+        return False, None, True
+    value = lookup(context, key)
+    if value is None:
+        return False, None, False
+    values = [_text(v) for v in value] if isinstance(value, (list, tuple)) else [_text(value)]
+    return True, values, False
+
+
+def _conditions(stmt: _Statement, req: Request, context: Mapping[str, Any], unknown: frozenset[str]) -> tuple[bool | None, list[str]]:
+    """AND over every operator and key: False if any is false, None if any is undecided, else True."""
+    undecided: list[str] = []
+    for c in stmt.conditions:
+        outcome = evaluate_condition(c.operator, _lookup_key(req, context, unknown, c.key), c.values, context)
+        if outcome is False:
+            return False, []
+        if outcome is None:
+            undecided.append(json.dumps({c.operator: {c.key: list(c.values)}}))
+    return (None, undecided) if undecided else (True, [])
+
+
+@dataclass
+class _Matches:
+    """The statements of one policy that apply: certain and undecided, per effect."""
+
+    allow: list[StatementRef] = field(default_factory=list)
+    allow_maybe: list[StatementRef] = field(default_factory=list)
+    deny: list[StatementRef] = field(default_factory=list)
+    deny_maybe: list[StatementRef] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
+    allow_kinds: dict[int, str] = field(default_factory=dict)  # id(ref) -> how the Allow names the principal
+
+
+def _match(policy: CompiledPolicy, req: Request, context: Mapping[str, Any], unknown: frozenset[str],
+           action: str, with_principal: bool, has_boundary: bool = False) -> _Matches:
+    m = _Matches()
+    for stmt in policy.statements:
+        if not _action_matches(stmt, action) or not _resource_matches(stmt, req, context):
+            continue
+        if with_principal:
+            if stmt.principals is None:
+                continue  # a resource policy statement must name its principals
+            named = _principal_matches(stmt.principals, req)
+            if stmt.not_principal:
+                named = not named if not stmt.principals.any else False
+                # IAM docs (permissions boundaries): a Deny with NotPrincipal in a resource policy
+                # always denies a principal that has a permissions boundary.
+                if not stmt.allow and has_boundary:
+                    named = True
+            if not named:
+                continue
+        outcome, undecided = _conditions(stmt, req, context, unknown)
+        if outcome is False:
+            continue
+        target = (m.allow if outcome else m.allow_maybe) if stmt.allow else (m.deny if outcome else m.deny_maybe)
+        target.append(stmt.ref)
+        m.undecided.extend(undecided)
+        if stmt.allow and with_principal:
+            m.allow_kinds[id(stmt.ref)] = _names_principal_directly(stmt, req) or "account"
+    return m
+
+
+# ----------------------------------------------------------------------------- decision
+
+
+def _levels(levels: Sequence[Any] | None, name: str, policy_type: str) -> list[list[CompiledPolicy]]:
+    out = []
+    for i, level in enumerate(levels or ()):
+        policies = level if isinstance(level, (list, tuple)) else [level]
+        out.append([_compiled(p, f"{name}[{i}][{j}]", policy_type) for j, p in enumerate(policies)])
+    return out
+
+
+def evaluate(request: Request, *, identity_policies: Iterable[Any] = (), resource_policy: Any = None,
+             permission_boundary: Any = None, session_policy: Any = None, scps: Sequence[Any] = (),
+             rcps: Sequence[Any] = (), vpc_endpoint_policies: Iterable[Any] = (),
+             resource_policy_required: bool = False) -> Result:
+    """Decide ``request`` against every policy that applies (IAM policy evaluation logic)."""
+    req = request
+    context = req.context
+    unknown = frozenset(k.lower() for k in req.unknown_keys)
+    action = req.action
+    identity = [_compiled(p, f"identity[{i}]", "identity") for i, p in enumerate(identity_policies)]
+    resource = _compiled(resource_policy, "resource-policy", "resource")
+    boundary = _compiled(permission_boundary, "permission-boundary", "permission_boundary")
+    session = _compiled(session_policy, "session-policy", "session")
+    endpoints = [_compiled(p, f"vpc-endpoint[{i}]", "vpc_endpoint") for i, p in enumerate(vpc_endpoint_policies)]
+    scp_levels = _levels(scps, "scp", "scp")
+    rcp_levels = _levels(rcps, "rcp", "rcp")
+
+    def match(p: CompiledPolicy | None, with_principal: bool = False) -> _Matches:
+        return (_match(p, req, context, unknown, action, with_principal, boundary is not None)
+                if p is not None else _Matches())
+
+    # KMS key policies and role trust policies must allow the request even in the same account.
+    resource_policy_required = resource_policy_required or _needs_resource_policy(action, req.resource)
+
+    id_m = [match(p) for p in identity]
+    res_m = match(resource, with_principal=True)
+    pb_m = match(boundary)
+    ses_m = match(session)
+    ep_m = [match(p) for p in endpoints]
+    scp_m = [[match(p) for p in level] for level in scp_levels]
+    rcp_m = [[match(p) for p in level] for level in rcp_levels]
+    everything = id_m + [res_m, pb_m, ses_m] + ep_m + [m for lv in scp_m for m in lv] + [m for lv in rcp_m for m in lv]
+
+    def decide(optimistic: bool) -> tuple[Decision, tuple[StatementRef, ...], tuple[str, ...]]:
+        """The decision when undecided Allows apply and undecided Denies don't (optimistic), or the reverse."""
+        def allows(m: _Matches) -> list[StatementRef]:
+            return m.allow + (m.allow_maybe if optimistic else [])
+
+        def denies(m: _Matches) -> list[StatementRef]:
+            return m.deny + ([] if optimistic else m.deny_maybe)
+
+        # sts:GetCallerIdentity needs no permission and cannot be denied (STS API reference).
+        if action.lower() == "sts:getcalleridentity":
+            return Decision.ALLOWED, (), ()
+        explicit = [r for m in everything for r in denies(m)
+                    if not (r.policy_type == "scp" and req.principal_type in ("anonymous", "service"))]
+        if explicit:
+            return Decision.EXPLICITLY_DENIED, tuple(explicit), tuple(dict.fromkeys(r.policy_type for r in explicit))
+        if _immutable(action, req.resource):
+            return Decision.IMPLICITLY_DENIED, (), ("service",)
+        for kind, levels in (("scp", scp_m), ("rcp", rcp_m)):
+            if kind == "scp" and req.principal_type in ("anonymous", "service"):
+                continue  # SCPs limit the organisation's own principals only
+            for level in levels:
+                if not any(allows(m) for m in level):
+                    return Decision.IMPLICITLY_DENIED, (), (kind,)
+        for m in ep_m:
+            if not allows(m):
+                return Decision.IMPLICITLY_DENIED, (), ("vpc_endpoint",)
+
+        id_allow = [r for m in id_m for r in allows(m)]
+        res_allow = allows(res_m)
+        pb_ok = boundary is None or bool(allows(pb_m))
+        ses_ok = session is None or bool(allows(ses_m))
+        same_account = req.account is not None and req.account == req.resource_account
+        if req.principal is None:  # anonymous: only a resource policy can grant
+            return (Decision.ALLOWED, tuple(res_allow), ()) if res_allow else (Decision.IMPLICITLY_DENIED, (), ("resource",))
+        if req.principal_type == "service":
+            return (Decision.ALLOWED, tuple(res_allow), ()) if res_allow else (Decision.IMPLICITLY_DENIED, (), ("resource",))
+
+        kinds = {res_m.allow_kinds.get(id(r), "account") for r in res_allow}
+        if same_account:
+            # Same account: a resource policy naming the user or the session ARN grants on its own,
+            # whatever the boundary or session policy say; naming the role ARN is limited by them;
+            # naming the account delegates to IAM (IAM docs, "Policy evaluation logic").
+            if "exact" in kinds:
+                # ...not limited by the boundary; a session policy still limits a session.
+                if not ses_ok:
+                    return Decision.IMPLICITLY_DENIED, (), ("session",)
+                return Decision.ALLOWED, tuple(res_allow), ()
+            role_grant = "role" in kinds
+            if resource_policy_required and not res_allow:
+                return Decision.IMPLICITLY_DENIED, (), ("resource",)
+            granted = bool(id_allow) or role_grant or (bool(res_allow) and not resource_policy_required
+                                                       and "account" not in kinds)
+            if resource_policy_required:
+                granted = bool(id_allow) or role_grant
+            if not granted:
+                return Decision.IMPLICITLY_DENIED, (), ("identity",)
+            if not pb_ok:
+                return Decision.IMPLICITLY_DENIED, (), ("permission_boundary",)
+            if not ses_ok:
+                return Decision.IMPLICITLY_DENIED, (), ("session",)
+            return Decision.ALLOWED, tuple(id_allow + res_allow), ()
+        # Cross-account: both the requester's side and the resource policy must allow.
+        if not id_allow:
+            return Decision.IMPLICITLY_DENIED, (), ("identity",)
+        if not pb_ok:
+            return Decision.IMPLICITLY_DENIED, (), ("permission_boundary",)
+        if not ses_ok:
+            return Decision.IMPLICITLY_DENIED, (), ("session",)
+        if not res_allow:
+            return Decision.IMPLICITLY_DENIED, (), ("resource",)
+        return Decision.ALLOWED, tuple(res_allow + id_allow), ()
+
+    hi = decide(True)
+    lo = decide(False)
+    undecided = tuple(dict.fromkeys(u for m in everything for u in m.undecided))
+    if hi[0] == lo[0] or (hi[0] != Decision.ALLOWED and lo[0] != Decision.ALLOWED):
+        decision, deciding, blocked = lo if hi[0] == lo[0] else hi
+        return Result(decision, deciding, blocked, _reason(decision, deciding, blocked), ())
+    maybe = [r for m in everything for r in (m.allow_maybe + m.deny_maybe)]
+    return Result(Decision.UNKNOWN, tuple(maybe), (), "the decision depends on conditions the scanner cannot know: "
+                  + "; ".join(undecided), undecided)
+
+
+_READ_ONLY_IAM = re.compile(r"^iam:(Get|List|Generate|Simulate)", re.IGNORECASE)
+
+
+def _immutable(action: str, resource: str) -> bool:
+    """Resources AWS owns: AWS-managed policies, reserved roles and ``alias/aws/*`` KMS aliases cannot be changed."""
+    if ":iam::aws:policy/" in resource or ":role/aws-reserved/" in resource:
+        return action.lower().startswith("iam:") and not _READ_ONLY_IAM.match(action)
+    if ":alias/aws/" in resource:
+        return action.lower() in ("kms:createalias", "kms:updatealias", "kms:deletealias")
+    return False
+
+
+def _needs_resource_policy(action: str, resource: str) -> bool:
+    a = action.lower()
+    return (a.startswith("kms:") and ":key/" in resource) or a.startswith("sts:assumerole")
+
+
+def _reason(decision: Decision, deciding: Sequence[StatementRef], blocked: Sequence[str]) -> str:
+    if decision == Decision.ALLOWED:
+        return "allowed by " + ", ".join(r.label() for r in deciding) if deciding else "allowed"
+    if decision == Decision.EXPLICITLY_DENIED:
+        return "explicitly denied by " + ", ".join(r.label() for r in deciding)
+    where = {"identity": "no identity-based policy allows it", "resource": "the resource policy does not allow it",
+             "permission_boundary": "the permissions boundary does not allow it",
+             "session": "the session policy does not allow it", "scp": "a service control policy does not allow it",
+             "rcp": "a resource control policy does not allow it",
+             "vpc_endpoint": "the VPC endpoint policy does not allow it"}
+    return "implicitly denied: " + "; ".join(where.get(b, b) for b in blocked) if blocked else "implicitly denied"
+
+
+__all__ = ["Decision", "Request", "Result", "StatementRef", "CompiledPolicy", "PolicyError", "compile_policy",
+           "evaluate", "arn_account", "session_role_arn", "_role_name"]
