@@ -62,9 +62,13 @@ def test_scan_against_moto_gives_the_right_statuses(moto, aws, tmp_path, capsys)
     table = capsys.readouterr().out
     assert "v7-aws.bucket-name" in table and "2 buckets in 1 account" in table
 
-    # --fail-on critical: no critical fail; nothing unknown either → 0.
+    # No grant for V7 at all: the critical read-grant fails, so even --fail-on critical exits 1;
+    # --fail-on never ignores fails (0, or 3 if something could not be verified).
+    assert status[("v7-aws.read-grant", "good-v7-bucket")] == "fail"
     assert main(["scan", "--config", str(config), "--format", "json", "--output-dir", str(out), "--quiet",
-                 "--fail-on", "critical"]) in (0, 3)
+                 "--fail-on", "critical"]) == 1
+    assert main(["scan", "--config", str(config), "--format", "json", "--output-dir", str(out), "--quiet",
+                 "--fail-on", "never"]) in (0, 3)
 
 
 def test_snapshot_round_trip_evaluates_offline_to_the_same_findings(moto, aws, tmp_path):
