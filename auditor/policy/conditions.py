@@ -128,6 +128,11 @@ def _b64(text: str) -> bytes | str:
         return text
 
 
+@lru_cache(maxsize=64)
+def _cmp_cached(op: str) -> Callable[[str, str], bool | None]:
+    return _cmp(op)
+
+
 _ORDER: dict[str, Callable[[object, object], bool]] = {
     "Equals": lambda a, b: a == b,
     "LessThan": lambda a, b: a < b,  # type: ignore[operator]
@@ -145,6 +150,7 @@ BASE_OPERATORS = frozenset({
 })
 
 
+@lru_cache(maxsize=1024)
 def parse_operator(name: str) -> tuple[str | None, str, bool]:
     """``ForAnyValue:StringLikeIfExists`` → ("ForAnyValue", "StringLike", True)."""
     prefix = None
@@ -169,7 +175,7 @@ def matches_value(op: str, value: str, policy_values: Sequence[str], context: Ma
     An invalid input or an unresolvable variable never matches; for a negated operator it makes
     the whole test fail rather than succeed (it is an error, not a difference).
     """
-    test = _cmp(op)
+    test = _cmp_cached(op)
     hit = False
     error = False
     for raw in policy_values:

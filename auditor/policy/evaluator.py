@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from auditor.policy.conditions import evaluate_condition, parse_operator
-from auditor.policy.variables import has_variables, lookup, resolve_pattern
+from auditor.policy.variables import has_variables, resolve_pattern
 
 
 class PolicyError(ValueError):
@@ -67,21 +67,30 @@ class Result:
     decision: Decision
     deciding: tuple[StatementRef, ...] = ()
     blocked_by: tuple[str, ...] = ()
-    reason: str = ""
+    note: str = ""  # set for unknown decisions; otherwise the reason is derived on demand
     undecided_conditions: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> bool:
         return self.decision == Decision.ALLOWED
 
+    @property
+    def reason(self) -> str:
+        """One readable sentence: which statements decided, or which policy type did not allow."""
+        return self.note or _reason(self.decision, self.deciding, self.blocked_by)
+
 
 # ----------------------------------------------------------------------------- ARNs and principals
 
 
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+@lru_cache(maxsize=4096)
 def arn_account(arn: str | None) -> str | None:
     if not arn:
         return None
-    if re.fullmatch(r"\d{12}", arn):
+    if _ACCOUNT_ID.fullmatch(arn):
         return arn
     parts = arn.split(":")
     return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None
@@ -157,6 +166,7 @@ class _Statement:
     principals: _Principals | None
     not_principal: bool
     conditions: tuple[_Condition, ...]
+    has_variables: bool = False  # Resource holds ${...}: matched per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +175,23 @@ class CompiledPolicy:
     policy_type: str
     statements: tuple[_Statement, ...]
     document: Mapping[str, Any]
+    # (action, resource) -> statements whose Action and Resource elements match: most scans ask
+    # the same few questions many times.
+    _candidates: dict[tuple[Any, ...], tuple[_Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def candidates(self, req: Request, with_principal: bool, has_boundary: bool) -> tuple[_Statement, ...]:
+        """Statements whose Action, Resource (and for resource policies, Principal) elements match."""
+        key = (req.action, req.resource, req.principal, req.principal_type, req.principal_account,
+               has_boundary) if with_principal else (req.action, req.resource)
+        hit = self._candidates.get(key)
+        if hit is None:
+            if len(self._candidates) > 20000:
+                self._candidates.clear()
+            hit = tuple(st for st in self.statements if _action_matches(st, req.action)
+                        and (st.has_variables or _resource_matches(st, req.resource, {}))
+                        and (not with_principal or _principal_named(st, req, has_boundary)))
+            self._candidates[key] = hit
+        return hit
 
 
 def _text(v: Any) -> str:
@@ -210,7 +237,7 @@ def _compile_statement(raw: Any, index: int, name: str, policy_type: str) -> _St
         ref=ref, allow=effect == "Allow", actions=actions, not_action=not_action, resources=resources,
         resource_res=tuple(None if has_variables(r) else _pattern(r, False) for r in resources),
         not_resource=not_resource, has_resource=has_resource, principals=principals, not_principal=not_principal,
-        conditions=tuple(conditions))
+        conditions=tuple(conditions), has_variables=any(has_variables(r) for r in resources))
 
 
 def compile_policy(doc: Mapping[str, Any] | str | CompiledPolicy, name: str = "policy",
@@ -290,12 +317,30 @@ def _names_principal_directly(stmt: _Statement, req: Request) -> str | None:
     return "account"
 
 
+def _principal_named(stmt: _Statement, req: Request, has_boundary: bool) -> bool:
+    """Does a resource-policy statement apply to the requester (Principal / NotPrincipal)?"""
+    if stmt.principals is None:
+        return False  # a resource policy statement must name its principals
+    named = _principal_matches(stmt.principals, req)
+    if stmt.not_principal:
+        named = not named if not stmt.principals.any else False
+        # IAM docs (permissions boundaries): a Deny with NotPrincipal in a resource policy
+        # always denies a principal that has a permissions boundary.
+        if not stmt.allow and has_boundary:
+            named = True
+    return named
+
+
 def _action_matches(stmt: _Statement, action: str) -> bool:
-    hit = any(p.fullmatch(action) for p in stmt.actions)
+    hit = False
+    for p in stmt.actions:
+        if p.fullmatch(action):
+            hit = True
+            break
     return not hit if stmt.not_action else hit
 
 
-def _resource_matches(stmt: _Statement, req: Request, context: Mapping[str, Any]) -> bool:
+def _resource_matches(stmt: _Statement, resource: str, context: Mapping[str, Any]) -> bool:
     if not stmt.has_resource:
         return True  # trust policies and some resource policies omit Resource
     hit = False
@@ -304,27 +349,28 @@ def _resource_matches(stmt: _Statement, req: Request, context: Mapping[str, Any]
             rx = resolve_pattern(raw, context)  # substituted values match literally
             if rx is None:
                 continue
-        if rx.fullmatch(req.resource):
+        if rx.fullmatch(resource):
             hit = True
             break
     return not hit if stmt.not_resource else hit
 
 
-def _lookup_key(req: Request, context: Mapping[str, Any], unknown: frozenset[str], key: str) -> tuple[bool, list[str] | None, bool]:
-    if key.lower() in unknown:
+def _lookup_key(lowered: Mapping[str, Any], unknown: frozenset[str], key: str) -> tuple[bool, list[str] | None, bool]:
+    low = key.lower()
+    if low in unknown:
         return False, None, True
-    value = lookup(context, key)
+    value = lowered.get(low)
     if value is None:
         return False, None, False
     values = [_text(v) for v in value] if isinstance(value, (list, tuple)) else [_text(value)]
     return True, values, False
 
 
-def _conditions(stmt: _Statement, req: Request, context: Mapping[str, Any], unknown: frozenset[str]) -> tuple[bool | None, list[str]]:
+def _conditions(stmt: _Statement, lowered: Mapping[str, Any], context: Mapping[str, Any], unknown: frozenset[str]) -> tuple[bool | None, list[str]]:
     """AND over every operator and key: False if any is false, None if any is undecided, else True."""
     undecided: list[str] = []
     for c in stmt.conditions:
-        outcome = evaluate_condition(c.operator, _lookup_key(req, context, unknown, c.key), c.values, context)
+        outcome = evaluate_condition(c.operator, _lookup_key(lowered, unknown, c.key), c.values, context)
         if outcome is False:
             return False, []
         if outcome is None:
@@ -344,27 +390,21 @@ class _Matches:
     allow_kinds: dict[int, str] = field(default_factory=dict)  # id(ref) -> how the Allow names the principal
 
 
-def _match(policy: CompiledPolicy, req: Request, context: Mapping[str, Any], unknown: frozenset[str],
-           action: str, with_principal: bool, has_boundary: bool = False) -> _Matches:
+def _match(policy: CompiledPolicy, req: Request, context: Mapping[str, Any], lowered: Mapping[str, Any],
+           unknown: frozenset[str], action: str, with_principal: bool, has_boundary: bool = False) -> _Matches:
+    candidates = policy.candidates(req, with_principal, has_boundary)
+    if not candidates:
+        return _NO_MATCHES
     m = _Matches()
-    for stmt in policy.statements:
-        if not _action_matches(stmt, action) or not _resource_matches(stmt, req, context):
+    for stmt in candidates:
+        if stmt.has_variables and not _resource_matches(stmt, req.resource, context):
             continue
-        if with_principal:
-            if stmt.principals is None:
-                continue  # a resource policy statement must name its principals
-            named = _principal_matches(stmt.principals, req)
-            if stmt.not_principal:
-                named = not named if not stmt.principals.any else False
-                # IAM docs (permissions boundaries): a Deny with NotPrincipal in a resource policy
-                # always denies a principal that has a permissions boundary.
-                if not stmt.allow and has_boundary:
-                    named = True
-            if not named:
+        if stmt.conditions:
+            outcome, undecided = _conditions(stmt, lowered, context, unknown)
+            if outcome is False:
                 continue
-        outcome, undecided = _conditions(stmt, req, context, unknown)
-        if outcome is False:
-            continue
+        else:
+            outcome, undecided = True, ()
         target = (m.allow if outcome else m.allow_maybe) if stmt.allow else (m.deny if outcome else m.deny_maybe)
         target.append(stmt.ref)
         m.undecided.extend(undecided)
@@ -374,6 +414,13 @@ def _match(policy: CompiledPolicy, req: Request, context: Mapping[str, Any], unk
 
 
 # ----------------------------------------------------------------------------- decision
+
+_NO_MATCHES = _Matches()  # shared, never mutated
+
+
+@lru_cache(maxsize=256)
+def _lowered(keys: frozenset[str]) -> frozenset[str]:
+    return frozenset(k.lower() for k in keys)
 
 
 def _levels(levels: Sequence[Any] | None, name: str, policy_type: str) -> list[list[CompiledPolicy]]:
@@ -391,19 +438,21 @@ def evaluate(request: Request, *, identity_policies: Iterable[Any] = (), resourc
     """Decide ``request`` against every policy that applies (IAM policy evaluation logic)."""
     req = request
     context = req.context
-    unknown = frozenset(k.lower() for k in req.unknown_keys)
+    unknown = _lowered(req.unknown_keys)
+    lowered = {k.lower(): v for k, v in context.items()}  # condition keys are case-insensitive
     action = req.action
-    identity = [_compiled(p, f"identity[{i}]", "identity") for i, p in enumerate(identity_policies)]
+    identity = [p if isinstance(p, CompiledPolicy) else _compiled(p, f"identity[{i}]", "identity")
+                for i, p in enumerate(identity_policies)]
     resource = _compiled(resource_policy, "resource-policy", "resource")
     boundary = _compiled(permission_boundary, "permission-boundary", "permission_boundary")
     session = _compiled(session_policy, "session-policy", "session")
     endpoints = [_compiled(p, f"vpc-endpoint[{i}]", "vpc_endpoint") for i, p in enumerate(vpc_endpoint_policies)]
-    scp_levels = _levels(scps, "scp", "scp")
-    rcp_levels = _levels(rcps, "rcp", "rcp")
+    scp_levels = _levels(scps, "scp", "scp") if scps else []
+    rcp_levels = _levels(rcps, "rcp", "rcp") if rcps else []
 
     def match(p: CompiledPolicy | None, with_principal: bool = False) -> _Matches:
-        return (_match(p, req, context, unknown, action, with_principal, boundary is not None)
-                if p is not None else _Matches())
+        return (_match(p, req, context, lowered, unknown, action, with_principal, boundary is not None)
+                if p is not None else _NO_MATCHES)
 
     # KMS key policies and role trust policies must allow the request even in the same account.
     resource_policy_required = resource_policy_required or _needs_resource_policy(action, req.resource)
@@ -417,84 +466,78 @@ def evaluate(request: Request, *, identity_policies: Iterable[Any] = (), resourc
     rcp_m = [[match(p) for p in level] for level in rcp_levels]
     everything = id_m + [res_m, pb_m, ses_m] + ep_m + [m for lv in scp_m for m in lv] + [m for lv in rcp_m for m in lv]
 
+    gci = action.lower() == "sts:getcalleridentity"
+    outsider = req.principal_type in ("anonymous", "service")  # SCPs limit the organisation's own principals only
+    immutable = _immutable(action, req.resource)
+    account = req.account
+    same_account = account is not None and account == req.resource_account
+
     def decide(optimistic: bool) -> tuple[Decision, tuple[StatementRef, ...], tuple[str, ...]]:
         """The decision when undecided Allows apply and undecided Denies don't (optimistic), or the reverse."""
         def allows(m: _Matches) -> list[StatementRef]:
-            return m.allow + (m.allow_maybe if optimistic else [])
-
-        def denies(m: _Matches) -> list[StatementRef]:
-            return m.deny + ([] if optimistic else m.deny_maybe)
+            return m.allow + m.allow_maybe if optimistic and m.allow_maybe else m.allow
 
         # sts:GetCallerIdentity needs no permission and cannot be denied (STS API reference).
-        if action.lower() == "sts:getcalleridentity":
+        if gci:
             return Decision.ALLOWED, (), ()
-        explicit = [r for m in everything for r in denies(m)
-                    if not (r.policy_type == "scp" and req.principal_type in ("anonymous", "service"))]
+        explicit = [r for m in everything for r in (m.deny if optimistic else m.deny + m.deny_maybe)
+                    if not (outsider and r.policy_type == "scp")]
         if explicit:
             return Decision.EXPLICITLY_DENIED, tuple(explicit), tuple(dict.fromkeys(r.policy_type for r in explicit))
-        if _immutable(action, req.resource):
+        if immutable:
             return Decision.IMPLICITLY_DENIED, (), ("service",)
-        for kind, levels in (("scp", scp_m), ("rcp", rcp_m)):
-            if kind == "scp" and req.principal_type in ("anonymous", "service"):
-                continue  # SCPs limit the organisation's own principals only
-            for level in levels:
+        if not outsider:
+            for level in scp_m:
                 if not any(allows(m) for m in level):
-                    return Decision.IMPLICITLY_DENIED, (), (kind,)
+                    return Decision.IMPLICITLY_DENIED, (), ("scp",)
+        for level in rcp_m:
+            if not any(allows(m) for m in level):
+                return Decision.IMPLICITLY_DENIED, (), ("rcp",)
         for m in ep_m:
             if not allows(m):
                 return Decision.IMPLICITLY_DENIED, (), ("vpc_endpoint",)
 
-        id_allow = [r for m in id_m for r in allows(m)]
         res_allow = allows(res_m)
+        if outsider:  # anonymous and service principals: only a resource policy can grant
+            return (Decision.ALLOWED, tuple(res_allow), ()) if res_allow else (Decision.IMPLICITLY_DENIED, (), ("resource",))
+        id_allow = [r for m in id_m for r in allows(m)]
         pb_ok = boundary is None or bool(allows(pb_m))
         ses_ok = session is None or bool(allows(ses_m))
-        same_account = req.account is not None and req.account == req.resource_account
-        if req.principal is None:  # anonymous: only a resource policy can grant
-            return (Decision.ALLOWED, tuple(res_allow), ()) if res_allow else (Decision.IMPLICITLY_DENIED, (), ("resource",))
-        if req.principal_type == "service":
-            return (Decision.ALLOWED, tuple(res_allow), ()) if res_allow else (Decision.IMPLICITLY_DENIED, (), ("resource",))
-
-        kinds = {res_m.allow_kinds.get(id(r), "account") for r in res_allow}
         if same_account:
-            # Same account: a resource policy naming the user or the session ARN grants on its own,
-            # whatever the boundary or session policy say; naming the role ARN is limited by them;
-            # naming the account delegates to IAM (IAM docs, "Policy evaluation logic").
+            # Same account (IAM docs, "Policy evaluation logic"): a resource policy naming the user or
+            # the session ARN grants on its own, not limited by a boundary (a session policy still
+            # limits a session); naming the role ARN is limited by the boundary and session policy;
+            # naming the account delegates to IAM, so an identity policy must allow.
+            kinds = {res_m.allow_kinds.get(id(r), "account") for r in res_allow}
             if "exact" in kinds:
-                # ...not limited by the boundary; a session policy still limits a session.
                 if not ses_ok:
                     return Decision.IMPLICITLY_DENIED, (), ("session",)
                 return Decision.ALLOWED, tuple(res_allow), ()
-            role_grant = "role" in kinds
             if resource_policy_required and not res_allow:
                 return Decision.IMPLICITLY_DENIED, (), ("resource",)
-            granted = bool(id_allow) or role_grant or (bool(res_allow) and not resource_policy_required
-                                                       and "account" not in kinds)
-            if resource_policy_required:
-                granted = bool(id_allow) or role_grant
-            if not granted:
+            if not id_allow and "role" not in kinds:
                 return Decision.IMPLICITLY_DENIED, (), ("identity",)
-            if not pb_ok:
-                return Decision.IMPLICITLY_DENIED, (), ("permission_boundary",)
-            if not ses_ok:
-                return Decision.IMPLICITLY_DENIED, (), ("session",)
-            return Decision.ALLOWED, tuple(id_allow + res_allow), ()
-        # Cross-account: both the requester's side and the resource policy must allow.
-        if not id_allow:
-            return Decision.IMPLICITLY_DENIED, (), ("identity",)
+        else:
+            # Cross-account: both the requester's side and the resource policy must allow.
+            if not id_allow:
+                return Decision.IMPLICITLY_DENIED, (), ("identity",)
         if not pb_ok:
             return Decision.IMPLICITLY_DENIED, (), ("permission_boundary",)
         if not ses_ok:
             return Decision.IMPLICITLY_DENIED, (), ("session",)
-        if not res_allow:
+        if not same_account and not res_allow:
             return Decision.IMPLICITLY_DENIED, (), ("resource",)
         return Decision.ALLOWED, tuple(res_allow + id_allow), ()
 
+    if not any(m.allow_maybe or m.deny_maybe for m in everything):
+        decision, deciding, blocked = decide(False)
+        return Result(decision, deciding, blocked)
     hi = decide(True)
     lo = decide(False)
     undecided = tuple(dict.fromkeys(u for m in everything for u in m.undecided))
     if hi[0] == lo[0] or (hi[0] != Decision.ALLOWED and lo[0] != Decision.ALLOWED):
         decision, deciding, blocked = lo if hi[0] == lo[0] else hi
-        return Result(decision, deciding, blocked, _reason(decision, deciding, blocked), ())
+        return Result(decision, deciding, blocked)
     maybe = [r for m in everything for r in (m.allow_maybe + m.deny_maybe)]
     return Result(Decision.UNKNOWN, tuple(maybe), (), "the decision depends on conditions the scanner cannot know: "
                   + "; ".join(undecided), undecided)
