@@ -1,0 +1,51 @@
+"""findings.csv: one row per finding, in a stable, documented column order.
+
+Cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab
+or carriage return) are prefixed with ``'`` (OWASP, "CSV Injection").
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from auditor.model import ScanResult
+from auditor.report.files import write_atomic
+
+FILENAME = "findings.csv"
+
+COLUMNS = (
+    "rule_id", "vendor", "status", "severity", "account_id", "region", "bucket", "resource", "inferred",
+    "suppressed", "title", "message", "remediation", "reference", "principal", "fingerprint", "evidence",
+)
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """Prefix a text cell that a spreadsheet would evaluate."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_frame(result: ScanResult) -> pd.DataFrame:
+    rows = []
+    for f in result.findings:
+        doc = f.to_json()
+        doc["evidence"] = json.dumps(doc["evidence"], separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+        rows.append({c: doc.get(c) for c in COLUMNS})
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    return frame.map(neutralise) if len(frame) else frame
+
+
+def render_csv(result: ScanResult, out_dir: Path, *, excel: bool = False) -> Path:
+    """Write findings.csv (UTF-8; with ``excel``, UTF-8 with BOM so Excel reads accents right)."""
+    buf = io.StringIO()
+    to_frame(result).to_csv(buf, index=False, lineterminator="\n")
+    path = Path(out_dir) / FILENAME
+    write_atomic(path, buf.getvalue(), encoding="utf-8-sig" if excel else "utf-8")
+    return path
