@@ -114,11 +114,15 @@ def test_screenshot_for_the_readme(page):
     """AUDITOR_SCREENSHOT=1 writes docs/screenshots/report.png from the demo's report."""
     if os.environ.get("AUDITOR_SCREENSHOT") != "1":
         pytest.skip("set AUDITOR_SCREENSHOT=1 to refresh docs/screenshots/report.png")
+    from concurrent.futures import ThreadPoolExecutor
+
     from auditor.demo import run_demo
 
     out = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    report = render_html(run_demo(), out / "tmp")
+    with ThreadPoolExecutor(1) as pool:  # the scan runs its own event loop, away from Playwright's
+        result = pool.submit(run_demo).result()
+    report = render_html(result, out / "tmp")
     page.goto(report.as_uri())
     page.screenshot(path=str(out / "report.png"))
     shutil.rmtree(out / "tmp")
