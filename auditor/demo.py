@@ -61,10 +61,11 @@ def seed(endpoint: str) -> str:
 
     def bucket(name: str, *, policy: str | None = None, cors: list[dict] | None = None, block: bool = True,
                versioning: bool = False, kms_key: str | None = None, aws_managed_kms: bool = False,
-               objects: dict[str, bytes] | None = None) -> None:
+               objects: dict[str, bytes | tuple[bytes, dict[str, str]]] | None = None) -> None:
         s3.create_bucket(Bucket=name)
         for key, body in (objects or {}).items():
-            s3.put_object(Bucket=name, Key=key, Body=body)
+            body, extra = body if isinstance(body, tuple) else (body, {})
+            s3.put_object(Bucket=name, Key=key, Body=body, **extra)
         if block:
             s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=BLOCK_ALL)
         if policy:
@@ -103,14 +104,11 @@ def seed(endpoint: str) -> str:
                 "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::demo-v7-slides/*"},
                {"Sid": "DarwinList", "Effect": "Allow", "Principal": {"AWS": V7_ROLE},
                 "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::demo-v7-slides"},
-               {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": ["arn:aws:s3:::demo-v7-slides", "arn:aws:s3:::demo-v7-slides/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
            ))
 
     # --- V7 on AWS, read-only, done wrong: dotted name, grant only inside "your organisation"
-    # (V7 is not in it), no CORS, and the AWS-managed aws/s3 key.
-    bucket("v7.scans.legacy", objects={"ct/scan-0001.dcm": b"demo"}, aws_managed_kms=True,
+    # (V7 is not in it), no CORS, and the AWS-managed aws/s3 key (for the bucket and its objects).
+    bucket("v7.scans.legacy", objects={"ct/scan-0001.dcm": (b"demo", {"ServerSideEncryption": "aws:kms"})}, aws_managed_kms=True,
            policy=_policy({"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_ROLE},
                            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::v7.scans.legacy/*",
                            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-exampleorg"}}}))

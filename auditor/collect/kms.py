@@ -28,6 +28,8 @@ def keys_used(buckets: Iterable[BucketState]) -> dict[str, str | None]:
         for obj in b.objects:
             if obj.kms_key_id:
                 found.setdefault(obj.kms_key_id, b.region)
+            elif obj.sse and obj.sse.startswith("aws:kms"):
+                found.setdefault(AWS_S3_ALIAS, b.region)  # SSE-KMS without a key id: aws/s3
     return found
 
 

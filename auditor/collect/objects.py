@@ -1,20 +1,222 @@
-"""Object-level probes on sampled keys (HeadObject, bounded content reads).
+"""Object-level probes on a bucket's sample: HeadObject, bounded ranged reads, COCO files, MIRAX folders.
 
-Called once per bucket after its listing; returns the bucket with its objects enriched.
+Only buckets that a vendor integration uses are probed, and only what that vendor's rules need:
+- every integration: HeadObject on the sampled objects (encryption and its KMS key);
+- Datature: the first 64 KiB of sampled images (EXIF orientation), MP4 box headers and ``moov``;
+- Tenyks: ``{dataset}/annotations.json`` and ``predictions.json`` (whole, up to a size limit) and
+  the listing of ``{dataset}/{images_dir}/``;
+- V7: the companion folder of each ``.mrxs`` slide.
+Never a whole large object. Every refused call is recorded on the object or the bucket.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+from typing import Any
 
+from auditor.collect.calls import call
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
-from auditor.model import BucketState, Integration
+from auditor.model import ApiError, BucketState, Integration, Listing, ObjectState
+from auditor.probe import coco, exif, mp4
 
-READS: tuple[str, ...] = ()
+READS = ("s3:GetObject",)
+
+COCO_MAX_BYTES = 64 * 1024 * 1024
+MOOV_MAX_BYTES = 4 * 1024 * 1024
+MP4_HOPS = 32
+
+
+def _prefix(value: str | None) -> str:
+    value = (value or "").lstrip("/")
+    return value if not value or value.endswith("/") else value + "/"
+
+
+async def _read(s3: Any, bucket: str, key: str, limit: asyncio.Semaphore, first: int | None = None,
+                last: int | None = None) -> tuple[bytes | None, ApiError | None]:
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if first is not None:
+        params["Range"] = f"bytes={first}-{'' if last is None else last}"
+
+    async def fetch() -> bytes:
+        resp = await s3.get_object(**params)
+        async with resp["Body"] as stream:
+            return await stream.read()
+
+    return await call("GetObject", fetch(), limit)
+
+
+async def _head(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore) -> ObjectState:
+    resp, err = await call("HeadObject", s3.head_object(Bucket=bucket, Key=obj.key), limit)
+    if err:
+        return dataclasses.replace(obj, errors=obj.errors + (err,))
+    return dataclasses.replace(obj, size=int(resp.get("ContentLength", obj.size)),
+                               sse=resp.get("ServerSideEncryption"), kms_key_id=resp.get("SSEKMSKeyId"),
+                               probes={**obj.probes, "head": True})
+
+
+async def _exif(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore) -> ObjectState:
+    head, err = await _read(s3, bucket, obj.key, limit, 0, exif.HEAD_BYTES - 1)
+    if err:
+        return dataclasses.replace(obj, errors=obj.errors + (err,))
+    return dataclasses.replace(obj, probes={**obj.probes, "exif": exif.read_orientation(head or b"")})
+
+
+async def _mp4(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore) -> ObjectState:
+    """ftyp at offset 0; then hop from box header to box header (skipping mdat) to find moov."""
+    head, err = await _read(s3, bucket, obj.key, limit, 0, exif.HEAD_BYTES - 1)
+    if err:
+        return dataclasses.replace(obj, errors=obj.errors + (err,))
+    head = head or b""
+    facts: dict[str, Any] = {"major_brand": mp4.major_brand(head), "reads": 1}
+    offset, moov = 0, None
+    for _ in range(MP4_HOPS):
+        if offset + 8 > len(head) and obj.size and offset >= obj.size:
+            break
+        if offset + 16 <= len(head):
+            chunk, base = head, 0
+        else:
+            chunk, err = await _read(s3, bucket, obj.key, limit, offset, offset + 15)
+            facts["reads"] += 1
+            if err or not chunk:
+                break
+            base = offset
+        box = next(mp4.boxes(chunk, offset - base, len(chunk)), None) if chunk else None
+        if box is None:
+            break
+        kind, _, _, size = box
+        if kind == b"moov":
+            if size > MOOV_MAX_BYTES:
+                facts["error"] = f"moov box is {size} bytes, over the {MOOV_MAX_BYTES}-byte read limit"
+                break
+            if offset + size <= len(head):
+                moov = head[offset:offset + size]
+            else:
+                moov, err = await _read(s3, bucket, obj.key, limit, offset, offset + size - 1)
+                facts["reads"] += 1
+            break
+        offset += size
+    if moov:
+        try:
+            facts.update(mp4.video_format(moov))
+        except (ValueError, IndexError, Exception) as e:  # a malformed box is a fact about the file
+            facts["error"] = f"cannot parse the sample description: {type(e).__name__}: {e}"[:200]
+    elif "error" not in facts:
+        facts["error"] = "no moov box found in the file's top-level boxes"
+    return dataclasses.replace(obj, probes={**obj.probes, "mp4": facts})
+
+
+async def _list_all(s3: Any, bucket: str, prefix: str, budget: int,
+                    limit: asyncio.Semaphore) -> tuple[list[str], bool, ApiError | None]:
+    keys: list[str] = []
+    token = None
+    while True:
+        params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
+        if token:
+            params["ContinuationToken"] = token
+        resp, err = await call("ListObjectsV2", s3.list_objects_v2(**params), limit)
+        if err:
+            return keys, False, err
+        keys.extend(item["Key"] for item in resp.get("Contents", []))
+        token = resp.get("NextContinuationToken")
+        if not resp.get("IsTruncated") or not token:
+            return keys, False, None
+        if len(keys) >= budget:
+            return keys, True, None
+
+
+async def _coco(s3: Any, bucket: BucketState, key: str, role: str, images_prefix: str, present: set[str] | None,
+                listing_truncated: bool, limit: asyncio.Semaphore) -> dict[str, Any]:
+    head, err = await call("HeadObject", s3.head_object(Bucket=bucket.name, Key=key), limit)
+    if err:
+        if err.code in ("404", "NoSuchKey", "NotFound"):
+            return {"key": key, "exists": False}
+        return {"key": key, "error": {"api": err.api, "code": err.code, "message": err.message}}
+    size = int(head.get("ContentLength", 0))
+    if size > COCO_MAX_BYTES:
+        return {"key": key, "exists": True, "size": size,
+                "error": {"api": "GetObject", "code": "TooLarge", "message": f"{size} bytes is over the {COCO_MAX_BYTES}-byte limit"}}
+    body, err = await _read(s3, bucket.name, key, limit)
+    if err:
+        return {"key": key, "exists": True, "error": {"api": err.api, "code": err.code, "message": err.message}}
+    try:
+        doc = json.loads(body or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return {"key": key, "exists": True, "size": size, "kind": "invalid", "problems": [f"not JSON: {e}"]}
+    summary = coco.summarise(doc, role)
+    del doc
+    names = summary.pop("file_names", [])
+    if present is not None and names:
+        rel = {k[len(images_prefix):] for k in present}
+        summary["missing_files"] = coco.missing_files(names, rel)[:coco.EXAMPLES]
+        summary["missing_file_count"] = len(coco.missing_files(names, rel))
+        summary["listing_truncated"] = listing_truncated
+    return {"key": key, "exists": True, "size": size, **summary}
 
 
 async def probe_objects(acct: AccountSession, bucket: BucketState, integrations: list[Integration],
                         settings: ScanSettings, limit: asyncio.Semaphore) -> BucketState:
-    """No object probes yet: the listing is all the object data there is."""
-    return bucket
+    """The bucket with its sampled objects probed for what its integrations' rules need."""
+    if not integrations:
+        return bucket
+    s3 = await acct.client("s3", None if acct.config.endpoint_url else bucket.region)
+    objects = {o.key: o for o in bucket.objects}
+    blobs: dict[str, Any] = dict(bucket.blobs)
+    listings = list(bucket.listings)
+    errors = list(bucket.errors)
+    vendors = {i.vendor for i in integrations}
+
+    # Encryption of every sampled object (baseline.object-kms).
+    heads = await asyncio.gather(*(_head(s3, bucket.name, o, limit) for o in list(objects.values())[:settings.sample_size * 4]))
+    objects.update({o.key: o for o in heads})
+
+    tasks = []
+    for integ in integrations:
+        if integ.vendor == "datature":
+            prefix = _prefix(integ.option("prefix"))
+            under = [o for k, o in objects.items() if k.startswith(prefix)]
+            images = [o for o in under if o.key.lower().endswith(exif.IMAGE_SUFFIXES)][:settings.sample_size]
+            videos = [o for o in under if o.key.lower().endswith(".mp4")][:settings.sample_size]
+            tasks += [_exif(s3, bucket.name, o, limit) for o in images]
+            tasks += [_mp4(s3, bucket.name, o, limit) for o in videos]
+    probed = await asyncio.gather(*tasks)
+    objects.update({o.key: o for o in probed})
+
+    for integ in integrations:
+        if integ.vendor != "tenyks":
+            continue
+        dataset = _prefix(integ.option("dataset"))
+        images = dataset + _prefix(integ.option("images_dir"))
+        keys, truncated, err = await _list_all(s3, bucket.name, images, settings.listing_budget, limit)
+        if err:
+            errors.append(err)
+            present = None
+        else:
+            present = set(keys)
+            listings.append(Listing(prefix=images, keys_seen=len(keys), truncated=truncated))
+            blobs[f"listing:{images}"] = {"keys": len(keys), "truncated": truncated,
+                                          "images": sum(1 for k in keys if k.lower().endswith(exif.IMAGE_SUFFIXES)),
+                                          "examples": keys[:5]}
+        for role in ("annotations", "predictions"):
+            key = f"{dataset}{role}.json"
+            blobs[f"coco:{key}"] = await _coco(s3, bucket, key, role, images, present, truncated, limit)
+
+    if vendors & {"v7-aws", "v7-wasabi"}:
+        slides = [o for k, o in objects.items() if k.lower().endswith(".mrxs")]
+
+        async def companion(o: ObjectState) -> ObjectState:
+            folder = o.key[: -len(".mrxs")] + "/"
+            resp, err = await call("ListObjectsV2", s3.list_objects_v2(Bucket=bucket.name, Prefix=folder, MaxKeys=1000), limit)
+            if err:
+                return dataclasses.replace(o, errors=o.errors + (err,))
+            keys = [c["Key"] for c in resp.get("Contents", [])]
+            return dataclasses.replace(o, probes={**o.probes, "mirax": {
+                "folder": folder, "files": len(keys), "truncated": bool(resp.get("IsTruncated")),
+                "slidedat": f"{folder}Slidedat.ini" in keys}})
+
+        objects.update({o.key: o for o in await asyncio.gather(*(companion(o) for o in slides[:settings.sample_size]))})
+
+    return dataclasses.replace(bucket, objects=tuple(objects.values()), blobs=blobs, listings=tuple(listings),
+                               errors=tuple(errors))

@@ -1,0 +1,294 @@
+"""Checks on what the objects hold: Tenyks layout and COCO files, Datature's EXIF and MP4 rules,
+MIRAX companions, and objects encrypted with keys their vendor cannot use.
+
+The collectors probed the objects (``auditor.collect.objects``); these checks only judge the facts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, evaluated, summarise
+from auditor.checks.registry import Outcome, Param, Target, check
+from auditor.model import ObjectState, Status
+
+EXAMPLES = 10
+
+
+def _prefix(value: str | None) -> str:
+    value = (value or "").lstrip("/")
+    return value if not value or value.endswith("/") else value + "/"
+
+
+def _listed(target: Target, prefix: str) -> int | None:
+    for listing in target.bucket.listings:
+        if listing.prefix == prefix:
+            return listing.keys_seen
+    return None
+
+
+def _sampled(probed: list[ObjectState], target: Target, prefix: str) -> dict[str, Any]:
+    listed = _listed(target, prefix)
+    return {"sampled": len(probed), "listed": listed if listed is not None else "not listed", "prefix": prefix}
+
+
+# ----------------------------------------------------------------------------- Tenyks
+
+
+def _coco_blob(target: Target, key: str) -> dict[str, Any] | None:
+    return target.bucket.blobs.get(f"coco:{key}")
+
+
+@check("tenyks_layout", reads=("s3:ListBucket", "s3:GetObject"))
+def tenyks_layout(target: Target) -> Outcome:
+    """``{dataset}/{images_dir}/`` holds images; ``{dataset}/annotations.json`` and ``predictions.json`` exist."""
+    integ = target.integration
+    dataset = _prefix(integ.option("dataset"))
+    images = dataset + _prefix(integ.option("images_dir"))
+    listing = target.bucket.blobs.get(f"listing:{images}")
+    evidence: dict[str, Any] = {"images_folder": images, "listing": listing}
+    problems, unknown = [], []
+    if listing is None:
+        err = target.bucket.error("ListObjectsV2")
+        unknown.append(f"the images folder could not be listed ({err.describe() if err else 'not collected'})")
+    elif listing.get("images", 0) == 0:
+        problems.append(f"{images} holds no images ({listing.get('keys', 0)} objects)")
+    for name in ("annotations.json", "predictions.json"):
+        blob = _coco_blob(target, dataset + name)
+        evidence[name] = {k: blob.get(k) for k in ("exists", "size", "error")} if blob else None
+        if blob is None:
+            unknown.append(f"{dataset}{name} was not checked")
+        elif blob.get("exists") is False:
+            problems.append(f"{dataset}{name} does not exist")
+        elif "error" in blob and blob.get("exists") is None:
+            unknown.append(f"{dataset}{name}: {blob['error']['api']} failed with {blob['error']['code']}")
+    if problems:
+        return Outcome(Status.FAIL, "Tenyks's expected layout is not there: " + "; ".join(problems) + ".", evidence,
+                       remediation=(f"Arrange the data as {target.bucket.name}/{images}image_n.png with "
+                                    f"{dataset}annotations.json and {dataset}predictions.json beside the images "
+                                    "folder (COCO format), e.g.:\n"
+                                    f"aws s3 cp annotations.json s3://{target.bucket.name}/{dataset}annotations.json\n"
+                                    f"aws s3 cp predictions.json s3://{target.bucket.name}/{dataset}predictions.json"))
+    if unknown:
+        return Outcome(Status.UNKNOWN, "Could not verify the layout: " + "; ".join(unknown) + ".", evidence)
+    return Outcome(Status.PASS, f"{images} holds {listing['images']} image(s); annotations.json and "
+                   "predictions.json are in place.", evidence)
+
+
+@check("coco_format", reads=("s3:GetObject", "s3:ListBucket"))
+def coco_format(target: Target) -> Outcome:
+    """Both files are valid COCO: ids consistent, every image file_name exists under the images folder."""
+    integ = target.integration
+    dataset = _prefix(integ.option("dataset"))
+    images = dataset + _prefix(integ.option("images_dir"))
+    evidence: dict[str, Any] = {}
+    problems, unknown = [], []
+    blobs = {}
+    for role in ("annotations", "predictions"):
+        key = f"{dataset}{role}.json"
+        blob = _coco_blob(target, key)
+        blobs[role] = blob
+        if blob is None:
+            unknown.append(f"{key} was not read")
+            continue
+        shown = {k: v for k, v in blob.items() if k not in ("image_ids", "category_ids")}
+        evidence[key] = shown
+        if blob.get("exists") is False:
+            problems.append(f"{key} does not exist")
+        elif "error" in blob:
+            unknown.append(f"{key}: {blob['error']['api']} failed with {blob['error']['code']} ({blob['error'].get('message', '')})")
+        else:
+            problems += [f"{key}: {p}" for p in blob.get("problems", [])]
+            if blob.get("missing_file_count"):
+                problems.append(f"{key}: {blob['missing_file_count']} image file_name(s) have no object under "
+                                f"{images} (e.g. {', '.join(blob['missing_files'][:3])})")
+    ann, pred = blobs.get("annotations"), blobs.get("predictions")
+    if ann and pred and ann.get("kind") == "dataset" and pred.get("image_ids") is not None:
+        known = set(map(str, ann.get("image_ids", [])))
+        dangling = [i for i in pred["image_ids"] if str(i) not in known]
+        if dangling:
+            problems.append(f"predictions.json refers to {len(dangling)} image id(s) absent from annotations.json "
+                            f"(e.g. {', '.join(map(str, dangling[:3]))})")
+        cats = set(map(str, ann.get("category_ids", [])))
+        bad_cats = [c for c in pred.get("category_ids", []) if str(c) not in cats]
+        if bad_cats:
+            problems.append(f"predictions.json uses {len(bad_cats)} category id(s) absent from annotations.json")
+    if problems:
+        return Outcome(Status.FAIL, "COCO files are not consistent: " + "; ".join(problems) + ".", evidence,
+                       remediation="Fix the COCO files so every annotation and prediction refers to an existing image "
+                                   "and category id, and every image's file_name exists under the images folder; "
+                                   "then upload them again (aws s3 cp FILE s3://BUCKET/KEY).")
+    if unknown:
+        return Outcome(Status.UNKNOWN, "Could not verify the COCO files: " + "; ".join(unknown) + ".", evidence)
+    return Outcome(Status.PASS, f"annotations.json ({ann.get('images')} images, {ann.get('annotations')} annotations, "
+                   f"{ann.get('categories')} categories) and predictions.json are valid COCO.", evidence)
+
+
+# ----------------------------------------------------------------------------- Datature
+
+
+@check("exif_orientation", reads=("s3:GetObject",))
+def exif_orientation(target: Target) -> Outcome | None:
+    """Sampled images have no EXIF orientation tag, or orientation 1 (Datature cannot strip EXIF)."""
+    prefix = _prefix(target.integration.option("prefix"))
+    probed = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" in o.probes]
+    failed_reads = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" not in o.probes
+                    and any(e.api == "GetObject" for e in o.errors)]
+    if not probed and not failed_reads:
+        return None  # no images sampled: nothing to judge
+    rotated = [o for o in probed if o.probes["exif"].get("orientation") not in (None, 1)]
+    unreadable = [o for o in probed if "error" in o.probes["exif"]]
+    evidence: dict[str, Any] = _sampled(probed, target, prefix)
+    evidence["rotated"] = [{"key": o.key, "orientation": o.probes["exif"]["orientation"]} for o in rotated[:EXAMPLES]]
+    if rotated:
+        return Outcome(Status.FAIL, f"{len(rotated)} of {len(probed)} sampled image(s) carry an EXIF orientation other "
+                       f"than 1 (e.g. {rotated[0].key}: {rotated[0].probes['exif']['orientation']}); Nexus would show "
+                       "them rotated.", evidence,
+                       remediation="Rotate the pixels and drop the tag before syncing, e.g. with exiftool:\n"
+                                   "  exiftool -Orientation=1 -n -overwrite_original IMAGE  (after rotating), or\n"
+                                   "  mogrify -auto-orient IMAGE\nthen upload the fixed files again.")
+    if failed_reads or unreadable:
+        bad = failed_reads + unreadable
+        reason = (next(e for e in failed_reads[0].errors if e.api == "GetObject").describe() if failed_reads
+                  else unreadable[0].probes["exif"]["error"])
+        evidence["unreadable"] = [o.key for o in bad[:EXAMPLES]]
+        return Outcome(Status.UNKNOWN, f"Could not read {len(bad)} sampled image(s): {reason}.", evidence)
+    return Outcome(Status.PASS, f"None of {len(probed)} sampled image(s) has an EXIF orientation other than 1.", evidence)
+
+
+@check("mp4_format", reads=("s3:GetObject",), params={
+    "brand": Param(str, "mp42"), "pix_fmt": Param(str, "yuv420p")})
+def mp4_format(target: Target, *, brand: str, pix_fmt: str) -> Outcome | None:
+    """Sampled .mp4 files have major brand mp42 and pixel format yuv420p."""
+    prefix = _prefix(target.integration.option("prefix"))
+    videos = [o for o in target.bucket.objects if o.key.startswith(prefix) and o.key.lower().endswith(".mp4")]
+    if not videos:
+        return None
+    probed = [o for o in videos if "mp4" in o.probes]
+    bad, undecided = [], []
+    for o in videos:
+        facts = o.probes.get("mp4")
+        if facts is None:
+            err = next((e for e in o.errors if e.api == "GetObject"), None)
+            undecided.append({"key": o.key, "reason": err.describe() if err else "not read"})
+            continue
+        wrong = []
+        if facts.get("major_brand") != brand:
+            wrong.append(f"major brand {facts.get('major_brand')!r}")
+        if "pix_fmt" in facts and facts["pix_fmt"] != pix_fmt:
+            wrong.append(f"pixel format {facts['pix_fmt']}")
+        if wrong:
+            bad.append({"key": o.key, "problems": wrong, **facts})
+        elif "pix_fmt" not in facts:
+            undecided.append({"key": o.key, "reason": facts.get("error", "pixel format not found"), **facts})
+    evidence = {**_sampled(probed, target, prefix), "wrong": bad[:EXAMPLES], "undecided": undecided[:EXAMPLES]}
+    if bad:
+        first = bad[0]
+        return Outcome(Status.FAIL, f"{len(bad)} of {len(videos)} sampled MP4 file(s) do not meet Nexus's rules "
+                       f"(major brand {brand}, pixel format {pix_fmt}): e.g. {first['key']} has "
+                       f"{', '.join(first['problems'])}.", evidence,
+                       remediation=("Re-encode before syncing, e.g.:\n"
+                                    f"  ffmpeg -i IN.mp4 -c:v libx264 -pix_fmt {pix_fmt} -brand {brand} -c:a copy OUT.mp4"))
+    if undecided:
+        return Outcome(Status.UNKNOWN, f"Could not decide the format of {len(undecided)} MP4 file(s): "
+                       f"{undecided[0]['key']}: {undecided[0]['reason']}.", evidence)
+    return Outcome(Status.PASS, f"All {len(videos)} sampled MP4 file(s) are {brand} / {pix_fmt}.", evidence)
+
+
+# ----------------------------------------------------------------------------- MIRAX
+
+
+@check("mrxs_companion", reads=("s3:ListBucket",))
+def mrxs_companion(target: Target) -> Outcome | None:
+    """Each sampled ``x.mrxs`` has its sibling folder ``x/`` with ``Slidedat.ini``."""
+    slides = [o for o in target.bucket.objects if o.key.lower().endswith(".mrxs")]
+    if not slides:
+        return None
+    missing, undecided = [], []
+    for o in slides:
+        facts = o.probes.get("mirax")
+        if facts is None:
+            err = next((e for e in o.errors if e.api == "ListObjectsV2"), None)
+            undecided.append(f"{o.key} ({err.describe() if err else 'folder not listed'})")
+        elif not facts.get("slidedat"):
+            missing.append({"slide": o.key, "folder": facts["folder"], "files": facts["files"]})
+    evidence = {"slides": len(slides), "missing_companion": missing[:EXAMPLES]}
+    if missing:
+        m = missing[0]
+        what = "is empty or absent" if not m["files"] else "has no Slidedat.ini"
+        return Outcome(Status.FAIL, f"{len(missing)} MIRAX slide(s) lack their companion folder: {m['folder']} {what} "
+                       f"for {m['slide']}.", evidence,
+                       remediation=f"Upload each slide's folder beside it: aws s3 cp --recursive SLIDE_DIR/ "
+                                   f"s3://{target.bucket.name}/{m['folder']}")
+    if undecided:
+        return Outcome(Status.UNKNOWN, f"Could not check the folders of {len(undecided)} slide(s): {undecided[0]}.", evidence)
+    return Outcome(Status.PASS, f"All {len(slides)} sampled MIRAX slide(s) have their folder with Slidedat.ini.", evidence)
+
+
+# ----------------------------------------------------------------------------- object encryption
+
+
+@check("object_kms", reads=("s3:GetObject", "kms:DescribeKey", "kms:GetKeyPolicy"))
+@evaluated
+def object_kms(target: Target) -> list[Outcome] | None:
+    """No sampled object is encrypted with a key its vendor cannot use (objects keep the key they were written with)."""
+    if not target.integrations:
+        return None
+    headed = [o for o in target.bucket.objects if o.probes.get("head") or any(e.api == "HeadObject" for e in o.errors)]
+    if not headed:
+        return None  # nothing was sampled
+    kms_objects = [o for o in headed if o.sse and o.sse.startswith("aws:kms")]
+    refused = [o for o in headed if any(e.api == "HeadObject" for e in o.errors)]
+    outcomes = []
+    for integ in target.integrations:
+        actor = actor_for(target, integ)
+        if isinstance(actor, Outcome):
+            outcomes.append(actor)
+            continue
+        bad, undecided, checked = [], [], {}
+        for o in kms_objects:
+            key_ref = o.kms_key_id or "alias/aws/s3"
+            if key_ref in checked:
+                verdict = checked[key_ref]
+            else:
+                key = target.account.key(key_ref)
+                if key is None:
+                    verdict = ("unknown", f"key {key_ref} was not collected")
+                elif key.aws_managed:
+                    verdict = ("fail", f"AWS-managed key {key.arn} ({', '.join(key.aliases) or 'KeyManager AWS'})")
+                elif key.policy is None:
+                    verdict = ("unknown", f"the policy of key {key.arn} was not collected")
+                else:
+                    asked = ask(actor, "kms:Decrypt", key.arn,
+                                resource_account=arn_account(key.arn) or target.account.account_id,
+                                resource_policy=NamedPolicy(f"key policy of {key.key_id}", key.policy, "key", key.key_id),
+                                resource_policy_required=True, snapshot=target.snapshot,
+                                extra_context={"kms:ViaService": f"s3.{target.bucket.region or 'us-east-1'}.amazonaws.com",
+                                               "kms:CallerAccount": actor.account or ""})
+                    status, _, _ = summarise([asked])
+                    verdict = (status.value, f"key {key.arn}: {asked.result.reason}")
+                checked[key_ref] = verdict
+            if verdict[0] == "fail":
+                bad.append({"key": o.key, "kms_key": key_ref, "why": verdict[1]})
+            elif verdict[0] == "unknown":
+                undecided.append({"key": o.key, "kms_key": key_ref, "why": verdict[1]})
+        evidence = {"vendor": integ.vendor, "principal": actor.arn, "objects_checked": len(headed),
+                    "kms_encrypted": len(kms_objects), "unusable": bad[:EXAMPLES], "undecided": undecided[:EXAMPLES],
+                    "head_refused": [o.key for o in refused[:EXAMPLES]]}
+        if bad:
+            outcomes.append(Outcome(
+                Status.FAIL, f"{len(bad)} sampled object(s) are encrypted with a key {integ.vendor} cannot use "
+                f"(e.g. {bad[0]['key']}: {bad[0]['why']}).", evidence,
+                remediation=("Objects keep the key they were written with (000_6c2aa614f0946349.txt). Re-encrypt them "
+                             "with a customer-managed key whose policy lets the vendor decrypt, e.g.:\n"
+                             f"aws s3 cp s3://{target.bucket.name}/{bad[0]['key']} s3://{target.bucket.name}/{bad[0]['key']} "
+                             "--sse aws:kms --sse-kms-key-id CUSTOMER_KEY_ARN"),
+                principal=actor.arn))
+        elif undecided or (refused and not kms_objects and len(refused) == len(headed)):
+            why = undecided[0]["why"] if undecided else next(e for e in refused[0].errors if e.api == "HeadObject").describe()
+            outcomes.append(Outcome(Status.UNKNOWN, f"Could not verify the encryption of sampled objects: {why}.",
+                                    evidence, principal=actor.arn))
+        else:
+            outcomes.append(Outcome(Status.PASS, f"{integ.vendor} can use the keys of all {len(headed)} sampled "
+                                    f"object(s) ({len(kms_objects)} under SSE-KMS).", evidence, principal=actor.arn))
+    return outcomes
