@@ -155,6 +155,28 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     plan.set_defaults(func=cmd_plan)
 
+    items = sub.add_parser(
+        "items-list", help="write RedBrick's items-list JSON for every object under a root folder",
+        description="Stream RedBrick AI's items list (004_6c1e438ca6750c28.txt, 'Items Path': paths as "
+                    "root-folder/sub-folder/datapoint.dcm) for every object under the root folder, page by page, "
+                    "in constant memory. Take the bucket and root folder from a redbrick integration in the config, "
+                    "or give them with --bucket/--prefix.",
+        epilog="examples:\n  auditor items-list --config auditor.toml                 # the redbrick integration\n"
+               "  auditor items-list --bucket dicom-studies --prefix studies/ --output items.json\n"
+               "  auditor items-list --bucket dicom-studies --group-by folder --ext .dcm  # one datapoint per series",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    items.add_argument("--config", type=Path, help="take bucket, prefix and account from a redbrick integration")
+    items.add_argument("--bucket", help="bucket (with --config: which redbrick integration, if several)")
+    items.add_argument("--prefix", help="root folder (default: the integration's prefix, else the whole bucket)")
+    items.add_argument("--profile", help="shared-config profile (without --config)")
+    items.add_argument("--endpoint-url", help="one endpoint for every service (without --config)")
+    items.add_argument("--output", type=Path, default=Path("items.json"), help="default ./items.json")
+    items.add_argument("--group-by", choices=("file", "folder"), default="file",
+                       help="one datapoint per object (default) or per folder (e.g. a DICOM series)")
+    items.add_argument("--ext", default="", help="only these comma-separated extensions, e.g. .dcm,.nii.gz")
+    items.add_argument("--quiet", "-q", action="store_true", help="no progress")
+    items.set_defaults(func=cmd_items_list)
+
     rules = sub.add_parser("rules", help="list every rule with severity and reference")
     rules.add_argument("--format", choices=("table", "json"), default="table")
     rules.set_defaults(func=cmd_rules)
@@ -355,6 +377,46 @@ def cmd_plan(args: argparse.Namespace) -> int:
         console = _console()
         console.print(render_text(plan), markup=False, highlight=False, soft_wrap=True)
         console.print(f"\nwrote {out / 'plan.json'}, {out / 'plan.sh'}, {out / 'plan.tf'}", style="dim")
+    return 0
+
+
+def cmd_items_list(args: argparse.Namespace) -> int:
+    from auditor.collect import items_list
+    from auditor.config import AccountConfig, load_config
+    from auditor.onboard import parse_bucket
+    from auditor.report.files import atomic_text
+
+    settings = None
+    if args.config:
+        config = load_config(args.config)
+        candidates = [i for i in config.integrations if i.vendor == "redbrick"
+                      and (not args.bucket or i.bucket == parse_bucket(args.bucket))]
+        if len(candidates) != 1:
+            raise ConfigError(str(args.config), "integrations",
+                              f"{len(candidates)} redbrick integrations match",
+                              "name one with --bucket" if candidates else "add a redbrick [[integrations]] or use --bucket")
+        integ = candidates[0]
+        account, bucket = config.account(integ.account), integ.bucket
+        prefix = args.prefix if args.prefix is not None else integ.option("prefix", "")
+        settings = config.scan
+    elif args.bucket:
+        bucket = parse_bucket(args.bucket)
+        account = AccountConfig(name="target", profile=args.profile, endpoint_url=args.endpoint_url)
+        prefix = args.prefix or ""
+    else:
+        raise UsageError("items-list: give --config (with a redbrick integration) or --bucket")
+    extensions = tuple(e.strip().lower() for e in args.ext.split(",") if e.strip())
+    console = _err_console()
+    with atomic_text(args.output) as out:
+        if _progress_enabled(args):
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=True) as progress:
+                task = progress.add_task(f"Listing s3://{bucket}/{prefix}", total=None)
+                n = items_list(account, bucket, prefix, out, settings=settings, group_by=args.group_by,
+                               extensions=extensions, on_page=lambda k: progress.advance(task, k))
+        else:
+            n = items_list(account, bucket, prefix, out, settings=settings, group_by=args.group_by, extensions=extensions)
+    _console().print(f"wrote {n} datapoint(s) from s3://{bucket}/{prefix} to {args.output}")
     return 0
 
 

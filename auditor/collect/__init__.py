@@ -160,4 +160,23 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
     )
 
 
-__all__ = ["collect", "collect_async", "REQUIRED_READS", "now_iso", "dataclasses", "Callable"]
+def items_list(account: AccountConfig, bucket: str, prefix: str, out, *, settings=None, group_by: str = "file",
+               extensions: tuple[str, ...] = (), on_page=None,
+               session_factory: SessionFactory = aioboto3.Session) -> int:
+    """Stream RedBrick's items list for ``s3://bucket/prefix`` into ``out`` (see collect.itemslist)."""
+    from auditor.collect.itemslist import write_items_list
+    from auditor.config import ScanSettings
+
+    async def run() -> int:
+        acct = await open_account(account, settings or ScanSettings(), session_factory)
+        try:
+            s3 = await acct.client("s3")
+            return await write_items_list(s3, bucket, prefix, out, group_by=group_by, extensions=extensions,
+                                          on_page=on_page)
+        finally:
+            await acct.aclose()
+
+    return asyncio.run(run())
+
+
+__all__ = ["collect", "collect_async", "items_list", "REQUIRED_READS", "now_iso", "dataclasses", "Callable"]
