@@ -23,10 +23,21 @@ READS = (
 
 async def list_buckets(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[list[dict[str, Any]], ApiError | None]:
     s3 = await acct.client("s3")
-    resp, err = await call("ListBuckets", s3.list_buckets(), limit)
-    if err:
-        return [], err
-    buckets = resp.get("Buckets", [])
+    buckets: list[dict[str, Any]] = []
+    token = None
+    while True:
+        # Paginated ListBuckets also returns each bucket's BucketRegion, which saves a
+        # GetBucketLocation per bucket (S3 API reference, ListBuckets).
+        params: dict[str, Any] = {"MaxBuckets": 10000}
+        if token:
+            params["ContinuationToken"] = token
+        resp, err = await call("ListBuckets", s3.list_buckets(**params), limit)
+        if err:
+            return [], err
+        buckets += resp.get("Buckets", [])
+        token = resp.get("ContinuationToken")
+        if not token:
+            break
     wanted = acct.config.buckets
     if wanted:
         buckets = [b for b in buckets if any(fnmatch.fnmatchcase(b["Name"], g) for g in wanted)]

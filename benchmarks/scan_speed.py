@@ -1,0 +1,295 @@
+"""How fast a scan of many buckets is, measured against the latency it cannot avoid.
+
+Run by hand:  python benchmarks/scan_speed.py [--buckets 1000] [--delay-ms 50] [--concurrency 64]
+
+A child process runs the emulator (moto) and a realistic estate is created in it. A small
+asyncio proxy in front adds a fixed delay to every request (like a real region) and counts
+requests by API. moto serves only ~170 requests/s on two cores, which would hide the
+scanner's own speed, so the proxy answers repeated GET/HEAD requests from a cache filled by a
+warm-up scan; the timed scan, in a fresh process, then measures the scanner: requests per
+bucket by API, wall time against the latency bound (requests x delay / concurrency), CPU
+seconds per request and peak RSS. The last line is
+``scan_speed: buckets N, requests/bucket R, wall W s, bound B s, ratio Q, peak_rss M MiB``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+V7 = "arn:aws:iam::258327614892:role/external_s3"
+ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+S3_BUCKET_APIS = ("location", "policy", "cors", "encryption", "publicAccessBlock", "ownershipControls",
+                  "versioning", "list-type", "HeadObject", "GetObject")
+
+
+# ----------------------------------------------------------------------------- the estate
+
+
+def serve(ready, stop) -> None:
+    from auditor.emulator import FAKE_CREDENTIALS, Emulator
+
+    os.environ.update(FAKE_CREDENTIALS)
+    emu = Emulator()
+    ready.put(emu.endpoint)
+    stop.get()
+    emu.stop()
+
+
+def seed(endpoint: str, n: int, workers: int = 8) -> list[str]:
+    """N buckets with a realistic mix; returns the names of the buckets given a V7 integration."""
+    import boto3
+
+    rnd = random.Random(7)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+    kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1")
+    keys = [kms.create_key(Description=f"bench {i}")["KeyMetadata"]["Arn"] for i in range(5)]
+    for i in range(20):
+        iam.create_user(UserName=f"bench-user-{i}")
+        iam.put_user_policy(UserName=f"bench-user-{i}", PolicyName="read", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+        iam.create_role(RoleName=f"bench-role-{i}", AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"AWS": "arn:aws:iam::277710232653:root"}}]}))
+    v7_buckets = []
+
+    def one(i: int) -> str | None:
+        name = f"bench.{i:05d}.data" if i % 97 == 0 else f"bench-{i:05d}-data"
+        s3.create_bucket(Bucket=name)
+        kind = rnd.random()
+        s3.put_object(Bucket=name, Key=f"images/{i}.jpg", Body=b"x")
+        if i % 50 == 0:
+            s3.put_object(Bucket=name, Key=f"slides/{i}.mrxs", Body=b"x")
+        if kind < 0.35:  # cross-account grant to V7
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7}, "Action": ["s3:GetObject"],
+                 "Resource": f"arn:aws:s3:::{name}/*"}]}))
+        elif kind < 0.45:  # public
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*"}]}))
+        if i % 3 == 0:
+            origin = "*" if i % 2 else "https://darwin.v7labs.com"
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [
+                {"AllowedMethods": ["GET"], "AllowedOrigins": [origin]}]})
+        enc = i % 4
+        if enc == 1:
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        elif enc == 2:
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": keys[i % 5]}}]})
+        elif enc == 3:
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
+        if i % 2 == 0:
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        return name if kind < 0.35 and i % 10 == 0 else None
+
+    with ThreadPoolExecutor(workers) as pool:
+        v7_buckets = [b for b in pool.map(one, range(n)) if b]
+    return v7_buckets
+
+
+# ----------------------------------------------------------------------------- the latency proxy
+
+
+class LatencyProxy:
+    """Adds ``delay`` to every request; answers repeated GET/HEAD from a cache; counts by API."""
+
+    def __init__(self, upstream: str, delay: float):
+        self.upstream, self.delay = upstream, delay
+        self.cache: dict[tuple, tuple[int, dict, bytes]] = {}
+        self.seen: Counter = Counter()
+        self.use_cache = False
+
+    def start(self) -> str:
+        ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        ready.wait(30)
+        return self.url
+
+    def _run(self, ready: threading.Event) -> None:
+        import aiohttp
+        from aiohttp import web
+
+        async def setup() -> None:
+            self.session = aiohttp.ClientSession(auto_decompress=False,
+                                                 connector=aiohttp.TCPConnector(limit=32))
+            app = web.Application(client_max_size=64 * 1024 * 1024)
+            app.router.add_route("*", "/{tail:.*}", self.handle)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+            await site.start()
+            self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+            ready.set()
+
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(setup())
+        self.loop.run_forever()
+
+    @staticmethod
+    def api(request, body: bytes) -> str:
+        if request.headers.get("X-Amz-Target"):
+            return "kms:" + request.headers["X-Amz-Target"].split(".")[-1]
+        if body.startswith(b"Action="):
+            return body.split(b"&", 1)[0][7:].decode()
+        if request.path.startswith("/v20180820"):
+            return "GetAccountPublicAccessBlock"
+        for sub in S3_BUCKET_APIS[:8]:
+            if sub in request.query:
+                return sub
+        if request.path.strip("/").count("/") >= 1:
+            return "HeadObject" if request.method == "HEAD" else "GetObject"
+        return "ListBuckets" if request.path == "/" else "bucket-other"
+
+    async def handle(self, request):
+        from aiohttp import web
+
+        body = await request.read()
+        self.seen[self.api(request, body)] += 1
+        await asyncio.sleep(self.delay)
+        key = (request.method, request.path_qs, request.headers.get("Range"))
+        if self.use_cache and request.method in ("GET", "HEAD") and key in self.cache:
+            status, headers, data = self.cache[key]
+            return web.Response(status=status, body=data if request.method == "GET" else None, headers=headers)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        async with self.session.request(request.method, self.upstream + request.path_qs, data=body,
+                                        headers=headers, allow_redirects=False) as resp:
+            data = await resp.read()
+            out = {k: v for k, v in resp.headers.items()
+                   if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")}
+        if request.method in ("GET", "HEAD"):
+            self.cache[key] = (resp.status, out, data)
+        return web.Response(status=resp.status, body=data if request.method != "HEAD" else None, headers=out)
+
+
+# ----------------------------------------------------------------------------- the scan
+
+
+def config_text(url: str, concurrency: int, v7_buckets: list[str]) -> str:
+    text = f'[scan]\nconcurrency = {concurrency}\n\n[[accounts]]\nname = "bench"\nendpoint_url = "{url}"\n'
+    for b in v7_buckets:
+        text += f'\n[[integrations]]\nvendor = "v7-aws"\naccount = "bench"\nbucket = "{b}"\n'
+    return text
+
+
+def timed_scan(config_path: Path) -> dict:
+    """Collect and evaluate in a fresh interpreter: wall and CPU time, peak RSS, bucket count."""
+    code = f"""
+import json, resource, sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from auditor.config import load_config
+from auditor.collect import collect
+from auditor.engine import evaluate
+from auditor.rulepack import load_packs
+config = load_config({str(config_path)!r})
+packs = load_packs()
+t0, c0 = time.perf_counter(), time.process_time()
+snap = collect(config)
+t1, c1 = time.perf_counter(), time.process_time()
+findings = evaluate(snap, packs)
+t2 = time.perf_counter()
+print(json.dumps({{"wall": t1 - t0, "cpu": c1 - c0, "evaluate": t2 - t1, "findings": len(findings),
+                  "buckets": sum(len(a.buckets) for a in snap.accounts),
+                  "errors": sum(len(b.errors) for a in snap.accounts for b in a.buckets),
+                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **ENV}, capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run(buckets: int, delay_ms: float, concurrency: int, workdir: Path) -> dict:
+    os.environ.update(ENV)
+    ready, stop = mp.Queue(), mp.Queue()
+    child = mp.Process(target=serve, args=(ready, stop), daemon=True)
+    child.start()
+    endpoint = ready.get(timeout=120)
+    try:
+        t = time.perf_counter()
+        v7_buckets = seed(endpoint, buckets)
+        print(f"created {buckets} buckets ({len(v7_buckets)} with a V7 integration) in {time.perf_counter() - t:.0f} s")
+        proxy = LatencyProxy(endpoint, delay_ms / 1000)
+        url = proxy.start()
+        config = workdir / "bench.toml"
+        config.write_text(config_text(url, concurrency, v7_buckets))
+        warm = timed_scan(config)  # fills the cache from moto
+        print(f"warm-up scan: {warm['wall']:.1f} s (moto-bound)")
+        proxy.seen.clear()
+        proxy.use_cache = True
+        result = timed_scan(config)
+        result["requests"] = dict(proxy.seen)
+        return result
+    finally:
+        stop.put(True)
+        child.join(30)
+
+
+def report(result: dict, buckets: int, delay_ms: float, concurrency: int) -> str:
+    seen = Counter(result["requests"])
+    s3_apis = {k: v for k, v in seen.items() if k in S3_BUCKET_APIS or k == "bucket-other"}
+    account = {k: v for k, v in seen.items() if k not in s3_apis}
+    total = sum(seen.values())
+    per_bucket = sum(s3_apis.values()) / max(1, buckets)
+    bound = total * delay_ms / 1000 / concurrency
+    ratio = result["wall"] / bound if bound else float("inf")
+    print(f"\nS3 requests per bucket, by API ({buckets} buckets):")
+    for api, n in sorted(s3_apis.items(), key=lambda kv: -kv[1]):
+        print(f"  {api:<22} {n / buckets:6.2f}  ({n})")
+    print("account-level requests (IAM, KMS, STS, S3 Control, ListBuckets):")
+    for api, n in sorted(account.items(), key=lambda kv: -kv[1]):
+        print(f"  {api:<30} {n}")
+    print(f"\nrequests: {total} · wall {result['wall']:.2f} s · latency bound {bound:.2f} s "
+          f"({total} x {delay_ms:g} ms / {concurrency}) · ratio {ratio:.2f}")
+    print(f"CPU {result['cpu']:.2f} s = {result['cpu'] / max(1, total) * 1000:.2f} ms/request · "
+          f"evaluate {result['evaluate']:.2f} s for {result['findings']} findings · peak RSS {result['rss_mib']:.0f} MiB "
+          f"· failed calls recorded {result['errors']}")
+    probes = seen.get("HeadObject", 0) + seen.get("GetObject", 0) + max(0, seen.get("list-type", 0) - buckets)
+    base = (sum(s3_apis.values()) - probes) / max(1, buckets)
+    print(f"S3 requests/bucket: {per_bucket:.2f} in all; {base:.2f} for the bucket settings and key sample, "
+          f"plus {probes} content probe(s) on vendor buckets"
+          + (" (GetBucketLocation is skipped where ListBuckets returns BucketRegion, as AWS does; the emulator does not)"
+             if seen.get("location") else ""))
+    targets = [("S3 requests/bucket <= 8 for bucket settings and sample", base <= 8),
+               ("wall <= 2x latency bound", ratio <= 2),
+               (f"peak RSS <= 300 MiB (at {buckets} buckets)", result["rss_mib"] <= 300)]
+    for text, ok in targets:
+        print(f"  {'OK    ' if ok else 'MISSED'} {text}")
+    return (f"scan_speed: buckets {buckets}, requests/bucket {per_bucket:.2f}, wall {result['wall']:.2f} s, "
+            f"bound {bound:.2f} s, ratio {ratio:.2f}, peak_rss {result['rss_mib']:.0f} MiB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--buckets", type=int, default=1000)
+    parser.add_argument("--delay-ms", type=float, default=50)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(args.buckets, args.delay_ms, args.concurrency, Path(tmp))
+    print(report(result, args.buckets, args.delay_ms, args.concurrency))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
