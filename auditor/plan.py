@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.prefixes import norm_prefix
 from auditor import remediation as rem
 from auditor.model import AccountState, BucketState, Finding, Integration, Snapshot, Status
 
@@ -81,11 +82,6 @@ class Plan:
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _prefix(value: str | None) -> str:
-    value = (value or "").lstrip("/")
-    return value if not value or value.endswith("/") else value + "/"
 
 
 def _tf_name(text: str) -> str:
@@ -201,14 +197,14 @@ def _plan_v7(plan: Plan, account: AccountState, bucket: BucketState, integ: Inte
              findings: Sequence[Finding]) -> None:
     vendor, principal = integ.vendor, V7_PRINCIPALS[integ.vendor]
     arn = bucket.arn
-    scope = _prefix(integ.option("scope"))
+    scope = norm_prefix(integ.option("scope"))
     grant_rules = [f"{vendor}.read-grant", f"{vendor}.write-grant", f"{vendor}.mrxs-list", "baseline.vendor-excess-privilege"]
     if failing & set(grant_rules):
         # 000_6c2aa614f0946349.txt, "Read-only policy" / "Read-write policy", narrowed to the scope.
         wanted = [{"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": principal},
                    "Action": ["s3:GetObject"], "Resource": f"{arn}/{scope}*"}]
         if integ.mode == "read-write":
-            thumbs = _prefix(integ.option("prefix")) or "data/"
+            thumbs = norm_prefix(integ.option("prefix")) or "data/"
             wanted.append({"Sid": "DarwinThumbnails", "Effect": "Allow", "Principal": {"AWS": principal},
                            "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{arn}/{thumbs}*"})
         if any(o.key.lower().endswith(".mrxs") for o in bucket.objects):
@@ -281,7 +277,7 @@ def _plan_datature(plan: Plan, account: AccountState, bucket: BucketState, integ
                 f'resource "aws_iam_role" "{_tf_name(role_name)}" {{\n  name = "{role_name}"\n'
                 f"  assume_role_policy = {_heredoc(doc)}\n}}", sorted(failing & trust_rules)))
     if failing & {"datature.list-grant", "datature.read-grant"} or role is None:
-        prefix = _prefix(integ.option("prefix"))
+        prefix = norm_prefix(integ.option("prefix"))
         # 002_9351336936b25d3d.txt, the IAM policy Datature generates.
         doc = {"Version": rem.VERSION, "Statement": [
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket.arn,
@@ -327,8 +323,8 @@ def _user_steps(plan: Plan, account: AccountState, user_name: str, vendor: str, 
 
 def _plan_tenyks(plan: Plan, account: AccountState, bucket: BucketState, integ: Integration, failing: set[str]) -> None:
     user = integ.option("user") or ""
-    dataset = _prefix(integ.option("dataset"))
-    images = dataset + _prefix(integ.option("images_dir"))
+    dataset = norm_prefix(integ.option("dataset"))
+    images = dataset + norm_prefix(integ.option("images_dir"))
     arn = bucket.arn
     # 003_6b5f075097d26312.txt 3.1, fixed: the images under the dataset and both COCO files.
     statements: list[dict[str, Any]] = [
@@ -338,7 +334,7 @@ def _plan_tenyks(plan: Plan, account: AccountState, bucket: BucketState, integ: 
     ]
     meta_bucket = integ.option("metadata_bucket") or bucket.name
     if integ.mode == "read-write":
-        meta = _prefix(integ.option("metadata_dir"))
+        meta = norm_prefix(integ.option("metadata_dir"))
         # 003_6b5f075097d26312.txt 3.2.1, the metadata policy.
         statements.append({"Sid": "tenyksWriteAccess", "Effect": "Allow",
                            "Action": ["s3:GetObject", "s3:DeleteObject", "s3:PutObject"],
@@ -356,7 +352,7 @@ def _plan_tenyks(plan: Plan, account: AccountState, bucket: BucketState, integ: 
 
 def _plan_redbrick(plan: Plan, account: AccountState, bucket: BucketState, integ: Integration, failing: set[str]) -> None:
     user = integ.option("user") or ""
-    root = _prefix(integ.option("prefix"))
+    root = norm_prefix(integ.option("prefix"))
     actions = ["s3:GetObject"] + (["s3:PutObject"] if integ.mode == "read-write" else [])
     # 004_6c1e438ca6750c28.txt, the RedBrickLabelingReadOnly policy (plus PutObject for annotation storage).
     doc = {"Version": rem.VERSION, "Statement": [

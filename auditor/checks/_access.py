@@ -17,6 +17,7 @@ from typing import Any
 
 from auditor.checks.registry import Outcome, Target
 from auditor.model import AccountState, BucketState, Integration, Status
+from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 from auditor.remediation import statements_of
 
 V7_AWS_ROLE = "arn:aws:iam::258327614892:role/external_s3"
@@ -372,14 +373,6 @@ def keys_under(bucket: BucketState, prefix: str, limit: int = 20) -> list[tuple[
             else "representative key for the prefix")
     out.append((probe, note))
     return out
-
-
-def norm_prefix(value: str | None) -> str:
-    """'' for the whole bucket, else 'a/b/' (no leading slash, one trailing slash)."""
-    p = (value or "").strip().lstrip("/")
-    if p and not p.endswith("/") and not p.endswith("*"):
-        p += "/"
-    return p.rstrip("*")
 
 
 def summarise(asked: Sequence[Asked]) -> tuple[Status, list[Asked], list[Asked]]:

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor.prefixes import norm_prefix
 from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, evaluated, summarise
 from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import ObjectState, Status
 
 EXAMPLES = 10
-
-
-def _prefix(value: str | None) -> str:
-    value = (value or "").lstrip("/")
-    return value if not value or value.endswith("/") else value + "/"
 
 
 def _listed(target: Target, prefix: str) -> int | None:
@@ -43,8 +39,8 @@ def _coco_blob(target: Target, key: str) -> dict[str, Any] | None:
 def tenyks_layout(target: Target) -> Outcome:
     """``{dataset}/{images_dir}/`` holds images; ``{dataset}/annotations.json`` and ``predictions.json`` exist."""
     integ = target.integration
-    dataset = _prefix(integ.option("dataset"))
-    images = dataset + _prefix(integ.option("images_dir"))
+    dataset = norm_prefix(integ.option("dataset"))
+    images = dataset + norm_prefix(integ.option("images_dir"))
     listing = target.bucket.blobs.get(f"listing:{images}")
     evidence: dict[str, Any] = {"images_folder": images, "listing": listing}
     problems, unknown = [], []
@@ -79,8 +75,8 @@ def tenyks_layout(target: Target) -> Outcome:
 def coco_format(target: Target) -> Outcome:
     """Both files are valid COCO: ids consistent, every image file_name exists under the images folder."""
     integ = target.integration
-    dataset = _prefix(integ.option("dataset"))
-    images = dataset + _prefix(integ.option("images_dir"))
+    dataset = norm_prefix(integ.option("dataset"))
+    images = dataset + norm_prefix(integ.option("images_dir"))
     evidence: dict[str, Any] = {}
     problems, unknown = [], []
     blobs = {}
@@ -130,7 +126,7 @@ def coco_format(target: Target) -> Outcome:
 @check("exif_orientation", reads=("s3:GetObject",))
 def exif_orientation(target: Target) -> Outcome | None:
     """Sampled images have no EXIF orientation tag, or orientation 1 (Datature cannot strip EXIF)."""
-    prefix = _prefix(target.integration.option("prefix"))
+    prefix = norm_prefix(target.integration.option("prefix"))
     probed = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" in o.probes]
     failed_reads = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" not in o.probes
                     and any(e.api == "GetObject" for e in o.errors)]
@@ -160,7 +156,7 @@ def exif_orientation(target: Target) -> Outcome | None:
     "brand": Param(str, "mp42"), "pix_fmt": Param(str, "yuv420p")})
 def mp4_format(target: Target, *, brand: str, pix_fmt: str) -> Outcome | None:
     """Sampled .mp4 files have major brand mp42 and pixel format yuv420p."""
-    prefix = _prefix(target.integration.option("prefix"))
+    prefix = norm_prefix(target.integration.option("prefix"))
     videos = [o for o in target.bucket.objects if o.key.startswith(prefix) and o.key.lower().endswith(".mp4")]
     if not videos:
         return None

@@ -16,6 +16,7 @@ import dataclasses
 import json
 from typing import Any
 
+from auditor.prefixes import norm_prefix
 from auditor.collect.calls import call
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
@@ -27,11 +28,6 @@ READS = ("s3:GetObject",)
 COCO_MAX_BYTES = 64 * 1024 * 1024
 MOOV_MAX_BYTES = 4 * 1024 * 1024
 MP4_HOPS = 32
-
-
-def _prefix(value: str | None) -> str:
-    value = (value or "").lstrip("/")
-    return value if not value or value.endswith("/") else value + "/"
 
 
 async def _read(s3: Any, bucket: str, key: str, limit: asyncio.Semaphore, first: int | None = None,
@@ -175,7 +171,7 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     tasks = []
     for integ in integrations:
         if integ.vendor == "datature":
-            prefix = _prefix(integ.option("prefix"))
+            prefix = norm_prefix(integ.option("prefix"))
             under = [o for k, o in objects.items() if k.startswith(prefix)]
             images = [o for o in under if o.key.lower().endswith(exif.IMAGE_SUFFIXES)][:settings.sample_size]
             videos = [o for o in under if o.key.lower().endswith(".mp4")][:settings.sample_size]
@@ -187,8 +183,8 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     for integ in integrations:
         if integ.vendor != "tenyks":
             continue
-        dataset = _prefix(integ.option("dataset"))
-        images = dataset + _prefix(integ.option("images_dir"))
+        dataset = norm_prefix(integ.option("dataset"))
+        images = dataset + norm_prefix(integ.option("images_dir"))
         keys, truncated, err = await _list_all(s3, bucket.name, images, settings.listing_budget, limit)
         if err:
             errors.append(err)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 from auditor.policy.variables import has_variables, resolve, resolve_pattern
+from auditor.policy.variables import wildcard as _wild
 
 Tri = bool | None
 
@@ -23,15 +24,6 @@ _NEGATED = {
     "StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "NumericNotEquals", "DateNotEquals",
     "NotIpAddress", "ArnNotEquals", "ArnNotLike",
 }
-
-
-@lru_cache(maxsize=4096)
-def _wild(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
-    """``*`` and ``?`` wildcards (StringLike, ArnLike); everything else literal."""
-    out = []
-    for ch in pattern:
-        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
 def _number(text: str) -> float | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from auditor.policy.conditions import evaluate_condition, parse_operator
 from auditor.policy.variables import has_variables, resolve_pattern
+from auditor.policy.variables import wildcard as _pattern
 
 
 class PolicyError(ValueError):
@@ -110,14 +111,6 @@ def _role_name(arn: str) -> str:
 
 
 # ----------------------------------------------------------------------------- compiled policies
-
-
-@lru_cache(maxsize=8192)
-def _pattern(text: str, ignore_case: bool) -> re.Pattern[str]:
-    parts = []
-    for ch in text:
-        parts.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 _VAR = re.compile(r"\$\{([^}]*)\}")
 _SPECIAL = {"*": "*", "?": "?", "$": "$"}
@@ -70,6 +71,12 @@ def resolve(text: str, context: Mapping[str, object], *, wildcard_literal: bool 
 
 def _wild_regex(text: str) -> str:
     return "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in text)
+
+
+@lru_cache(maxsize=8192)
+def wildcard(text: str, ignore_case: bool = False) -> re.Pattern[str]:
+    """IAM's ``*`` and ``?`` wildcards (actions, resources, StringLike, ArnLike); everything else literal."""
+    return re.compile(_wild_regex(text), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
 def resolve_pattern(text: str, context: Mapping[str, object]) -> re.Pattern[str] | None:
