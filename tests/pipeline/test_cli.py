@@ -129,7 +129,13 @@ def test_demo_runs_offline_and_writes_a_schema_valid_report(tmp_path, capsys):
     doc = json.loads((tmp_path / "findings.json").read_text())
     validate(doc)
     statuses = {(f["vendor"], f["status"]) for f in doc["findings"]}
-    for vendor in ("v7-aws", "datature", "redbrick", "baseline"):
+    for vendor in ("v7-aws", "v7-wasabi", "datature", "tenyks", "redbrick", "baseline"):
         assert (vendor, "fail") in statuses, vendor
         assert (vendor, "pass") in statuses, vendor
+    by_rule = {(f["rule_id"], f["bucket"]): f["status"] for f in doc["findings"]}
+    # Content failures the demo is built to show.
+    assert by_rule[("datature.exif-orientation", "demo-datature-assets")] == "fail"
+    assert by_rule[("datature.mp4-format", "demo-datature-video")] == "fail"
+    assert by_rule[("tenyks.coco-format", "demo-tenyks-data")] == "fail"
+    assert by_rule[("baseline.object-kms", "v7.scans.legacy")] == "fail"
     assert "Demo done" in capsys.readouterr().out

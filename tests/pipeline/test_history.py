@@ -65,6 +65,12 @@ def test_diff_after_changing_one_bucket_shows_exactly_that_change(moto, aws, tmp
     assert main(["history", "--format", "json"]) == 0
     assert [s["id"] for s in json.loads(capsys.readouterr().out)] == [1, 2, 3]
 
+    # The HTML report of the next scan shows what changed since the previous one.
+    s3.delete_bucket_cors(Bucket="slides-bucket")
+    scan(config, tmp_path, "--format", "html")
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Changes since the previous scan" in html and "1 new, 0 resolved" in html
+
 
 def test_diff_needs_two_scans(tmp_path, capsys):
     assert main(["diff"]) == 2
