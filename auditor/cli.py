@@ -313,7 +313,6 @@ def _report(result: ScanResult, args: argparse.Namespace, changes: dict | None =
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from auditor.demo import run_demo
-    from auditor.scan import exit_status
 
     console = _console()
     console.print("Starting the embedded emulator and creating sample buckets for every vendor…", style="dim")

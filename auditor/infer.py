@@ -21,15 +21,6 @@ PROBE = "auditor-probe"
 
 def infer_integrations(snapshot: Snapshot, packs: Sequence) -> tuple[Integration, ...]:
     """Integrations implied by policies in ``snapshot`` that the config did not already name."""
-    from auditor.checks._access import EvaluatorMissing
-
-    try:
-        return _infer(snapshot, packs)
-    except EvaluatorMissing:
-        return ()  # inference needs the IAM evaluator; configured integrations still run
-
-
-def _infer(snapshot: Snapshot, packs: Sequence) -> tuple[Integration, ...]:
     from auditor.checks._access import DATATURE_ACCOUNT, FIXED_PRINCIPALS
 
     vendors = {p.vendor.id: p.vendor for p in packs}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from auditor.policy import Decision, Request, evaluate  # noqa: E402
+from auditor.policy import Request, evaluate  # noqa: E402
 from auditor.policy.conditions import evaluate_condition  # noqa: E402
 
 

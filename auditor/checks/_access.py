@@ -10,12 +10,12 @@ that hangs on them comes back ``unknown`` with the condition quoted.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.checks.registry import Outcome, Target
+from auditor.policy import Request, compile_policy, evaluate
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 from auditor.remediation import statements_of
@@ -41,33 +41,6 @@ ABSENT = frozenset(k.lower() for k in (
 ORG_KEYS = frozenset(("aws:principalorgid", "aws:principalorgpaths"))
 
 
-class EvaluatorMissing(Exception):
-    """``auditor.policy`` (the IAM evaluator) could not be imported."""
-
-
-def policy_api(name: str) -> Any:
-    """``auditor.policy.<name>``, or EvaluatorMissing."""
-    try:
-        import auditor.policy as api
-
-        return getattr(api, name)
-    except (ImportError, AttributeError) as e:
-        raise EvaluatorMissing(str(e)) from e
-
-
-def evaluated(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A check that needs the evaluator answers ``unknown`` when it is not installed, rather than crash the scan."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except EvaluatorMissing as e:
-            return Outcome(Status.UNKNOWN, f"Could not verify: the IAM policy evaluator is not available ({e}).")
-
-    return wrapper
-
-
 def arn_account(arn: str) -> str | None:
     parts = arn.split(":")
     return parts[4] if len(parts) > 5 and parts[4] else None
@@ -88,7 +61,7 @@ class NamedPolicy:
 
 
 def compiled(p: NamedPolicy, policy_type: str) -> Any:
-    return policy_api("compile_policy")(dict(p.document), p.name, policy_type)
+    return compile_policy(dict(p.document), p.name, policy_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,10 +287,9 @@ def ask(actor: Actor, action: str, resource: str, *, resource_account: str | Non
         extra_context: Mapping[str, Any] | None = None, note: str = "", snapshot=None,
         region: str | None = None) -> Asked:
     """Evaluate ``actor`` doing ``action`` on ``resource`` over every policy that applies."""
-    Request, evaluate = policy_api("Request"), policy_api("evaluate")
     if actor.cross_account:
         # The vendor's own side is taken to allow (its account, its policies).
-        identity = [policy_api("compile_policy")(ALLOW_ALL, "vendor's own identity policy (assumed to allow)",
+        identity = [compile_policy(ALLOW_ALL, "vendor's own identity policy (assumed to allow)",
                                                  "identity")]
         docs: list[Mapping[str, Any] | None] = []
     else:

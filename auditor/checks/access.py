@@ -23,7 +23,6 @@ from auditor.checks._access import (
     sampled_keys,
     summarise,
 )
-from auditor.checks._access import evaluated
 from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import BucketState, Integration, Status
 from auditor import remediation as fix
@@ -191,7 +190,6 @@ def _message(actor: Actor, asked: Sequence[Asked], status: Status, zone: Zone, a
     "list_bucket": Param(bool, False, "also require s3:ListBucket with s3:prefix = the zone's prefix"),
     "sid": Param(str, "VendorAccess", "Sid of the statement the remediation adds"),
 })
-@evaluated
 def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool, sid: str) -> Outcome | None:
     """The vendor's principal may do ``actions`` on every object of ``zone`` (and list it)."""
     integ = target.integration
@@ -221,7 +219,6 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
 
 
 @check("mrxs_list", needs=("GetBucketPolicy",), reads=GRANT_READS)
-@evaluated
 def mrxs_list(target: Target) -> Outcome | None:
     """For each sampled ``.mrxs`` slide in scope the vendor may list the slide's folder (``x/`` for ``x.mrxs``)."""
     integ = target.integration

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auditor.checks._access import PROBE, ask, bucket_policy, conditions_text, external_actor, ref_json
-from auditor.checks._access import evaluated, policy_api
+from auditor.policy import is_public_policy
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Status
 from auditor import remediation as fix
@@ -12,10 +12,8 @@ PROBE_CALLER = "arn:aws:iam::999999999999:role/auditor-probe"
 
 
 @check("public_policy", needs=("GetBucketPolicy",), reads=("s3:GetBucketPolicy",))
-@evaluated
 def public_policy(target: Target) -> Outcome:
     """The bucket policy is not public by AWS's definition (it grants no one-and-everyone access)."""
-    is_public_policy = policy_api("is_public_policy")
     bucket = target.bucket
     if bucket.policy is None:
         return Outcome(Status.PASS, "The bucket has no bucket policy.", {"bucket_policy": None})
@@ -41,7 +39,6 @@ TLS_STATEMENT = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": 
 
 
 @check("tls_only", needs=("GetBucketPolicy",), reads=("s3:GetBucketPolicy",))
-@evaluated
 def tls_only(target: Target) -> Outcome:
     """The bucket policy denies requests made without TLS (``aws:SecureTransport`` false)."""
     bucket = target.bucket

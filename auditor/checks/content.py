@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from auditor.prefixes import norm_prefix
-from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, evaluated, summarise
+from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, summarise
 from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import ObjectState, Status
 
@@ -225,7 +225,6 @@ def mrxs_companion(target: Target) -> Outcome | None:
 
 
 @check("object_kms", reads=("s3:GetObject", "kms:DescribeKey", "kms:GetKeyPolicy"))
-@evaluated
 def object_kms(target: Target) -> list[Outcome] | None:
     """No sampled object is encrypted with a key its vendor cannot use (objects keep the key they were written with)."""
     if not target.integrations:

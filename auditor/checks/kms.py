@@ -6,7 +6,6 @@ from typing import Any
 
 from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, conditions_text, summarise
 from auditor.checks.access import actor_evidence, deny_statements
-from auditor.checks._access import evaluated
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import BucketState, KeyState, Status
 from auditor import remediation as fix
@@ -69,7 +68,6 @@ def _aws_managed_remediation(bucket: str) -> str:
 
 @check("kms_key_type", needs=("GetBucketEncryption",),
        reads=("s3:GetEncryptionConfiguration", "kms:DescribeKey", "kms:ListAliases"))
-@evaluated
 def kms_key_type(target: Target) -> Outcome:
     """If default encryption is SSE-KMS/DSSE-KMS, its key is customer-managed (not aws/s3)."""
     bucket = target.bucket
@@ -99,7 +97,6 @@ def kms_key_type(target: Target) -> Outcome:
 
 
 @check("kms_key_policy", needs=("GetBucketEncryption",), reads=("s3:GetEncryptionConfiguration", "kms:GetKeyPolicy"))
-@evaluated
 def kms_key_policy(target: Target) -> Outcome | None:
     """The default-encryption customer key's policy lets the vendor kms:Decrypt (read-write: also GenerateDataKey)."""
     integ = target.integration

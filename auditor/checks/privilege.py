@@ -22,7 +22,7 @@ from auditor.checks._access import (
     sampled_keys,
 )
 from auditor.checks.access import actor_evidence
-from auditor.checks._access import evaluated, policy_api
+from auditor.policy import expand_actions
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Integration, Status
 from auditor import remediation as fix
@@ -179,10 +179,8 @@ def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Ask
 
 
 @check("vendor_excess_privilege", reads=PRIV_READS)
-@evaluated
 def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
     """Each vendor principal on the bucket gets nothing beyond its mode: no extra action, nothing outside scope."""
-    expand_actions = policy_api("expand_actions")
     if not target.integrations:
         return None
     err = target.bucket.error("GetBucketPolicy")
@@ -252,7 +250,6 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
 
 
 @check("versioning_with_delete", reads=("s3:GetBucketVersioning",) + PRIV_READS)
-@evaluated
 def versioning_with_delete(target: Target) -> Outcome | None:
     """A bucket where a vendor principal may s3:DeleteObject has versioning Enabled."""
     if not target.integrations:

@@ -17,8 +17,6 @@ from auditor.checks._access import (
     external_actor,
     iam_problem,
 )
-from auditor.checks.access import deny_statements
-from auditor.checks._access import evaluated
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import RoleState, Status
 from auditor.remediation import statements_of
@@ -121,7 +119,6 @@ def _trust_fix(role: RoleState, principal: str, external_id: str | None) -> str:
 
 
 @check("datature_trust", reads=TRUST_READS)
-@evaluated
 def datature_trust(target: Target) -> Outcome | None:
     """The role's trust policy lets the Datature principal sts:AssumeRole (with the external id it sends)."""
     role = _role(target)
@@ -154,7 +151,6 @@ def datature_trust(target: Target) -> Outcome | None:
 
 
 @check("datature_external_id", reads=TRUST_READS)
-@evaluated
 def datature_external_id(target: Target) -> Outcome | None:
     """The trust requires sts:ExternalId of Datature (equal to the configured external_id)."""
     role = _role(target)
@@ -227,7 +223,6 @@ def foreign_accounts(role: RoleState, own: str) -> list[str]:
 
 
 @check("trust_external_id", reads=TRUST_READS)
-@evaluated
 def trust_external_id(target: Target) -> list[Outcome] | Outcome | None:
     """Every role that trusts another account requires sts:ExternalId (one finding per role, on the account's first bucket)."""
     account = target.account

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from auditor.collect import collect
 from auditor.config import parse_config
 from auditor.engine import evaluate
