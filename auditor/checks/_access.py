@@ -136,13 +136,20 @@ def user_actor(account: AccountState, vendor: str, user_name: str) -> Actor | Ou
         if isinstance(more, str):
             return Outcome(Status.UNKNOWN, f"Could not verify: {more}.", {"user": user.arn}, principal=user.arn)
         policies += more
-    boundary = None
-    if user.boundary:
-        b = _managed(account, user.boundary)
-        if isinstance(b, str):
-            return Outcome(Status.UNKNOWN, f"Could not verify: {b}.", {"user": user.arn}, principal=user.arn)
-        boundary = NamedPolicy(f"permission boundary {user.boundary}", b.document, "boundary", user.boundary)
+    boundary = _boundary(account, user.boundary, "user", user.arn)
+    if isinstance(boundary, Outcome):
+        return boundary
     return Actor(vendor, user.arn, "iam_user", account.account_id, user.name, "user", tuple(policies), boundary)
+
+
+def _boundary(account: AccountState, arn: str | None, kind: str, owner: str) -> NamedPolicy | Outcome | None:
+    """The principal's permissions boundary as a named policy, or why it cannot be read."""
+    if not arn:
+        return None
+    b = _managed(account, arn)
+    if isinstance(b, str):
+        return Outcome(Status.UNKNOWN, f"Could not verify: {b}.", {kind: owner}, principal=owner)
+    return NamedPolicy(f"permission boundary {arn}", b.document, "boundary", arn)
 
 
 def role_actor(account: AccountState, vendor: str, role_arn: str) -> Actor | Outcome:
@@ -156,12 +163,9 @@ def role_actor(account: AccountState, vendor: str, role_arn: str) -> Actor | Out
     policies = _identity(account, "role", role.name, role.attached, role.inline)
     if isinstance(policies, str):
         return Outcome(Status.UNKNOWN, f"Could not verify: {policies}.", {"role": role.arn}, principal=role.arn)
-    boundary = None
-    if role.boundary:
-        b = _managed(account, role.boundary)
-        if isinstance(b, str):
-            return Outcome(Status.UNKNOWN, f"Could not verify: {b}.", {"role": role.arn}, principal=role.arn)
-        boundary = NamedPolicy(f"permission boundary {role.boundary}", b.document, "boundary", role.boundary)
+    boundary = _boundary(account, role.boundary, "role", role.arn)
+    if isinstance(boundary, Outcome):
+        return boundary
     return Actor(vendor, role.arn, "iam_role", account.account_id, role.name, "role", tuple(policies), boundary)
 
 
