@@ -205,11 +205,13 @@ packs = load_packs()
 t0, c0 = time.perf_counter(), time.process_time()
 snap = collect(config)
 t1, c1 = time.perf_counter(), time.process_time()
+collect_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 findings = evaluate(snap, packs)
 t2 = time.perf_counter()
 print(json.dumps({{"wall": t1 - t0, "cpu": c1 - c0, "evaluate": t2 - t1, "findings": len(findings),
                   "buckets": sum(len(a.buckets) for a in snap.accounts),
                   "errors": sum(len(b.errors) for a in snap.accounts for b in a.buckets),
+                  "collect_rss_mib": collect_rss,
                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **ENV}, capture_output=True, text=True,
@@ -261,6 +263,7 @@ def report(result: dict, buckets: int, delay_ms: float, concurrency: int) -> str
           f"({total} x {delay_ms:g} ms / {concurrency}) · ratio {ratio:.2f}")
     print(f"CPU {result['cpu']:.2f} s = {result['cpu'] / max(1, total) * 1000:.2f} ms/request · "
           f"evaluate {result['evaluate']:.2f} s for {result['findings']} findings · peak RSS {result['rss_mib']:.0f} MiB "
+          f"({result['collect_rss_mib']:.0f} MiB after collection) "
           f"· failed calls recorded {result['errors']}")
     probes = seen.get("HeadObject", 0) + seen.get("GetObject", 0) + max(0, seen.get("list-type", 0) - buckets)
     base = (sum(s3_apis.values()) - probes) / max(1, buckets)
