@@ -120,10 +120,15 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
         errors.append(err)
     progress.add(len(entries))
 
+    # Buckets in flight are bounded too: each one fans out into several calls, and creating them
+    # all at once for thousands of buckets costs memory without adding speed.
+    in_flight = asyncio.Semaphore(max(16, 8 * config.scan.concurrency))
+
     async def bucket(entry):
-        on_bucket = [i for i in integrations if i.bucket == entry["Name"]]
-        state = await s3_mod.collect_bucket(acct, account_id, entry, on_bucket, config.scan, limit)
-        state = await objects_mod.probe_objects(acct, state, on_bucket, config.scan, limit)
+        async with in_flight:
+            on_bucket = [i for i in integrations if i.bucket == entry["Name"]]
+            state = await s3_mod.collect_bucket(acct, account_id, entry, on_bucket, config.scan, limit)
+            state = await objects_mod.probe_objects(acct, state, on_bucket, config.scan, limit)
         progress.advance()
         return state
 
