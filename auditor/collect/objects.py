@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import struct
 from typing import Any
 
 from auditor.prefixes import norm_prefix
@@ -97,7 +98,7 @@ async def _mp4(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore)
     if moov:
         try:
             facts.update(mp4.video_format(moov))
-        except (ValueError, IndexError, Exception) as e:  # a malformed box is a fact about the file
+        except (ValueError, IndexError, struct.error) as e:  # a malformed box is a fact about the file
             facts["error"] = f"cannot parse the sample description: {type(e).__name__}: {e}"[:200]
     elif "error" not in facts:
         facts["error"] = "no moov box found in the file's top-level boxes"
