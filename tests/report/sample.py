@@ -10,8 +10,9 @@ FORMULA_USER = '=HYPERLINK("http://attacker.example","click")'
 
 
 def finding(rule_id, vendor, status, severity, bucket, message, **extra):
-    return Finding(rule_id=rule_id, vendor=vendor, status=status, severity=severity, account_id="123456789012",
-                   region="us-east-1", bucket=bucket, resource=extra.pop("resource", f"arn:aws:s3:::{bucket}"),
+    return Finding(rule_id=rule_id, vendor=vendor, status=status, severity=severity,
+                   account_id=extra.pop("account_id", "123456789012"), region=extra.pop("region", "us-east-1"),
+                   bucket=bucket, resource=extra.pop("resource", f"arn:aws:s3:::{bucket}"),
                    inferred=extra.pop("inferred", False), title=extra.pop("title", rule_id), message=message,
                    evidence=extra.pop("evidence", {}), remediation=extra.pop("remediation", None),
                    reference=extra.pop("reference", "vendor guide"), **extra)
@@ -44,7 +45,21 @@ def sample_result() -> ScanResult:
         finding("baseline.tls-only", "baseline", Status.FAIL, Severity.LOW, "cats-data",
                 "-The bucket policy does not deny plain HTTP", title="TLS only",
                 remediation="@SUM(1) is not a formula here"),
+        finding("baseline.trust-external-id", "baseline", Status.FAIL, Severity.HIGH, None,
+                "Role partner-sync trusts account 444455556666 without sts:ExternalId",
+                title="A role that trusts another account requires an external id", region=None,
+                account_id="210987654321", resource="arn:aws:iam::210987654321:role/partner-sync",
+                principal="arn:aws:iam::444455556666:root",
+                evidence={"trust_policy": {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                          "Principal": {"AWS": "arn:aws:iam::444455556666:root"}}]}},
+                remediation="Add a Condition {\"StringEquals\": {\"sts:ExternalId\": \"<id>\"}} to the trust statement",
+                reference="AWS IAM User Guide: the confused deputy problem"),
+        finding("v7-wasabi.bucket-name", "v7-wasabi", Status.PASS, Severity.HIGH, "wasabi-slides",
+                "The bucket name has no dots", title="Bucket name has no dots", inferred=True,
+                account_id="210987654321", region="eu-central-1",
+                principal="arn:aws:iam::100000274636:user/darwin"),
     )
     return ScanResult(started_at="2026-01-01T00:00:00Z", finished_at="2026-01-01T00:01:00Z",
-                      accounts=("123456789012",), buckets=4, findings=findings,
-                      skipped=(SkippedAccount(name="partner", reason="cannot assume AuditReadOnly: AccessDenied"),))
+                      accounts=("123456789012", "210987654321"), buckets=5, findings=findings,
+                      skipped=(SkippedAccount(name="partner", account_id="333344445555",
+                                              reason="cannot assume AuditReadOnly: AccessDenied"),))
