@@ -1,7 +1,9 @@
-"""findings.csv: one row per finding, in a stable, documented column order.
+"""findings.csv: one row per finding, in a stable, documented column order (``COLUMNS``).
 
 Cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab
-or carriage return) are prefixed with ``'`` (OWASP, "CSV Injection").
+or carriage return) are prefixed with ``'`` (OWASP, "CSV Injection"). Rows end in CRLF (RFC 4180),
+which also makes the writer quote any cell holding a bare CR, so no value can start a row of its own.
+``evidence`` is compact JSON with sorted keys.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def neutralise(value: object) -> object:
 
 
 def to_frame(result: ScanResult) -> pd.DataFrame:
+    """The findings as a DataFrame with ``COLUMNS``, every text cell neutralised."""
     rows = []
     for f in result.findings:
         doc = f.to_json()
@@ -45,7 +48,9 @@ def to_frame(result: ScanResult) -> pd.DataFrame:
 def render_csv(result: ScanResult, out_dir: Path, *, excel: bool = False) -> Path:
     """Write findings.csv (UTF-8; with ``excel``, UTF-8 with BOM so Excel reads accents right)."""
     buf = io.StringIO()
-    to_frame(result).to_csv(buf, index=False, lineterminator="\n")
+    # CRLF: Python's csv writer quotes a cell containing a character of the line terminator, and only
+    # those; with "\n" alone a bare "\r" inside a value would be written unquoted and split the row.
+    to_frame(result).to_csv(buf, index=False, lineterminator="\r\n")
     path = Path(out_dir) / FILENAME
     write_atomic(path, buf.getvalue(), encoding="utf-8-sig" if excel else "utf-8")
     return path
