@@ -1,13 +1,18 @@
 (function () {
   "use strict";
+  var data = JSON.parse(document.getElementById("report-data").textContent);
   var table = document.getElementById("findings-table");
-  var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+  var body = table.tBodies[0];
+  var rows = Array.prototype.slice.call(body.rows);
+  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
   var vendor = document.getElementById("filter-vendor");
   var status = document.getElementById("filter-status");
   var severity = document.getElementById("filter-severity");
   var search = document.getElementById("search");
   var shown = document.getElementById("shown");
+  var noMatch = document.getElementById("no-match");
 
+  // Filters and text search: a row stays when it matches every control.
   function apply() {
     var v = vendor.value, s = status.value, sev = severity.value, q = search.value.trim().toLowerCase();
     var n = 0;
@@ -18,54 +23,84 @@
       if (ok) { n += 1; }
     });
     shown.textContent = n + " of " + rows.length + " findings shown";
+    noMatch.classList.toggle("hidden", n !== 0);
   }
   [vendor, status, severity].forEach(function (el) { el.addEventListener("change", apply); });
   search.addEventListener("input", apply);
+  document.getElementById("reset").addEventListener("click", function () {
+    vendor.value = ""; status.value = ""; severity.value = ""; search.value = "";
+    apply();
+  });
 
-  var keys = { status: "rankStatus", severity: "rankSeverity", vendor: "vendor", rule: "rule", bucket: "bucket" };
-  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+  // Column sort: click (or Enter) toggles ascending / descending; ties keep the report's order.
+  var keys = { order: "order", severity: "severityRank", vendor: "vendor", rule: "rule", bucket: "bucket" };
+  heads.forEach(function (th) {
     var field = th.dataset.sort;
     if (!field) { return; }
     function sort() {
-      var asc = !th.classList.contains("asc");
-      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.classList.remove("asc", "desc"); });
-      th.classList.add(asc ? "asc" : "desc");
+      var asc = th.getAttribute("aria-sort") !== "ascending";
+      heads.forEach(function (c) { if (c.dataset.sort) { c.setAttribute("aria-sort", "none"); } });
+      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
       var key = keys[field];
-      var numeric = key.indexOf("rank") === 0;
+      var numeric = key === "order" || key === "severityRank";
       rows.sort(function (a, b) {
         var x = a.dataset[key], y = b.dataset[key];
         var c = numeric ? Number(x) - Number(y) : x.localeCompare(y);
+        if (c === 0) { return Number(a.dataset.order) - Number(b.dataset.order); }
         return asc ? c : -c;
       });
-      rows.forEach(function (row) { table.tBodies[0].appendChild(row); });
+      rows.forEach(function (row) { body.appendChild(row); });
     }
     th.addEventListener("click", sort);
-    th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); } });
+    th.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); }
+    });
   });
 
+  // Copy a remediation: the text comes from the data block, not from the page's markup.
   function copyText(text) {
     if (navigator.clipboard && navigator.clipboard.writeText) {
       return navigator.clipboard.writeText(text);
     }
-    var area = document.createElement("textarea");
-    area.value = text;
-    document.body.appendChild(area);
-    area.select();
-    document.execCommand("copy");
-    document.body.removeChild(area);
-    return Promise.resolve();
+    return new Promise(function (resolve, reject) {
+      var area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      document.body.appendChild(area);
+      area.select();
+      var ok = document.execCommand("copy");
+      document.body.removeChild(area);
+      if (ok) { resolve(); } else { reject(new Error("copy refused")); }
+    });
   }
   Array.prototype.forEach.call(document.querySelectorAll("button.copy"), function (button) {
     button.addEventListener("click", function () {
-      var pre = button.parentNode.nextElementSibling;
-      copyText(pre.textContent).then(function () {
+      var finding = data.findings[Number(button.dataset.i)];
+      copyText(finding.remediation || "").then(function () {
         button.textContent = "Copied";
         button.classList.add("done");
-      }, function () { button.textContent = "Copy failed: select the text"; });
+        setTimeout(function () { button.textContent = "Copy"; button.classList.remove("done"); }, 4000);
+      }, function () {
+        button.textContent = "Copy failed: select the text";
+      });
     });
   });
 
-  // Printing gives the whole evidence: every section open, every row visible.
+  // A link to a finding opens the bucket (and evidence) it sits in.
+  function reveal(id) {
+    var target = id && document.getElementById(id);
+    if (!target) { return; }
+    for (var el = target.parentElement; el; el = el.parentElement) {
+      if (el.tagName === "DETAILS") { el.open = true; }
+    }
+    target.scrollIntoView({ block: "start" });
+    target.classList.add("flash");
+    setTimeout(function () { target.classList.remove("flash"); }, 1600);
+  }
+  window.addEventListener("hashchange", function () { reveal(location.hash.slice(1)); });
+  reveal(location.hash.slice(1));
+
+  // Printing gives the whole evidence: every section open (the print stylesheet shows every row).
   window.addEventListener("beforeprint", function () {
     Array.prototype.forEach.call(document.querySelectorAll("details"), function (d) { d.open = true; });
   });

@@ -2,7 +2,8 @@
 
 Rendered with Jinja2 (autoescape on) from ``reports/report.html.j2``. The inline stylesheet and
 script are allowed by their SHA-256 hashes in a strict Content-Security-Policy, so nothing
-else — no injected markup from a bucket name or a policy — can run.
+else — no markup injected through a bucket name or a policy — can run. Data for the script
+travels in a ``<script type="application/json">`` block with ``<``, ``>`` and ``&`` escaped.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import base64
 import hashlib
 import importlib.resources
 import json
+import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from auditor.model import Finding, ScanResult, Severity, Status
@@ -24,8 +27,15 @@ from auditor.report.files import write_atomic
 FILENAME = "report.html"
 VENDORS = ("v7-aws", "v7-wasabi", "datature", "tenyks", "redbrick", "baseline")
 SEVERITIES = tuple(s.value for s in Severity)
+STATUSES = ("fail", "unknown", "pass")
 STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.PASS: 2}
 SEVERITY_COLOURS = {"critical": "#8b1a1a", "high": "#d9480f", "medium": "#e8a317", "low": "#3b7dd8", "info": "#868e96"}
+CHANGE_KINDS = (("new", "New problems"), ("resolved", "Resolved"), ("still_failing", "Still failing"))
+
+# JSON inside <script> must not be able to close the element or open a comment: escape the
+# characters HTML cares about as JSON \u escapes (JSON.parse reads them back unchanged).
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def _asset(name: str) -> str:
@@ -33,79 +43,128 @@ def _asset(name: str) -> str:
 
 
 def _sha256(text: str) -> str:
+    """A CSP hash source for an inline element whose content is exactly ``text``."""
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
 
 
+def script_json(value: Any) -> Markup:
+    """``value`` as JSON that is safe inside ``<script type="application/json">``."""
+    return Markup(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).translate(_SCRIPT_SAFE))
+
+
+def _nice_top(n: int) -> int:
+    """The smallest 1/2/5 × 10^k at or above ``n`` (at least 1), for a chart axis."""
+    if n <= 1:
+        return 1
+    base = 10 ** math.floor(math.log10(n))
+    return next(m * base for m in (1, 2, 5, 10) if m * base >= n)
+
+
 def _chart(findings: list[Finding]) -> dict[str, Any]:
-    """Grouped bars: failing findings per vendor, one bar per severity (drawn as inline SVG)."""
+    """Failing findings per vendor as horizontal bars stacked by severity (drawn as inline SVG)."""
     counts = Counter((f.vendor, f.severity.value) for f in findings if f.status == Status.FAIL and not f.suppressed)
-    vendors = [v for v in VENDORS if any(counts[(v, s)] for s in SEVERITIES)] or ["baseline"]
-    top = max([counts[(v, s)] for v in vendors for s in SEVERITIES] + [1])
-    bar_w, gap, group_gap, height = 14, 2, 26, 160
-    bars, labels = [], []
-    x = 40
-    for v in vendors:
-        start = x
+    present = {v for v, _ in counts}
+    vendors = [v for v in VENDORS if v in present] + sorted(present - set(VENDORS))
+    totals = {v: sum(counts[(v, s)] for s in SEVERITIES) for v in vendors}
+    top = _nice_top(max(totals.values(), default=0))
+    left, width, row, bar_h, top_pad = 96, 420, 30, 18, 8
+    rows = []
+    for k, v in enumerate(vendors):
+        y = top_pad + k * row
+        x, segments = float(left), []
         for s in SEVERITIES:
             n = counts[(v, s)]
-            h = round(n / top * height)
-            bars.append({"x": x, "y": 10 + height - h, "w": bar_w, "h": h, "n": n, "fill": SEVERITY_COLOURS[s],
-                         "title": f"{v}: {n} {s}"})
-            x += bar_w + gap
-        labels.append({"x": (start + x - gap) / 2, "text": v})
-        x += group_gap
-    ticks = [{"y": 10 + height - round(t / top * height), "text": t} for t in sorted({0, top // 2, top})]
-    return {"width": x + 10, "height": height + 50, "bars": bars, "labels": labels, "ticks": ticks,
-            "base": 10 + height, "legend": [{"name": s, "fill": SEVERITY_COLOURS[s]} for s in SEVERITIES]}
+            if n:
+                w = n / top * width
+                segments.append({"x": round(x, 2), "w": round(w, 2), "n": n, "fill": SEVERITY_COLOURS[s],
+                                 "severity": s, "title": f"{v}: {n} failing {s}", "label": w >= 16})
+                x += w
+        rows.append({"vendor": v, "y": y, "bar_y": y + (row - bar_h) / 2, "bar_h": bar_h, "total": totals[v],
+                     "end": round(x, 2), "segments": segments})
+    base = top_pad + len(vendors) * row
+    step = top // 5 if top >= 5 and top % 5 == 0 else (top // 2 if top % 2 == 0 else top)
+    ticks = [{"x": round(left + t / top * width, 2), "text": t} for t in range(0, top + 1, step)]
+    return {"width": left + width + 40, "height": base + 24, "rows": rows, "ticks": ticks, "left": left,
+            "top": top_pad, "base": base, "empty": not vendors,
+            "legend": [{"name": s, "fill": SEVERITY_COLOURS[s]} for s in SEVERITIES]}
 
 
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def _view(result: ScanResult) -> dict[str, Any]:
-    findings = sorted(result.findings, key=lambda f: (STATUS_ORDER[f.status], -f.severity.rank, f.vendor,
-                                                      f.bucket or "", f.rule_id, f.resource))
+def sort_key(f: Finding) -> tuple:
+    """Worst first: fail, unknown, pass; then severity, vendor, bucket, rule, resource."""
+    return (STATUS_ORDER[f.status], -f.severity.rank, f.vendor, f.bucket or "", f.rule_id, f.resource)
+
+
+def _changes(previous_changes: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The three lists of a scan diff, each entry with the keys the template reads."""
+    if previous_changes is None:
+        return None
+    fields = ("rule_id", "vendor", "status", "status_now", "severity", "bucket", "resource", "message")
+    out: dict[str, Any] = {"old_scan": previous_changes.get("old_scan"), "new_scan": previous_changes.get("new_scan")}
+    for key, _ in CHANGE_KINDS:
+        out[key] = [{k: item.get(k) for k in fields} for item in previous_changes.get(key) or ()]
+    return out
+
+
+def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dict[str, Any]:
+    findings = sorted(result.findings, key=sort_key)
     counts = result.counts()
     by_vendor: dict[str, Counter] = defaultdict(Counter)
     for f in findings:
         if not f.suppressed:
             by_vendor[f.vendor][f.status.value] += 1
-    buckets: dict[str, list[Finding]] = defaultdict(list)
-    for f in findings:
-        buckets[f.bucket or "(account)"].append(f)
+    buckets: dict[tuple[bool, str, str], list[int]] = defaultdict(list)  # account-level findings last
+    for i, f in enumerate(findings):
+        buckets[(f.bucket is None, f.bucket or "(account level)", f.account_id)].append(i)
     bucket_rows = []
-    for name in sorted(buckets):
-        items = buckets[name]
-        c = Counter(f.status.value for f in items if not f.suppressed)
-        bucket_rows.append({"name": name, "findings": items, "fail": c["fail"], "unknown": c["unknown"],
-                            "pass": c["pass"], "account": items[0].account_id})
+    for (_, name, account), items in sorted(buckets.items()):
+        c = Counter(findings[i].status.value for i in items if not findings[i].suppressed)
+        bucket_rows.append({"name": name, "account": account, "items": items,
+                            "fail": c["fail"], "unknown": c["unknown"], "pass": c["pass"]})
+    rows = [{"i": i, "f": f, "evidence": _pretty(f.to_json()["evidence"]) if f.evidence else ""}
+            for i, f in enumerate(findings)]
+    data = {
+        "generated": result.finished_at,
+        "findings": [{"i": i, "rule_id": f.rule_id, "vendor": f.vendor, "status": f.status.value,
+                      "severity": f.severity.value, "bucket": f.bucket, "resource": f.resource,
+                      "fingerprint": f.fingerprint, "remediation": f.remediation} for i, f in enumerate(findings)],
+    }
+    present = set(by_vendor) | {f.vendor for f in findings}
     return {
         "result": result,
-        "findings": findings,
-        "totals": {s: sum(counts[s].values()) for s in ("fail", "unknown", "pass")},
+        "rows": rows,
+        "totals": {s: sum(counts[s].values()) for s in STATUSES},
         "counts": counts,
         "severities": SEVERITIES,
-        "vendors": [v for v in VENDORS if v in by_vendor],
+        "statuses": STATUSES,
+        "vendors": [v for v in VENDORS if v in present] + sorted(present - set(VENDORS)),
         "by_vendor": by_vendor,
         "buckets": bucket_rows,
-        "unknown": [f for f in findings if f.status == Status.UNKNOWN],
+        "unknown": [r for r in rows if r["f"].status == Status.UNKNOWN],
         "chart": _chart(findings),
-        "pretty": _pretty,
+        "changes": _changes(previous_changes),
+        "change_kinds": CHANGE_KINDS,
+        "data": script_json(data),
     }
 
 
-def render_html_text(result: ScanResult, *, previous_changes: dict[str, Any] | None = None) -> str:
+def render_html_text(result: ScanResult, *, previous_changes: Mapping[str, Any] | None = None) -> str:
+    """The report page as a string (see ``render_html``)."""
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
-                      lstrip_blocks=True)
+                      lstrip_blocks=True, undefined=StrictUndefined, keep_trailing_newline=True)
     css, js = _asset("report.css"), _asset("report.js")
-    csp = (f"default-src 'none'; style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; img-src data:; "
+    csp = (f"default-src 'none'; style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; "
            "base-uri 'none'; form-action 'none'")
     template = env.from_string(_asset("report.html.j2"))
-    return template.render(csp=csp, css=Markup(css), js=Markup(js), changes=previous_changes, **_view(result))
+    return template.render(csp=csp, css=Markup(css), js=Markup(js), **_view(result, previous_changes))
 
 
-def render_html(result: ScanResult, out_dir: Path, *, previous_changes: dict[str, Any] | None = None) -> Path:
+def render_html(result: ScanResult, out_dir: Path, *, previous_changes: Mapping[str, Any] | None = None) -> Path:
+    """Write report.html into ``out_dir`` (temporary file + rename). ``previous_changes`` is a scan
+    diff ({"new", "resolved", "still_failing"}: lists of finding dicts) shown as its own section."""
     path = Path(out_dir) / FILENAME
     write_atomic(path, render_html_text(result, previous_changes=previous_changes))
     return path

@@ -1,26 +1,38 @@
-"""report.html in headless Chromium: what a person sees, and that hostile values never run."""
+"""report.html in headless Chromium: what a person sees, and that hostile values never run.
+
+Needs Debian's chromium at /usr/bin/chromium and Playwright for Python (no `playwright install`).
+Outside CI the module is skipped when chromium is missing; in CI (CI=true) that is an error.
+AUDITOR_SCREENSHOT=1 also writes docs/screenshots/report.png from the demo's report.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from auditor.report.html import render_html
 from tests.report.sample import HOSTILE_BUCKET, HOSTILE_ORIGIN, sample_result
+from tests.report.test_golden import CHANGES
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "report.png"
+IN_CI = os.environ.get("CI") == "true"
 
 if not Path(CHROMIUM).exists():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI needs Debian's chromium for the browser test (.ci/run installs it)")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    if IN_CI:
+        raise RuntimeError(f"the browser test needs Debian's chromium at {CHROMIUM} in CI (apt-get install chromium)")
+    pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)",
+                allow_module_level=True)
 
-sync_api = pytest.importorskip("playwright.sync_api")
+if IN_CI:
+    from playwright import sync_api
+else:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 
 @pytest.fixture(scope="module")
@@ -31,20 +43,22 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, tmp_path):
-    report = render_html(sample_result(), tmp_path, previous_changes={
-        "old_scan": 1, "new_scan": 2,
-        "new": [{"rule_id": "v7-aws.cors", "status": "fail", "bucket": "radiology-scans", "resource": "r", "message": "m"}],
-        "resolved": [], "still_failing": []})
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+def open_report(browser, path: Path, **context_args):
+    context = browser.new_context(viewport={"width": 1300, "height": 1000}, **context_args)
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    pg.goto(report.as_uri())
-    pg.errors = errors
+    pg.errors = []
+    pg.requests = []
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    pg.on("console", lambda m: pg.errors.append(m.text) if m.type in ("error", "warning") else None)
+    pg.on("request", lambda r: pg.requests.append(r.url))
+    pg.goto(path.as_uri())
+    return context, pg
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    context, pg = open_report(browser, render_html(sample_result(), tmp_path, previous_changes=CHANGES))
     yield pg
     context.close()
 
@@ -53,76 +67,147 @@ def visible_rows(pg):
     return pg.locator("#findings-table tbody tr:not(.hidden)")
 
 
-def test_summary_counts_are_shown(page):
-    # sample: 4 unsuppressed fails (one fail is suppressed), 1 unknown, 1 pass
-    assert page.inner_text("#count-fail") == "4"
+def test_summary_shows_the_counts(page):
+    # sample: 5 unsuppressed fails (a sixth is suppressed), 1 unknown, 2 passes, over 2 accounts
+    assert page.inner_text("#count-fail") == "5"
     assert page.inner_text("#count-unknown") == "1"
-    assert page.inner_text("#count-pass") == "1"
+    assert page.inner_text("#count-pass") == "2"
     assert page.inner_text("#count-suppressed") == "1"
-    assert page.inner_text("#meta-buckets") == "4"
-    assert "partner" in page.inner_text("#skipped")
-    assert "1 new" in page.inner_text("#changes")
-    assert page.locator("#chart rect").count() > 0
+    assert page.inner_text("#meta-accounts") == "2"
+    assert page.inner_text("#meta-buckets") == "5"
+    assert "210987654321" in page.inner_text("header")
+    fail_row = page.locator("#severity-table tr[data-status=fail] td")
+    assert fail_row.all_inner_texts() == ["1", "3", "0", "1", "0", "5"]  # critical high medium low info total
+    assert page.locator("#vendor-table tr[data-vendor=baseline] td").all_inner_texts() == ["2", "0", "0"]
+    assert page.locator("#vendor-table tr[data-vendor=tenyks] td").all_inner_texts() == ["0", "1", "0"]
+    baseline_bar = page.locator('#chart g[data-vendor="baseline"] rect')
+    assert baseline_bar.count() == 2  # one high, one low (the suppressed medium is not drawn)
+    assert page.locator('#chart g[data-vendor="tenyks"]').count() == 0  # unknown is not a failure
+    assert "partner" in page.inner_text("#skipped") and "AccessDenied" in page.inner_text("#skipped")
+    assert "1 new, 1 resolved, 0 still failing" in page.inner_text("#changes")
+    assert "ListAccessKeys failed with AccessDenied" in page.inner_text("#unknown")
     assert page.errors == []
+    assert all(url.startswith("file://") for url in page.requests), page.requests  # no network
+
+
+def test_status_colours_and_severity_badges(page):
+    def colour(selector):
+        return page.eval_on_selector(selector, "e => getComputedStyle(e).color")
+
+    assert colour("#count-fail") == "rgb(201, 42, 42)"  # red
+    assert colour("#count-pass") == "rgb(43, 138, 62)"  # green
+    assert colour("#count-unknown") == "rgb(179, 92, 0)"  # amber
+    critical = page.eval_on_selector(".sev-critical", "e => getComputedStyle(e).backgroundColor")
+    assert critical == "rgb(139, 26, 26)"
 
 
 def test_filter_to_one_vendor_hides_the_others(page):
-    assert visible_rows(page).count() == 7
+    total = len(sample_result().findings)
+    assert visible_rows(page).count() == total
     page.select_option("#filter-vendor", "datature")
     rows = visible_rows(page)
     assert rows.count() == 1
     assert rows.first.get_attribute("data-vendor") == "datature"
-    assert page.inner_text("#shown") == "1 of 7 findings shown"
+    assert page.locator('#findings-table tbody tr[data-vendor="v7-aws"]').first.is_hidden()
+    assert page.inner_text("#shown") == f"1 of {total} findings shown"
     page.select_option("#filter-vendor", "")
     page.select_option("#filter-status", "fail")
     page.select_option("#filter-severity", "critical")
-    assert visible_rows(page).count() == 1
+    assert [r.get_attribute("data-rule") for r in visible_rows(page).all()] == ["redbrick.read-grant"]
+    page.select_option("#filter-severity", "info")
+    assert visible_rows(page).count() == 0 and page.is_visible("#no-match")
+    page.click("#reset")
+    assert visible_rows(page).count() == total
 
 
-def test_text_search_and_sort(page):
-    page.fill("#search", "external")
-    assert visible_rows(page).count() == 1
+def test_text_search(page):
+    page.fill("#search", "external id")
+    assert sorted(r.get_attribute("data-rule") for r in visible_rows(page).all()) == [
+        "baseline.trust-external-id", "datature.external-id"]
+    page.fill("#search", "WASABI-SLIDES")  # case-insensitive, matches the bucket column
+    assert [r.get_attribute("data-rule") for r in visible_rows(page).all()] == ["v7-wasabi.bucket-name"]
     page.fill("#search", "")
-    page.click("th[data-sort=rule]")
-    rules = [r.get_attribute("data-rule") for r in visible_rows(page).all()]
-    assert rules == sorted(rules)
-    page.click("th[data-sort=rule]")
-    rules = [r.get_attribute("data-rule") for r in visible_rows(page).all()]
-    assert rules == sorted(rules, reverse=True)
+    assert visible_rows(page).count() == len(sample_result().findings)
 
 
-def test_copy_button_copies_the_remediation(page):
-    button = page.locator("button.copy").first
+def test_sort_by_column(page):
+    def column(attr):
+        return [r.get_attribute(attr) for r in visible_rows(page).all()]
+
+    page.click("th[data-sort=rule]")
+    assert column("data-rule") == sorted(column("data-rule"))
+    assert page.get_attribute("th[data-sort=rule]", "aria-sort") == "ascending"
+    page.click("th[data-sort=rule]")
+    assert column("data-rule") == sorted(column("data-rule"), reverse=True)
+    page.click("th[data-sort=severity]")
+    ranks = [int(x) for x in column("data-severity-rank")]
+    assert ranks == sorted(ranks) and column("data-severity")[0] == "critical"
+    page.focus("th[data-sort=vendor]")
+    page.keyboard.press("Enter")
+    assert column("data-vendor") == sorted(column("data-vendor"))
+
+
+def test_copy_button_puts_the_remediation_on_the_clipboard(page):
+    button = page.locator("#buckets button.copy").first
     expected = button.locator("xpath=../following-sibling::pre").inner_text()
     button.click()
-    page.wait_for_function("document.querySelector('button.copy').textContent === 'Copied'")
+    page.wait_for_function("document.querySelector('#buckets button.copy').textContent === 'Copied'")
+    assert button.inner_text() == "Copied"
     assert page.evaluate("navigator.clipboard.readText()") == expected
 
 
 def test_hostile_values_show_as_text_and_never_run(page):
     assert page.evaluate("window.__pwned") is None
-    text = page.inner_text("body")
-    assert HOSTILE_BUCKET in text
-    page.click("#buckets details.bucket summary >> nth=0")
+    assert HOSTILE_BUCKET in page.inner_text("#findings-table")
+    assert HOSTILE_BUCKET in page.locator("#buckets .bname").all_inner_texts()
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     assert HOSTILE_ORIGIN in page.inner_text("#buckets")
-    assert page.locator("img").count() == 0 and page.locator("#buckets script").count() == 0
+    assert page.locator("img").count() == 0
+    assert page.locator("script").count() == 2  # the JSON data block and the report's own script
+    page.fill("#search", "onerror")  # interacting re-renders nothing from data as markup
+    page.click("#buckets button.copy >> nth=0")
     assert page.evaluate("window.__pwned") is None
+    assert page.errors == []  # and no CSP violation was reported
 
 
-def test_screenshot_for_the_readme(page):
+def test_a_finding_link_opens_its_evidence(page):
+    page.click('#findings-table tr[data-rule="tenyks.access-key"] a.rule')
+    detail = page.locator("article.detail.unknown").first
+    assert detail.is_visible()
+    assert "ListAccessKeys failed with AccessDenied" in detail.inner_text()
+
+
+def test_print_hides_filters_and_expands_everything(page):
+    page.select_option("#filter-vendor", "datature")
+    page.emulate_media(media="print")
+    assert page.is_hidden(".filters")
+    assert all(r.is_visible() for r in page.locator("#findings-table tbody tr").all())
+    closed = page.locator("#buckets details.bucket:not([open]) article.detail").first
+    assert closed.is_visible()  # a closed bucket's findings are printed too
+    assert page.locator("details.evidence pre").first.is_visible()
+    pdf = page.pdf()
+    assert pdf.startswith(b"%PDF")
+
+
+def test_narrow_screen_shows_findings_as_cards(browser, tmp_path):
+    report = render_html(sample_result(), tmp_path)
+    context, pg = open_report(browser, report)
+    pg.set_viewport_size({"width": 400, "height": 800})
+    assert pg.is_hidden("#findings-table thead")
+    width = pg.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400
+    context.close()
+
+
+def test_screenshot_for_the_readme(browser, tmp_path):
     """AUDITOR_SCREENSHOT=1 writes docs/screenshots/report.png from the demo's report."""
     if os.environ.get("AUDITOR_SCREENSHOT") != "1":
         pytest.skip("set AUDITOR_SCREENSHOT=1 to refresh docs/screenshots/report.png")
-    from concurrent.futures import ThreadPoolExecutor
-
     from auditor.demo import run_demo
 
-    out = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(1) as pool:  # the scan runs its own event loop, away from Playwright's
         result = pool.submit(run_demo).result()
-    report = render_html(result, out / "tmp")
-    page.goto(report.as_uri())
-    page.screenshot(path=str(out / "report.png"))
-    shutil.rmtree(out / "tmp")
+    context, pg = open_report(browser, render_html(result, tmp_path), device_scale_factor=1)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SCREENSHOT))
+    context.close()
