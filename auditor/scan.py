@@ -29,7 +29,7 @@ def evaluate_snapshot(snapshot: Snapshot, packs: Sequence[RulePack] | None = Non
     return ScanResult(
         started_at=snapshot.started_at,
         finished_at=snapshot.finished_at,
-        accounts=tuple(a.account_id for a in snapshot.accounts),
+        accounts=tuple(dict.fromkeys(a.account_id for a in snapshot.accounts)),
         buckets=bucket_count(snapshot),
         findings=findings,
         skipped=snapshot.skipped,
