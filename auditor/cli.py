@@ -181,7 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--format", choices=("table", "json"), default="table")
     rules.set_defaults(func=cmd_rules)
 
-    perms = sub.add_parser("permissions", help="print the minimal read-only IAM policy the scanner needs")
+    perms = sub.add_parser(
+        "permissions", help="print the minimal read-only IAM policy the scanner needs",
+        description="Print the IAM policy document for the scanner's audit role: every read-only action the "
+                    "collectors make (Get/List/Describe), generated from the code, nothing else. The scanner "
+                    "never writes to an account.",
+        epilog="the identity that runs auditor also needs, outside this document:\n"
+               "  sts:AssumeRole on each [[accounts]] role_arn, and with [organization] on\n"
+               "  arn:aws:iam::*:role/ROLE_NAME (the member accounts' audit role);\n"
+               "  each of those roles' trust policy must allow that identity (with sts:ExternalId\n"
+               "  when external_id is set).\n\n"
+               "examples:\n  auditor permissions > auditor-readonly.json\n"
+               "  aws iam create-policy --policy-name AuditorReadOnly --policy-document file://auditor-readonly.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     perms.set_defaults(func=cmd_permissions)
 
     hist = sub.add_parser("history", help="list recorded scans",
