@@ -178,6 +178,17 @@ def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Ask
     return "\n\n".join(parts)
 
 
+def _guide_note(integ: Integration, bucket_name: str) -> str:
+    """Where the vendor's own sample policy grants more than the vendor uses, say so."""
+    if (integ.vendor == "tenyks" and integ.mode == "read-write"
+            and (integ.option("metadata_bucket") or bucket_name) == bucket_name):
+        meta = norm_prefix(integ.option("metadata_dir"))
+        return ("Tenyks's guide (003_6b5f075097d26312.txt, 3.2.2) grants read/write on the entire bucket for "
+                f"images and metadata in one bucket, but Tenyks writes only its metadata folder ({meta}); "
+                "the narrower grant below is enough.")
+    return ""
+
+
 @check("vendor_excess_privilege", reads=PRIV_READS)
 def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
     """Each vendor principal on the bucket gets nothing beyond its mode: no extra action, nothing outside scope."""
@@ -233,9 +244,12 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
                 cats.setdefault(item["category"], []).append(f"{item['action']} on {item['resource'].split(':::', 1)[-1]}")
             summary = "; ".join(f"{c}: {', '.join(v[:6])}{' …' if len(v) > 6 else ''}" for c, v in cats.items())
             star = " (s3:* granted)" if wild else ""
+            note = _guide_note(integ, target.bucket.name)
+            if note:
+                evidence["vendor_guide"] = note
             outcomes.append(Outcome(
                 Status.FAIL, f"{actor.describe()} ({integ.vendor}, {needs.label}) gets {len(extra)} permission(s) "
-                f"beyond its needs{star}: {summary}.", evidence,
+                f"beyond its needs{star}: {summary}.{' ' + note if note else ''}", evidence,
                 _remediation(target, actor, needs, [a for a, _ in extra]), principal=actor.arn))
         elif undecided:
             evidence["undecided"] = [a.to_json() for a, _ in undecided[:20]]

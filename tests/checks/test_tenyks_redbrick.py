@@ -124,3 +124,30 @@ def test_redbrick_root_folder_scope():
     narrow = policy({**DOC["Statement"][0], "Resource": f"arn:aws:s3:::{R}/studies/*"})
     assert one(redbrick(narrow, prefix="studies/"), "redbrick.read-grant").status == Status.PASS
     assert one(redbrick(narrow, prefix="other/"), "redbrick.read-grant").status == Status.FAIL
+
+
+def test_guide_whole_bucket_read_write_is_flagged_as_wider_than_the_metadata_folder():
+    # 003_6b5f075097d26312.txt §3.2.2: one bucket, read/write on all of it.
+    full = {"Sid": "tenyksFullBucketAccess", "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:DeleteObject", "s3:PutObject", "s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{B}/*", f"arn:aws:s3:::{B}"]}
+    s = tenyks(full, mode="read-write")
+    assert one(s, "tenyks.metadata-grant").status == Status.PASS
+    assert one(s, "tenyks.read-grant").status == Status.PASS
+    f = one(s, "baseline.vendor-excess-privilege")
+    assert f.status == Status.FAIL
+    assert "3.2.2" in f.message and "tenyks-meta/" in f.evidence["vendor_guide"]
+    extra = {(e["action"], e["resource"].split(":::", 1)[1]) for e in f.evidence["extra"]}
+    assert ("s3:DeleteObject", f"{B}/cats/images/cat-1.jpg") in extra
+    assert not any(r.startswith(f"{B}/tenyks-meta/") for _, r in extra)
+    # The least-privilege user policy in the fix keeps writes to the metadata folder only.
+    assert f"arn:aws:s3:::{B}/tenyks-meta/*" in f.remediation
+
+
+def test_separate_metadata_bucket_carries_no_guide_note():
+    meta = bucket("cats-meta", keys=())
+    write = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+             "Resource": [f"arn:aws:s3:::{B}/*"]}
+    s = tenyks(write, mode="read-write", metadata_bucket="cats-meta", buckets=(bucket(B, keys=KEYS), meta))
+    f = next(x for x in findings(s, "baseline.vendor-excess-privilege") if x.bucket == B)
+    assert f.status == Status.FAIL and "vendor_guide" not in f.evidence
