@@ -363,7 +363,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if unknown:
         console.print(f"{unknown} check(s) could not be verified (see the unknown findings above).", style="yellow")
     line = verdict(result, args.fail_on)
-    console.print(line, style="bold green" if line == "READY" else "bold red")
+    console.print(line, style="bold green" if line == "READY" else "bold red", soft_wrap=True)  # one line, for grep
     return status
 
 

@@ -85,6 +85,25 @@ def blocking(findings: tuple[Finding, ...], fail_on: str) -> list[Finding]:
     return [f for f in findings if f.status == Status.FAIL and not f.suppressed and f.severity.rank >= threshold]
 
 
+def unverified(findings: tuple[Finding, ...], fail_on: str) -> list[Finding]:
+    """Unknown findings that would block if they turned out to fail."""
+    if fail_on == "never":
+        return []
+    threshold = Severity(fail_on).rank
+    return [f for f in findings if f.status == Status.UNKNOWN and not f.suppressed and f.severity.rank >= threshold]
+
+
 def verdict(result: ScanResult, fail_on: str) -> str:
-    n = len(blocking(result.findings, fail_on))
-    return "READY" if n == 0 else f"NOT READY: {n} blocking finding{'s' if n != 1 else ''}"
+    """READY only when every check at or above ``fail_on`` was verified and passed."""
+    if result.skipped:
+        return f"NOT READY: the account could not be scanned ({result.skipped[0].reason})"
+    if result.buckets == 0:
+        why = next((f.message for f in result.findings if f.status == Status.UNKNOWN), "no such bucket")
+        return f"NOT READY: the bucket could not be scanned ({why.removeprefix('Could not verify: ').rstrip('.')})"
+    n, u = len(blocking(result.findings, fail_on)), len(unverified(result.findings, fail_on))
+    if n:
+        return (f"NOT READY: {n} blocking finding{'s' if n != 1 else ''}"
+                + (f", {u} more could not be verified" if u else ""))
+    if u:
+        return f"NOT READY: {u} blocking check{'s' if u != 1 else ''} could not be verified"
+    return "READY"

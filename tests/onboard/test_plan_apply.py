@@ -139,3 +139,35 @@ def test_plan_makes_a_broken_bucket_ready(moto, aws, tmp_path, capsys, vendor, m
     assert other in policy["Statement"]
     rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
     assert any(r["AllowedOrigins"] == OTHER_CORS["AllowedOrigins"] for r in rules)
+
+
+def test_check_never_says_ready_for_what_it_could_not_see(moto, capsys):
+    # A bucket that does not exist: every check is unknown, even with --fail-on never.
+    for extra in ([], ["--fail-on", "never"]):
+        code = main(["check", "v7-aws", "s3://not-created-here", "--endpoint-url", moto.endpoint, "--quiet", *extra])
+        last = capsys.readouterr().out.strip().splitlines()[-1]
+        assert code == 3
+        assert last.startswith("NOT READY: the bucket could not be scanned"), last
+
+
+def test_verdict_counts_blocking_unknowns_and_skipped_accounts():
+    from auditor.model import Finding, ScanResult, Severity, SkippedAccount, Status
+    from auditor.onboard import verdict
+
+    def finding(status, severity):
+        return Finding("v7-aws.cors", "v7-aws", status, severity, "1", "us-east-1", "b", "arn:aws:s3:::b", False,
+                       "t", "m")
+
+    def result(*fs, skipped=()):
+        return ScanResult("s", "f", ("1",), 1, tuple(fs), skipped=skipped)
+
+    assert verdict(result(finding(Status.PASS, Severity.CRITICAL)), "high") == "READY"
+    assert verdict(result(finding(Status.UNKNOWN, Severity.LOW)), "high") == "READY"
+    assert verdict(result(finding(Status.UNKNOWN, Severity.HIGH)), "high") == \
+        "NOT READY: 1 blocking check could not be verified"
+    assert verdict(result(finding(Status.FAIL, Severity.CRITICAL), finding(Status.FAIL, Severity.HIGH),
+                          finding(Status.UNKNOWN, Severity.CRITICAL)), "high") == \
+        "NOT READY: 2 blocking findings, 1 more could not be verified"
+    assert verdict(result(finding(Status.FAIL, Severity.HIGH)), "never") == "READY"
+    assert verdict(result(skipped=(SkippedAccount("target", "AccessDenied"),)), "never") == \
+        "NOT READY: the account could not be scanned (AccessDenied)"
