@@ -153,6 +153,8 @@ def _infer_datature(snapshot: Snapshot, account: AccountState, datature_account:
         if not hasattr(actor, "identity"):
             continue
         docs = [p.document for p in actor.identity]
+        if not any(st.get("Effect") == "Allow" for d in docs for st in _statements(d)):
+            continue  # nothing of its own allows anything, so it reads no bucket
         for bucket in account.buckets:
             # The role's own policies must grant the read: a bucket policy open to everyone does not make
             # the bucket Datature's.
@@ -169,8 +171,7 @@ def _infer_datature(snapshot: Snapshot, account: AccountState, datature_account:
             ids = external_ids(role.trust_policy)
             if len(ids) == 1:
                 options["external_id"] = ids[0]
-            own = _object_patterns(docs, bucket.name)
-            prefix = _single_prefix(own)
+            prefix = _single_prefix(patterns)
             if prefix:
                 options["prefix"] = prefix
             out.append(Integration(vendor="datature", account=account.name, bucket=bucket.name, mode="read-only",

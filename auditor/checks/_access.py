@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.checks.registry import Outcome, Target
-from auditor.policy import Request, compile_policy, evaluate
+from auditor.policy import Request, compile_cached, compile_policy, evaluate
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 from auditor.remediation import statements_of
@@ -26,6 +26,7 @@ DATATURE_ACCOUNT = "277710232653"
 FIXED_PRINCIPALS = {"v7-aws": V7_AWS_ROLE, "v7-wasabi": V7_WASABI_USER}
 
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+VENDOR_SIDE = compile_policy(ALLOW_ALL, "vendor's own identity policy (assumed to allow)", "identity")
 PROBE = "auditor-probe"
 
 # Never known to the scanner (PRODUCT.md §5).
@@ -61,7 +62,7 @@ class NamedPolicy:
 
 
 def compiled(p: NamedPolicy, policy_type: str) -> Any:
-    return compile_policy(dict(p.document), p.name, policy_type)
+    return compile_cached(p.document, p.name, policy_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,8 +294,7 @@ def ask(actor: Actor, action: str, resource: str, *, resource_account: str | Non
     """Evaluate ``actor`` doing ``action`` on ``resource`` over every policy that applies."""
     if actor.cross_account:
         # The vendor's own side is taken to allow (its account, its policies).
-        identity = [compile_policy(ALLOW_ALL, "vendor's own identity policy (assumed to allow)",
-                                                 "identity")]
+        identity = [VENDOR_SIDE]
         docs: list[Mapping[str, Any] | None] = []
     else:
         identity = [compiled(p, "identity") for p in actor.identity]

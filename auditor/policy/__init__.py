@@ -9,6 +9,7 @@ from auditor.policy.evaluator import (
     Result,
     StatementRef,
     arn_account,
+    compile_cached,
     compile_policy,
     evaluate,
     session_role_arn,
@@ -17,5 +18,5 @@ from auditor.policy.public import is_public_policy
 
 __all__ = [
     "CompiledPolicy", "Decision", "PolicyError", "Request", "Result", "StatementRef", "arn_account",
-    "compile_policy", "evaluate", "expand_actions", "is_public_policy", "session_role_arn",
+    "compile_cached", "compile_policy", "evaluate", "expand_actions", "is_public_policy", "session_role_arn",
 ]

@@ -254,7 +254,9 @@ def compile_policy(doc: Mapping[str, Any] | str | CompiledPolicy, name: str = "p
 _CACHE: dict[tuple[int, str, str], tuple[Any, CompiledPolicy]] = {}
 
 
-def _compiled(p: Any, name: str, policy_type: str) -> CompiledPolicy | None:
+def compile_cached(p: Any, name: str, policy_type: str) -> CompiledPolicy | None:
+    """``compile_policy`` once per document object (and name, type): checks ask thousands of
+    questions of the same few policies."""
     if p is None:
         return None
     if isinstance(p, CompiledPolicy):
@@ -420,7 +422,7 @@ def _levels(levels: Sequence[Any] | None, name: str, policy_type: str) -> list[l
     out = []
     for i, level in enumerate(levels or ()):
         policies = level if isinstance(level, (list, tuple)) else [level]
-        out.append([_compiled(p, f"{name}[{i}][{j}]", policy_type) for j, p in enumerate(policies)])
+        out.append([compile_cached(p, f"{name}[{i}][{j}]", policy_type) for j, p in enumerate(policies)])
     return out
 
 
@@ -434,12 +436,12 @@ def evaluate(request: Request, *, identity_policies: Iterable[Any] = (), resourc
     unknown = _lowered(req.unknown_keys)
     lowered = {k.lower(): v for k, v in context.items()}  # condition keys are case-insensitive
     action = req.action
-    identity = [p if isinstance(p, CompiledPolicy) else _compiled(p, f"identity[{i}]", "identity")
+    identity = [p if isinstance(p, CompiledPolicy) else compile_cached(p, f"identity[{i}]", "identity")
                 for i, p in enumerate(identity_policies)]
-    resource = _compiled(resource_policy, "resource-policy", "resource")
-    boundary = _compiled(permission_boundary, "permission-boundary", "permission_boundary")
-    session = _compiled(session_policy, "session-policy", "session")
-    endpoints = [_compiled(p, f"vpc-endpoint[{i}]", "vpc_endpoint") for i, p in enumerate(vpc_endpoint_policies)]
+    resource = compile_cached(resource_policy, "resource-policy", "resource")
+    boundary = compile_cached(permission_boundary, "permission-boundary", "permission_boundary")
+    session = compile_cached(session_policy, "session-policy", "session")
+    endpoints = [compile_cached(p, f"vpc-endpoint[{i}]", "vpc_endpoint") for i, p in enumerate(vpc_endpoint_policies)]
     scp_levels = _levels(scps, "scp", "scp") if scps else []
     rcp_levels = _levels(rcps, "rcp", "rcp") if rcps else []
 
@@ -566,5 +568,5 @@ def _reason(decision: Decision, deciding: Sequence[StatementRef], blocked: Seque
     return "implicitly denied: " + "; ".join(where.get(b, b) for b in blocked) if blocked else "implicitly denied"
 
 
-__all__ = ["Decision", "Request", "Result", "StatementRef", "CompiledPolicy", "PolicyError", "compile_policy",
+__all__ = ["Decision", "Request", "Result", "StatementRef", "CompiledPolicy", "PolicyError", "compile_policy", "compile_cached",
            "evaluate", "arn_account", "session_role_arn", "_role_name"]

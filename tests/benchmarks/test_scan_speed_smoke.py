@@ -18,6 +18,8 @@ def test_benchmark_reports_requests_by_api_and_its_final_line(tmp_path, capsys):
         assert result["requests"][api] == 20, api
     assert result["requests"]["list-type"] >= 20  # plus MIRAX folder listings on V7 buckets
     assert result["requests"]["ListBuckets"] == 1
+    # The proxy answers ListBuckets with BucketRegion, as AWS does; the collector then asks no GetBucketLocation.
+    assert "location" not in result["requests"]
     line = scan_speed.report(result, 20, 2, 16)
     m = re.fullmatch(r"scan_speed: buckets 20, requests/bucket ([\d.]+), wall ([\d.]+) s, bound ([\d.]+) s, "
                      r"ratio ([\d.]+), peak_rss (\d+) MiB", line)

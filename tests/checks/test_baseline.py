@@ -187,3 +187,16 @@ def test_access_key_age_against_the_scan_time():
     assert "update-access-key --user-name redbrick-annotator --access-key-id AKIAOLD --status Inactive" in f.remediation
     assert one(s(new, old_inactive), "baseline.access-key-age").status == Status.PASS
     assert one(s(AccessKey("AKIAX", "Active", None)), "baseline.access-key-age").status == Status.UNKNOWN
+
+
+def test_each_policy_is_compiled_once_however_many_questions_are_asked(monkeypatch):
+    import auditor.policy.evaluator as ev
+
+    s = with_v7(policy(v7_grant(), TLS))
+    calls = []
+    real = ev.compile_policy
+    monkeypatch.setattr(ev, "compile_policy", lambda *a, **k: calls.append(a[1:]) or real(*a, **k))
+    f = one(s, "baseline.vendor-excess-privilege")
+    assert f.evidence["requests_checked"] > 100
+    # one bucket policy, asked as a resource policy: compiled once, not once per question
+    assert calls.count((f"bucket policy of {B}", "resource")) == 1, calls
