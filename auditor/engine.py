@@ -15,24 +15,30 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
     checks = registry()
     by_vendor = {p.vendor.id: p for p in packs}
     integrations = tuple(snapshot.integrations) + tuple(infer_integrations(snapshot, packs))
+    # Indexed once: an estate has thousands of buckets and hundreds of integrations.
+    per_bucket: dict[tuple[str, str], tuple[Integration, ...]] = {}
+    for i in integrations:
+        per_bucket[(i.account, i.bucket)] = per_bucket.get((i.account, i.bucket), ()) + (i,)
+    accounts = {a.name: a for a in reversed(snapshot.accounts)}  # the first account of a name wins
+    buckets = {(name, b.name): b for name, a in accounts.items() for b in reversed(a.buckets)}
     findings: list[Finding] = []
+    baseline = by_vendor.get("baseline")
     for account in snapshot.accounts:
         for bucket in account.buckets:
-            on_bucket = tuple(i for i in integrations if i.account == account.name and i.bucket == bucket.name)
-            baseline = by_vendor.get("baseline")
             if baseline:
-                target = Target(snapshot, account, bucket, None, baseline.vendor, on_bucket)
+                target = Target(snapshot, account, bucket, None, baseline.vendor,
+                                per_bucket.get((account.name, bucket.name), ()))
                 for rule in baseline.rules:
                     findings.extend(_run(rule, target, checks))
     for integ in integrations:
         pack = by_vendor.get(integ.vendor)
         if pack is None:
             continue
-        account = next((a for a in snapshot.accounts if a.name == integ.account), None)
+        account = accounts.get(integ.account)
         if account is None:
             continue  # account skipped: reported with the scan's skipped accounts
-        bucket = account.bucket(integ.bucket)
-        on_bucket = tuple(i for i in integrations if i.account == integ.account and i.bucket == integ.bucket)
+        bucket = buckets.get((integ.account, integ.bucket))
+        on_bucket = per_bucket[(integ.account, integ.bucket)]
         for rule in pack.rules:
             if integ.mode not in rule.modes:
                 continue
