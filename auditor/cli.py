@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--dataset", help="tenyks: dataset folder (required)")
         g.add_argument("--images-dir", help="tenyks: images folder inside the dataset (required)")
         g.add_argument("--metadata-bucket", help="tenyks read-write: metadata bucket (default: same bucket)")
-        g.add_argument("--metadata-dir", help="tenyks read-write: metadata folder (required in read-write)")
+        g.add_argument("--metadata-dir", help="tenyks read-write: metadata folder, a key prefix from the bucket root "
+                                               "(e.g. cats/tenyks-meta; required in read-write)")
         a = p.add_argument_group("account")
         a.add_argument("--profile", help="shared-config profile")
         a.add_argument("--endpoint-url", help="one endpoint for every service (Wasabi, an emulator)")
