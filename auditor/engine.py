@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from auditor.checks.registry import Outcome, Target, registry
 from auditor.infer import infer_integrations
 from auditor.model import AccountState, BucketState, Finding, Integration, Snapshot, Status
+from auditor.policy import PolicyError
 from auditor.rulepack import Rule, RulePack
 
 
@@ -60,10 +61,22 @@ def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
                 {"api_error": {"api": err.api, "code": err.code, "message": err.message}},
             ))
             return
-    result = spec.fn(target, **rule.params)
-    if result is None:
-        return  # not applicable (e.g. no .mrxs keys): no finding
-    outcomes = (result,) if isinstance(result, Outcome) else tuple(result)
+    try:
+        result = spec.fn(target, **rule.params)
+        if result is None:
+            return  # not applicable (e.g. no .mrxs keys): no finding
+        outcomes = (result,) if isinstance(result, Outcome) else tuple(result)
+    except PolicyError as e:
+        # AWS refuses such documents, but a snapshot, an S3-compatible store or an operator newer
+        # than this evaluator can still hold one: this rule is unknown, the scan goes on.
+        yield _finding(rule, target, Outcome(
+            Status.UNKNOWN, f"Could not evaluate a policy: {e}.", {"policy_error": str(e)}))
+        return
+    except Exception as e:  # one faulty check must not sink a scan of thousands of buckets
+        yield _finding(rule, target, Outcome(
+            Status.UNKNOWN, f"Could not verify: the {rule.check} check failed ({type(e).__name__}: {e}); "
+            "please report this with the snapshot.", {"check_error": {"type": type(e).__name__, "message": str(e)}}))
+        return
     for outcome in outcomes:
         yield _finding(rule, target, outcome)
 

@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from auditor.model import AccountState, BucketState, Integration, Snapshot
+from auditor.model import AccountState, BucketState, Integration, RoleState, Snapshot
+from auditor.policy import PolicyError
 
 PROBE = "auditor-probe"
 
@@ -34,7 +35,14 @@ def infer_integrations(snapshot: Snapshot, packs: Sequence) -> tuple[Integration
                 if vendor_id not in vendors or (account.name, bucket.name, vendor_id) in configured:
                     continue
                 principal = vendors[vendor_id].principal or FIXED_PRINCIPALS[vendor_id]
-                found = _infer_v7(snapshot, account, bucket, vendor_id, principal)
+                try:
+                    found = _infer_v7(snapshot, account, bucket, vendor_id, principal)
+                except PolicyError:
+                    # A policy the evaluator cannot read but that names the vendor: its rules then say
+                    # why they could not decide, instead of the bucket silently getting none.
+                    found = (Integration(vendor=vendor_id, account=account.name, bucket=bucket.name,
+                                         mode="read-only", inferred=True)
+                             if principal in json.dumps(bucket.policy) else None)
                 if found is not None:
                     out.append(found)
         if "datature" in vendors:
@@ -137,9 +145,8 @@ def _infer_v7(snapshot: Snapshot, account: AccountState, bucket: BucketState, ve
 
 
 def _infer_datature(snapshot: Snapshot, account: AccountState, datature_account: str) -> list[Integration]:
-    from auditor.checks._access import ask_s3, iam_problem, role_actor
-    from auditor.checks.registry import Target
-    from auditor.checks.trust import external_ids, principal_account, trusted_aws_principals
+    from auditor.checks._access import iam_problem, role_actor
+    from auditor.checks.trust import principal_account, trusted_aws_principals
 
     if iam_problem(account):
         return []
@@ -152,28 +159,42 @@ def _infer_datature(snapshot: Snapshot, account: AccountState, datature_account:
         actor = role_actor(account, "datature", role.arn)
         if not hasattr(actor, "identity"):
             continue
-        docs = [p.document for p in actor.identity]
-        if not any(st.get("Effect") == "Allow" for d in docs for st in _statements(d)):
-            continue  # nothing of its own allows anything, so it reads no bucket
-        for bucket in account.buckets:
-            # The role's own policies must grant the read: a bucket policy open to everyone does not make
-            # the bucket Datature's.
-            own_only = dataclasses.replace(bucket, policy=None)
-            target = Target(snapshot, account, own_only)
-            patterns = _object_patterns(docs, bucket.name)
-            if not any(ask_s3(target, actor, own_only, "s3:GetObject", k).allowed
-                       for k in _probe_keys(bucket, patterns)):
-                continue
-            options = {"role_arn": role.arn}
-            specific = [p for p in trusted if p.startswith("arn:") and not p.endswith(":root")]
-            if len(specific) == 1:
-                options["vendor_principal"] = specific[0]
-            ids = external_ids(role.trust_policy)
-            if len(ids) == 1:
-                options["external_id"] = ids[0]
-            prefix = _single_prefix(patterns)
-            if prefix:
-                options["prefix"] = prefix
-            out.append(Integration(vendor="datature", account=account.name, bucket=bucket.name, mode="read-only",
-                                   options=options, inferred=True))
+        try:
+            out += _datature_buckets(snapshot, account, role, actor, trusted)
+        except PolicyError:
+            continue  # its policies cannot be read; the datature rules of a configured integration say so
+    return out
+
+
+def _datature_buckets(snapshot: Snapshot, account: AccountState, role: RoleState, actor: Any,
+                      trusted: list[str]) -> list[Integration]:
+    from auditor.checks._access import ask_s3
+    from auditor.checks.registry import Target
+    from auditor.checks.trust import external_ids
+
+    out = []
+    docs = [p.document for p in actor.identity]
+    if not any(st.get("Effect") == "Allow" for d in docs for st in _statements(d)):
+        return []  # nothing of its own allows anything, so it reads no bucket
+    for bucket in account.buckets:
+        # The role's own policies must grant the read: a bucket policy open to everyone does not make
+        # the bucket Datature's.
+        own_only = dataclasses.replace(bucket, policy=None)
+        target = Target(snapshot, account, own_only)
+        patterns = _object_patterns(docs, bucket.name)
+        if not any(ask_s3(target, actor, own_only, "s3:GetObject", k).allowed
+                   for k in _probe_keys(bucket, patterns)):
+            continue
+        options = {"role_arn": role.arn}
+        specific = [p for p in trusted if p.startswith("arn:") and not p.endswith(":root")]
+        if len(specific) == 1:
+            options["vendor_principal"] = specific[0]
+        ids = external_ids(role.trust_policy)
+        if len(ids) == 1:
+            options["external_id"] = ids[0]
+        prefix = _single_prefix(patterns)
+        if prefix:
+            options["prefix"] = prefix
+        out.append(Integration(vendor="datature", account=account.name, bucket=bucket.name, mode="read-only",
+                               options=options, inferred=True))
     return out

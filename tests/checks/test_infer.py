@@ -17,6 +17,7 @@ from .snap import (
     integ,
     policy,
     role,
+    run,
     snapshot,
 )
 from .snap import _PACKS  # noqa: F401  (packs load lazily in run())
@@ -90,3 +91,41 @@ def test_a_public_bucket_is_not_datature_s_because_its_role_could_read_it():
     public = policy({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::open/*"})
     s = snapshot(account(bucket("nexus-assets"), bucket("open", policy=public), roles=(r,)))
     assert [i.bucket for i in infer_integrations(s, packs())] == ["nexus-assets"]
+
+
+# ----------------------------------------------------------------------------- unreadable policies
+
+# S3 refuses this on PutBucketPolicy, but a snapshot, an S3-compatible store or an operator newer
+# than the evaluator can still carry one.
+ODD = {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:GetObject",
+       "Resource": f"arn:aws:s3:::{B}/*", "Condition": {"StringEqualsSomeday": {"aws:SourceIp": "192.0.2.1"}}}
+
+
+def test_a_policy_the_evaluator_cannot_read_makes_its_rules_unknown_not_a_crash():
+    s = snapshot(account(bucket(B, policy=policy(ODD), keys=("a.jpg",))))
+    got = {f.rule_id: f for f in run(s)}
+    for rule in ("baseline.public-policy", "baseline.tls-only", "v7-aws.read-grant",
+                 "baseline.vendor-excess-privilege"):
+        assert got[rule].status == Status.UNKNOWN, rule
+        assert "StringEqualsSomeday" in got[rule].message and "policy_error" in got[rule].evidence
+    # It names V7's role, so the bucket still gets V7's rules (inferred), which say why they cannot decide.
+    assert got["v7-aws.read-grant"].inferred
+    # Rules that need no policy evaluation still decide.
+    assert got["baseline.cors-wildcard-origin"].status == Status.PASS
+
+
+def test_a_check_that_breaks_gives_unknown_for_its_rule_only(monkeypatch):
+    import dataclasses
+
+    from auditor.checks.registry import registry
+
+    checks = registry()
+
+    def broken(target, **_):
+        raise KeyError("surprise")
+
+    monkeypatch.setitem(checks, "tls_only", dataclasses.replace(checks["tls_only"], fn=broken))
+    got = {f.rule_id: f for f in run(snapshot(account(bucket(B, policy=policy(ODD)))))}
+    assert got["baseline.tls-only"].status == Status.UNKNOWN
+    assert "tls_only check failed (KeyError" in got["baseline.tls-only"].message
+    assert got["baseline.cors-wildcard-origin"].status == Status.PASS
