@@ -241,7 +241,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.from_snapshot:
         snapshot = load_snapshot(args.from_snapshot)
         config = load_config(config_path) if (args.config or config_path.exists()) else None
-        result = evaluate_snapshot(snapshot, integrations=config.integrations if config else None)
+        with _evaluating(args):
+            result = evaluate_snapshot(snapshot, integrations=config.integrations if config else None)
     else:
         config = load_config(config_path)  # exits 2 on a bad config, before any API call
         if not config.accounts:
@@ -250,7 +251,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         snapshot = _collect(config, args)
         if args.save_snapshot:
             save_snapshot(snapshot, args.save_snapshot)
-        result = evaluate_snapshot(snapshot)
+        with _evaluating(args):
+            result = evaluate_snapshot(snapshot)
     if config is not None and config.suppressions:
         import dataclasses
 
@@ -268,6 +270,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
         finally:
             history.close()
     return _report(result, args, changes)
+
+
+def _evaluating(args: argparse.Namespace):
+    """A spinner while the rules run (thousands of buckets take seconds), where a progress bar would show."""
+    import contextlib
+
+    if not _progress_enabled(args):
+        return contextlib.nullcontext()
+    return _err_console().status("Evaluating rules…")
 
 
 def _collect(config, args):
