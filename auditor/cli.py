@@ -368,7 +368,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = _onboard_config(args)
     integ = config.integrations[0]
     snapshot = _collect(config, args)
-    result = limit_to(evaluate_snapshot(snapshot), integ.vendor, integ.bucket)
+    result = limit_to(evaluate_snapshot(snapshot), integ)
     status = _report(result, args)
     unknown = sum(1 for f in result.findings if f.status.value == "unknown")
     console = _console()
@@ -388,7 +388,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     config = _onboard_config(args)
     integ = config.integrations[0]
     snapshot = _collect(config, args)
-    result = limit_to(evaluate_snapshot(snapshot), integ.vendor, integ.bucket)
+    result = limit_to(evaluate_snapshot(snapshot), integ)
     plan = make_plan(snapshot, integ, result.findings, endpoint_url=args.endpoint_url)
     out = args.output_dir
     write_atomic(out / "plan.json", json.dumps(plan.to_json(), indent=2) + "\n")

@@ -19,7 +19,8 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
     # Indexed once: an estate has thousands of buckets and hundreds of integrations.
     per_bucket: dict[tuple[str, str], tuple[Integration, ...]] = {}
     for i in integrations:
-        per_bucket[(i.account, i.bucket)] = per_bucket.get((i.account, i.bucket), ()) + (i,)
+        for name in i.buckets():  # a vendor's permissions on every bucket it reaches are checked there
+            per_bucket[(i.account, name)] = per_bucket.get((i.account, name), ()) + (i,)
     accounts = {a.name: a for a in reversed(snapshot.accounts)}  # the first account of a name wins
     buckets = {(name, b.name): b for name, a in accounts.items() for b in reversed(a.buckets)}
     findings: list[Finding] = []
@@ -83,14 +84,21 @@ def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
 
 def _finding(rule: Rule, target: Target, outcome: Outcome) -> Finding:
     integ = target.integration
+    bucket, region = target.bucket.name, target.bucket.region
+    if outcome.resource and outcome.resource.startswith("arn:aws:s3:::"):
+        # A finding about another bucket of the integration (Tenyks's metadata bucket) is filed under it.
+        name = outcome.resource[len("arn:aws:s3:::"):].split("/", 1)[0]
+        if name != bucket:
+            other = target.account.bucket(name)
+            bucket, region = name, other.region if other else None
     return Finding(
         rule_id=rule.id,
         vendor=rule.vendor,
         status=outcome.status,
         severity=outcome.severity or rule.severity,
         account_id=target.account.account_id,
-        region=target.bucket.region,
-        bucket=target.bucket.name,
+        region=region,
+        bucket=bucket,
         resource=outcome.resource or target.bucket.arn,
         inferred=bool(integ and integ.inferred),
         title=rule.title,

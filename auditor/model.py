@@ -243,6 +243,13 @@ class Integration:
     def option(self, key: str, default: str | None = None) -> str | None:
         return self.options.get(key, default)
 
+    def buckets(self) -> tuple[str, ...]:
+        """Every bucket the vendor reaches: its own, and Tenyks's separate metadata bucket in read-write."""
+        meta = self.options.get("metadata_bucket")
+        if self.vendor == "tenyks" and self.mode == "read-write" and meta and meta != self.bucket:
+            return (self.bucket, meta)
+        return (self.bucket,)
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:

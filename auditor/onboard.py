@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from auditor.config import VENDOR_KEYS, VENDORS, Config, _Parser
 from auditor.errors import ConfigError
-from auditor.model import Finding, ScanResult, Severity, Status
+from auditor.model import Finding, Integration, ScanResult, Severity, Status
 
 SOURCE = "command line"
 
@@ -55,7 +55,9 @@ def config_from_flags(vendor: str, bucket_url: str, mode: str, options: Mapping[
         raise ConfigError(SOURCE, FLAGS[key], f"{FLAGS[key]} is required for {vendor}" +
                           (f" in {mode} mode" if key == "metadata_dir" else ""),
                           f"add {FLAGS[key]} …; see `auditor check --help`")
-    account: dict[str, object] = {"name": "target", "buckets": [bucket]}
+    # The metadata bucket is collected too: Tenyks's rules and the baseline check it.
+    account: dict[str, object] = {"name": "target", "buckets": list(dict.fromkeys(
+        [bucket] + ([given["metadata_bucket"]] if given.get("metadata_bucket") and mode == "read-write" else [])))}
     if vendor == "v7-wasabi" and provider is None:
         provider = "wasabi"
     for key, value in (("profile", profile), ("endpoint_url", endpoint_url), ("provider", provider)):
@@ -72,9 +74,11 @@ def config_from_flags(vendor: str, bucket_url: str, mode: str, options: Mapping[
         raise ConfigError(SOURCE, FLAGS.get(key, "--" + key.replace("_", "-")), e.problem, e.hint) from None
 
 
-def limit_to(result: ScanResult, vendor: str, bucket: str) -> ScanResult:
-    """Only that vendor's and the baseline's findings about that bucket."""
-    keep = tuple(f for f in result.findings if f.vendor in (vendor, "baseline") and f.bucket in (bucket, None))
+def limit_to(result: ScanResult, integration: Integration) -> ScanResult:
+    """Only that vendor's and the baseline's findings about the buckets it reaches."""
+    buckets = (*integration.buckets(), None)
+    keep = tuple(f for f in result.findings
+                 if f.vendor in (integration.vendor, "baseline") and f.bucket in buckets)
     return dataclasses.replace(result, findings=keep)
 
 

@@ -74,12 +74,16 @@ def needs_of(integ: Integration, bucket_name: str) -> Needs:
                      f"read-only on {prefix or 'the whole bucket'}")
     if v == "tenyks":
         dataset = norm_prefix(integ.option("dataset"))
-        zones: tuple[tuple[str, frozenset[str]], ...] = ((dataset, get),)
-        if rw and (integ.option("metadata_bucket") or bucket_name) == bucket_name:
+        zones: tuple[tuple[str, frozenset[str]], ...] = ()
+        if bucket_name == integ.bucket:
+            zones += ((dataset, get),)
+        meta_here = rw and (integ.option("metadata_bucket") or integ.bucket) == bucket_name
+        if meta_here:
             meta = norm_prefix(integ.option("metadata_dir"))
             zones += ((meta, frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})),)
-        return Needs(zones, frozenset({"s3:ListBucket"}), f"{integ.mode}: read {dataset or 'the bucket'}"
-                     + (", write the metadata folder" if rw else ""))
+        what = ([f"read {dataset or 'the bucket'}"] if bucket_name == integ.bucket else []) + (
+            ["write the metadata folder"] if meta_here else [])
+        return Needs(zones, frozenset({"s3:ListBucket"}), f"{integ.mode}: {', '.join(what)}")
     prefix = norm_prefix(integ.option("prefix"))  # redbrick
     return Needs(((prefix, get | ({"s3:PutObject"} if rw else frozenset())),), frozenset(),
                  f"{integ.mode} on {prefix or 'the whole bucket'}")

@@ -84,3 +84,148 @@ images_dir = "images"
     assert _only(found, "tenyks.access-key", "tenyks-data").status == Status.PASS
     assert _only(found, "baseline.tls-only", "v7-good").status == Status.FAIL
     assert _only(found, "baseline.public-policy", "v7-good").status == Status.PASS
+
+
+V7_WASABI_USER = "arn:aws:iam::100000274636:user/darwin"
+DATATURE_ROLE_TRUST = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::277710232653:root"},
+                       "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "ext-1"}}}
+
+
+def test_names_metadata_cors_versioning_and_tls_on_a_scanned_estate(moto, aws):
+    s3, iam = aws("s3"), aws("iam")
+    # Names: dots break V7's and Datature's virtual-host URLs.
+    s3.create_bucket(Bucket="wasabi.slides")
+    s3.put_bucket_policy(Bucket="wasabi.slides", Policy=_policy(
+        {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_WASABI_USER}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::wasabi.slides/*"}))
+    s3.create_bucket(Bucket="nexus.assets")
+    iam.create_role(RoleName="datature-nexus", AssumeRolePolicyDocument=_policy(DATATURE_ROLE_TRUST))
+    iam.put_role_policy(RoleName="datature-nexus", PolicyName="read", PolicyDocument=_policy(
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectAttributes", "s3:ListBucket"],
+         "Resource": ["arn:aws:s3:::nexus.assets", "arn:aws:s3:::nexus.assets/*"]}))
+    # Tenyks read-write in one bucket, versioned, and a separate metadata bucket without CORS.
+    for name in ("tenyks-rw", "tenyks-data2", "tenyks-meta2"):
+        s3.create_bucket(Bucket=name)
+    for key in ("cats/images/a.jpg", "cats/annotations.json", "cats/predictions.json"):
+        s3.put_object(Bucket="tenyks-rw", Key=key, Body=b"{}")
+        s3.put_object(Bucket="tenyks-data2", Key=key, Body=b"{}")
+    s3.put_bucket_versioning(Bucket="tenyks-rw", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_cors(Bucket="tenyks-rw", CORSConfiguration={"CORSRules": [
+        {"AllowedMethods": ["GET"], "AllowedOrigins": ["https://app.tenyks.ai"]}]})
+    for user, data, meta in (("tenyks-one", "tenyks-rw", "tenyks-rw"), ("tenyks-two", "tenyks-data2", "tenyks-meta2")):
+        iam.create_user(UserName=user)
+        iam.create_access_key(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="tenyks", PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+             "Resource": [f"arn:aws:s3:::{data}/cats/*", f"arn:aws:s3:::{data}"]},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
+             "Resource": [f"arn:aws:s3:::{meta}/tenyks-meta/*", f"arn:aws:s3:::{meta}"]}))
+    # TLS only: the AWS-documented Deny on aws:SecureTransport false.
+    s3.create_bucket(Bucket="tls-only")
+    s3.put_bucket_policy(Bucket="tls-only", Policy=_policy(
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}))
+
+    found = _scan(moto.endpoint, """
+[[integrations]]
+vendor = "v7-wasabi"
+account = "main"
+bucket = "wasabi.slides"
+
+[[integrations]]
+vendor = "datature"
+account = "main"
+bucket = "nexus.assets"
+role_arn = "arn:aws:iam::123456789012:role/datature-nexus"
+external_id = "ext-1"
+
+[[integrations]]
+vendor = "tenyks"
+account = "main"
+bucket = "tenyks-rw"
+mode = "read-write"
+user = "tenyks-one"
+dataset = "cats"
+images_dir = "images"
+metadata_dir = "tenyks-meta"
+
+[[integrations]]
+vendor = "tenyks"
+account = "main"
+bucket = "tenyks-data2"
+mode = "read-write"
+user = "tenyks-two"
+dataset = "cats"
+images_dir = "images"
+metadata_bucket = "tenyks-meta2"
+metadata_dir = "tenyks-meta"
+""")
+    assert _only(found, "v7-wasabi.bucket-name", "wasabi.slides").status == Status.FAIL
+    assert _only(found, "v7-wasabi.read-grant", "wasabi.slides").status == Status.PASS
+    assert _only(found, "datature.bucket-name", "nexus.assets").status == Status.FAIL
+    assert _only(found, "datature.read-grant", "nexus.assets").status == Status.PASS
+    assert _only(found, "datature.external-id", "nexus.assets").status == Status.PASS
+    assert _only(found, "tenyks.metadata-grant", "tenyks-rw").status == Status.PASS
+    assert _only(found, "tenyks.metadata-cors", "tenyks-rw").status == Status.PASS
+    assert _only(found, "baseline.versioning-with-delete", "tenyks-rw").status == Status.PASS
+    assert _only(found, "tenyks.metadata-grant", "tenyks-meta2").status == Status.PASS
+    assert _only(found, "tenyks.metadata-cors", "tenyks-meta2").status == Status.FAIL
+    assert _only(found, "baseline.versioning-with-delete", "tenyks-meta2").status == Status.FAIL
+    # The separate metadata bucket is checked for least privilege too: only the metadata folder is written.
+    assert _only(found, "baseline.vendor-excess-privilege", "tenyks-meta2").status == Status.PASS
+    assert _only(found, "tenyks.metadata-cors", "tenyks-meta2").resource == "arn:aws:s3:::tenyks-meta2"
+    assert _only(found, "baseline.tls-only", "tls-only").status == Status.PASS
+
+
+def test_iam_refused_makes_same_account_grants_unknown_on_a_scanned_estate(moto, aws):
+    from tests.faultproxy import Fault, FaultProxy
+
+    s3, iam = aws("s3"), aws("iam")
+    s3.create_bucket(Bucket="nexus-assets")
+    s3.create_bucket(Bucket="dicom-studies")
+    s3.create_bucket(Bucket="cats-data")
+    iam.create_role(RoleName="datature-nexus", AssumeRolePolicyDocument=_policy(DATATURE_ROLE_TRUST))
+    for user in ("redbrick-annotator", "tenyks-reader"):
+        iam.create_user(UserName=user)
+        iam.create_access_key(UserName=user)
+    proxy = FaultProxy(moto.endpoint, [Fault(lambda r: r.method == "POST", status=403, code="AccessDenied",
+                                             message="not authorized to perform iam:GetAccountAuthorizationDetails",
+                                             body_contains=b"Action=GetAccountAuthorizationDetails")])
+    url = proxy.start()
+    try:
+        found = _scan(url, """
+[[integrations]]
+vendor = "datature"
+account = "main"
+bucket = "nexus-assets"
+role_arn = "arn:aws:iam::123456789012:role/datature-nexus"
+
+[[integrations]]
+vendor = "redbrick"
+account = "main"
+bucket = "dicom-studies"
+mode = "read-write"
+user = "redbrick-annotator"
+
+[[integrations]]
+vendor = "tenyks"
+account = "main"
+bucket = "cats-data"
+user = "tenyks-reader"
+dataset = "cats"
+images_dir = "images"
+""")
+    finally:
+        proxy.stop()
+    for rule, bucket in (("datature.trust-policy", "nexus-assets"), ("datature.external-id", "nexus-assets"),
+                         ("datature.list-grant", "nexus-assets"), ("datature.read-grant", "nexus-assets"),
+                         ("redbrick.read-grant", "dicom-studies"), ("redbrick.write-grant", "dicom-studies"),
+                         ("tenyks.read-grant", "cats-data"),
+                         ("baseline.vendor-excess-privilege", "dicom-studies")):
+        f = _only(found, rule, bucket)
+        assert f.status == Status.UNKNOWN, (rule, f.status, f.message)
+        assert "GetAccountAuthorizationDetails" in f.message, (rule, f.message)
+    # What does not rest on IAM is still decided.
+    assert _only(found, "datature.bucket-name", "nexus-assets").status == Status.PASS
+    assert _only(found, "redbrick.cors", "dicom-studies").status == Status.FAIL

@@ -151,3 +151,20 @@ def test_separate_metadata_bucket_carries_no_guide_note():
     s = tenyks(write, mode="read-write", metadata_bucket="cats-meta", buckets=(bucket(B, keys=KEYS), meta))
     f = next(x for x in findings(s, "baseline.vendor-excess-privilege") if x.bucket == B)
     assert f.status == Status.FAIL and "vendor_guide" not in f.evidence
+
+
+def test_separate_metadata_bucket_gets_baseline_checks_for_what_tenyks_may_do_there():
+    meta = bucket("cats-meta", keys=("tenyks-meta/t.bin", "other/x.bin"))
+    read = sample(f"arn:aws:s3:::{B}/cats/*")
+    wide = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
+            "Resource": ["arn:aws:s3:::cats-meta/*", "arn:aws:s3:::cats-meta"]}
+    s = tenyks(read, wide, mode="read-write", metadata_bucket="cats-meta", buckets=(bucket(B, keys=KEYS), meta))
+    excess = {f.bucket: f for f in findings(s, "baseline.vendor-excess-privilege")}
+    assert excess[B].status == Status.PASS, excess[B].message
+    f = excess["cats-meta"]
+    assert f.status == Status.FAIL
+    assert {"s3:DeleteObject", "s3:PutObject"} <= {e["action"] for e in f.evidence["extra"]
+                                                   if e["resource"] == "arn:aws:s3:::cats-meta/other/x.bin"}
+    assert one(s, "baseline.versioning-with-delete").bucket == "cats-meta"
+    grant = one(s, "tenyks.metadata-grant")
+    assert (grant.bucket, grant.status) == ("cats-meta", Status.PASS)

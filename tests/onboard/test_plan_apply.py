@@ -92,6 +92,12 @@ def broken_tenyks(aws, vendor, mode):
     return name, flags, other
 
 
+def broken_tenyks_separate_metadata(aws, vendor, mode):
+    name, flags, other = broken_tenyks(aws, vendor, mode)
+    aws("s3").create_bucket(Bucket="tenyks-meta-store")  # no CORS, nothing granted yet (guide 3.2.1, 3.3)
+    return name, flags + ["--metadata-bucket", "tenyks-meta-store"], other
+
+
 def broken_redbrick(aws, vendor, mode):
     name = f"redbrick-{mode}-dicom"
     other = _bucket(aws, name, ["studies/p1/ct-1.dcm"], block=False)
@@ -104,10 +110,11 @@ def broken_redbrick(aws, vendor, mode):
 
 CASES = [(v, m, fn) for v, fn in (("v7-aws", broken_v7), ("v7-wasabi", broken_v7), ("datature", broken_datature),
                                   ("tenyks", broken_tenyks), ("redbrick", broken_redbrick))
-         for m in ("read-only", "read-write")]
+         for m in ("read-only", "read-write")] + [("tenyks", "read-write", broken_tenyks_separate_metadata)]
+IDS = [f"{v}-{m}" for v, m, _ in CASES[:-1]] + ["tenyks-read-write-metadata-bucket"]
 
 
-@pytest.mark.parametrize("vendor, mode, make", CASES, ids=[f"{v}-{m}" for v, m, _ in CASES])
+@pytest.mark.parametrize("vendor, mode, make", CASES, ids=IDS)
 def test_plan_makes_a_broken_bucket_ready(moto, aws, tmp_path, capsys, vendor, mode, make):
     bucket, flags, other = make(aws, vendor, mode)
     common = [vendor, f"s3://{bucket}", "--mode", mode, "--endpoint-url", moto.endpoint, "--quiet", *flags]
@@ -132,6 +139,10 @@ def test_plan_makes_a_broken_bucket_ready(moto, aws, tmp_path, capsys, vendor, m
     assert code in (0, 3)
     after = json.loads((tmp_path / "after" / "findings.json").read_text())["findings"]
     assert not [f for f in after if f["rule_id"] == "baseline.vendor-excess-privilege" and f["status"] == "fail"]
+    if "--metadata-bucket" in flags:  # the second bucket was checked and put right too
+        meta = {f["rule_id"]: f["status"] for f in after if f["bucket"] == "tenyks-meta-store"}
+        assert meta["tenyks.metadata-grant"] == meta["tenyks.metadata-cors"] == "pass", meta
+        assert meta["baseline.vendor-excess-privilege"] == "pass", meta
 
     # Nothing that was there before is lost.
     s3 = aws("s3")
