@@ -534,6 +534,53 @@ def cmd_permissions(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- entry point
 
 
+def _creatable(path: Path, flag: str) -> None:
+    """``path`` can be created: its nearest existing ancestor is a directory we may write into."""
+    probe = Path(path).absolute().parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"{flag} {path}: {probe} is a file, so {path} cannot be created — give another path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: {probe} is not writable — choose a directory you can write to")
+
+
+def _writable_dir(path: Path, flag: str) -> None:
+    """Fail before any work if ``path`` cannot become a directory we write into (nothing is created here)."""
+    p = Path(path)
+    if p.exists():
+        if not p.is_dir():
+            raise UsageError(f"{flag} {path}: exists and is not a directory — give a directory (created if missing)")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise UsageError(f"{flag} {path}: is not writable — choose a directory you can write to")
+        return
+    _creatable(p, flag)
+
+
+def _writable_file(path: Path, flag: str) -> None:
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory — give a file name")
+    if p.exists():
+        if not os.access(p, os.W_OK) or not os.access(p.absolute().parent, os.W_OK | os.X_OK):
+            raise UsageError(f"{flag} {path}: cannot be replaced (no write permission) — choose another file")
+        return
+    _creatable(p, flag)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every file the command will write can be written: checked before any API call."""
+    out = getattr(args, "output_dir", None)
+    if out is not None and (args.command == "plan" or any(f != "table" for f in args.format)):
+        _writable_dir(out, "--output-dir")
+    if getattr(args, "save_snapshot", None):
+        _writable_file(args.save_snapshot, "--save-snapshot")
+    if args.command == "items-list":
+        _writable_file(args.output, "--output")
+    if args.command == "scan" and getattr(args, "history", None) and not args.no_history:
+        _writable_file(args.history, "--history")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -541,12 +588,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        _check_outputs(args)
         return args.func(args)
     except (ConfigError, UsageError, SnapshotError) as e:
         _err_console().print(f"auditor: error: {e}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_USAGE
     except AuditorError as e:
         _err_console().print(f"auditor: error: {e}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    except OSError as e:  # writing a report or snapshot failed (disk full, permissions changed)
+        where = e.filename2 or e.filename or "output"
+        _err_console().print(f"auditor: error: {where}: cannot write ({e.strerror or e}) — check the path and free space; "
+                             "files already written are complete, none is left half-written",
+                             markup=False, highlight=False, soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

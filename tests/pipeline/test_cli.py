@@ -139,3 +139,36 @@ def test_demo_runs_offline_and_writes_a_schema_valid_report(tmp_path, capsys):
     assert by_rule[("tenyks.coco-format", "demo-tenyks-data")] == "fail"
     assert by_rule[("baseline.object-kms", "v7.scans.legacy")] == "fail"
     assert "Demo done" in capsys.readouterr().out
+
+
+def test_an_output_that_cannot_be_written_is_a_usage_error_before_any_api_call(tmp_path, capsys):
+    # An endpoint nobody listens on: any API call would end in a skipped account (exit 3), not exit 2.
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    (tmp_path / "afile").write_text("not a directory")
+    cases = [
+        (["--output-dir", str(tmp_path / "afile")], "--output-dir", "exists and is not a directory"),
+        (["--output-dir", str(tmp_path / "afile" / "reports")], "--output-dir", "is a file"),
+        (["--save-snapshot", str(tmp_path)], "--save-snapshot", "is a directory"),
+        (["--save-snapshot", str(tmp_path / "afile" / "snap.json")], "--save-snapshot", "is a file"),
+        (["--history", str(tmp_path / "afile" / "history.sqlite")], "--history", "is a file"),
+    ]
+    for extra, flag, problem in cases:
+        history = [] if "--history" in extra else ["--no-history"]
+        code = main(["scan", "--config", str(config), "--quiet", *history, *extra])
+        err = capsys.readouterr().err.strip()
+        assert code == 2, (extra, err)
+        assert len(err.splitlines()) == 1 and err.startswith(f"auditor: error: {flag} ") and problem in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "auditor.toml"]  # nothing written
+
+
+def test_a_report_that_fails_to_write_leaves_no_partial_file(moto, aws, tmp_path, capsys):
+    aws("s3").create_bucket(Bucket="some-bucket")
+    config = write_config(tmp_path, moto.endpoint)
+    out = tmp_path / "out"
+    (out / "findings.csv").mkdir(parents=True)  # the CSV cannot be renamed into place
+    code = main(["scan", "--config", str(config), "--quiet", "--no-history", "--format", "json,csv",
+                 "--output-dir", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and f"{out / 'findings.csv'}: cannot write" in err, err
+    validate(json.loads((out / "findings.json").read_text()))  # written before, and whole
+    assert sorted(p.name for p in out.iterdir()) == ["findings.csv", "findings.json"]  # no temporary file left
