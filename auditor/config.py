@@ -147,6 +147,15 @@ def _toml_error_line(message: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _known_rule(pattern: str) -> bool:
+    """Does ``pattern`` (an id or a glob) name at least one shipped rule?"""
+    import fnmatch
+
+    from auditor.rulepack import load_packs
+
+    return any(fnmatch.fnmatchcase(r.id, pattern) for p in load_packs() for r in p.rules)
+
+
 class _Parser:
     def __init__(self, text: str, path: str):
         self.lines = text.splitlines()
@@ -233,6 +242,9 @@ class _Parser:
         t = "suppress"
         self._unknown(t, i, d, SUPPRESS_KEYS, "a suppression")
         rule = self._str(t, i, d, "rule", required=True)
+        if not _known_rule(rule):
+            raise self.fail(t, i, "rule", f"'{rule}' matches no rule id",
+                            "use an id from `auditor rules` (a glob such as \"baseline.*\" works too)")
         resource = self._str(t, i, d, "resource", default="*")
         reason = self._str(t, i, d, "reason", required=True)
         until = d.get("until")

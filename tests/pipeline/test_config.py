@@ -77,6 +77,7 @@ def test_good_config_parses_every_key():
      "integrations[0].mode", "unknown mode 'rw'", 7),
     ("[scan]\nconcurrency = 0\n", "concurrency", "must be a positive integer", 2),
     ("colour = 'blue'\n", "colour", "unknown top-level key", 1),
+    ("[[suppress]]\nrule = 'baseline.tls_only'\nreason = 'typo'\n", "suppress[0].rule", "matches no rule id", 2),
 ])
 def test_config_errors_name_file_key_line_and_fix(text, key, words, line):
     with pytest.raises(ConfigError) as err:
@@ -99,3 +100,9 @@ def test_missing_file(tmp_path):
         load_config(tmp_path / "nope.toml")
     assert "config file not found" in str(err.value)
     assert "--config" in str(err.value)
+
+
+def test_suppression_rule_may_be_an_id_or_a_glob():
+    for rule in ("baseline.tls-only", "baseline.*", "v7-*.cors"):
+        config = parse_config(f"[[suppress]]\nrule = '{rule}'\nreason = 'accepted risk'\n")
+        assert config.suppressions[0].rule == rule
