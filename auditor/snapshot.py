@@ -80,7 +80,11 @@ def load(text: str, source: str = "snapshot") -> Snapshot:
         raise SnapshotError(f"{source}: not JSON ({e})") from None
     if not isinstance(data, dict) or data.get("schema_version") != 1:
         raise SnapshotError(f"{source}: not an auditor snapshot (schema_version 1 expected)")
-    return from_data(Snapshot, data)
+    try:
+        return from_data(Snapshot, data)
+    except SnapshotError as e:
+        raise SnapshotError(f"{source}: {e} — the file was changed after `auditor scan --save-snapshot` wrote it; "
+                            "use the original or scan again") from None
 
 
 def save_snapshot(snapshot: Snapshot, path: Path) -> None:

@@ -172,3 +172,14 @@ def test_a_report_that_fails_to_write_leaves_no_partial_file(moto, aws, tmp_path
     assert code == 2 and f"{out / 'findings.csv'}: cannot write" in err, err
     validate(json.loads((out / "findings.json").read_text()))  # written before, and whole
     assert sorted(p.name for p in out.iterdir()) == ["findings.csv", "findings.json"]  # no temporary file left
+
+
+def test_a_damaged_snapshot_is_one_line_naming_the_file_and_the_field(tmp_path, capsys):
+    snap = tmp_path / "evidence.json"
+    snap.write_text(json.dumps({"schema_version": 1, "started_at": "s", "finished_at": "f",
+                                "accounts": [{"name": "a", "account_id": "1", "buckets": "not-a-list"}]}))
+    code = main(["scan", "--from-snapshot", str(snap), "--no-history", "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"auditor: error: {snap}: ") and "buckets: expected a list" in err and " — " in err
+    assert not (tmp_path / "out").exists()
