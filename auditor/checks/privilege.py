@@ -184,8 +184,8 @@ def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Ask
 
 def _guide_note(integ: Integration, bucket_name: str) -> str:
     """Where the vendor's own sample policy grants more than the vendor uses, say so."""
-    if (integ.vendor == "tenyks" and integ.mode == "read-write"
-            and (integ.option("metadata_bucket") or bucket_name) == bucket_name):
+    if (integ.vendor == "tenyks" and integ.mode == "read-write" and bucket_name == integ.bucket
+            and (integ.option("metadata_bucket") or integ.bucket) == integ.bucket):  # one bucket for both
         meta = norm_prefix(integ.option("metadata_dir"))
         return ("Tenyks's guide (003_6b5f075097d26312.txt, 3.2.2) grants read/write on the entire bucket for "
                 f"images and metadata in one bucket, but Tenyks writes only its metadata folder ({meta}); "
