@@ -48,7 +48,10 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
                 findings.append(_missing_bucket(rule, account, integ))
                 continue
             findings.extend(_run(rule, Target(snapshot, account, bucket, integ, pack.vendor, on_bucket), checks))
-    return tuple(findings)
+    # One finding per (rule, resource): an account configured twice (two labels, one account id)
+    # reports its roles once.
+    unique = {(f.rule_id, f.vendor, f.account_id, f.bucket, f.resource, f.principal): f for f in reversed(findings)}
+    return tuple(f for f in findings if unique[(f.rule_id, f.vendor, f.account_id, f.bucket, f.resource, f.principal)] is f)
 
 
 def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
@@ -85,7 +88,9 @@ def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
 def _finding(rule: Rule, target: Target, outcome: Outcome) -> Finding:
     integ = target.integration
     bucket, region = target.bucket.name, target.bucket.region
-    if outcome.resource and outcome.resource.startswith("arn:aws:s3:::"):
+    if outcome.account_level:
+        bucket, region = None, None
+    elif outcome.resource and outcome.resource.startswith("arn:aws:s3:::"):
         # A finding about another bucket of the integration (Tenyks's metadata bucket) is filed under it.
         name = outcome.resource[len("arn:aws:s3:::"):].split("/", 1)[0]
         if name != bucket:

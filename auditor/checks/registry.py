@@ -41,6 +41,7 @@ class Outcome:
     resource: str | None = None  # default: the bucket's ARN
     principal: str | None = None
     severity: Severity | None = None  # overrides the rule's severity (e.g. CORS "*" that also allows writes)
+    account_level: bool = False  # about the account (a role), not about the bucket the rule ran on
 
 
 @dataclass(frozen=True, slots=True)

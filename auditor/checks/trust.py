@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -234,7 +235,7 @@ def trust_external_id(target: Target) -> list[Outcome] | Outcome | None:
     problem = iam_problem(account)
     if problem:
         return Outcome(Status.UNKNOWN, f"Could not verify role trust policies: {problem}.",
-                       resource=f"arn:aws:iam::{account.account_id}:root")
+                       resource=f"arn:aws:iam::{account.account_id}:root", account_level=True)
     outcomes = []
     for role in account.roles:
         if "/aws-service-role/" in role.arn or role.trust_policy is None:
@@ -274,7 +275,7 @@ def trust_external_id(target: Target) -> list[Outcome] | Outcome | None:
         else:
             outcomes.append(Outcome(Status.PASS, f"Role {role.name} trusts {', '.join(foreign)} only with conditions "
                                     "(sts:ExternalId or stricter).", evidence, resource=role.arn))
-    return outcomes or None
+    return [dataclasses.replace(o, account_level=True) for o in outcomes] or None
 
 
 def _with_external_id(st: Mapping[str, Any]) -> dict[str, Any]:

@@ -168,6 +168,19 @@ def test_trust_external_id_once_per_role():
     assert found[loose.arn].status == Status.FAIL
     assert "update-assume-role-policy --role-name partner" in found[loose.arn].remediation
     assert found[strict.arn].status == Status.PASS
+    # Roles belong to the account, not to the bucket the rule happened to run on.
+    assert {(f.bucket, f.region) for f in found.values()} == {(None, None)}
+
+
+def test_an_account_configured_twice_reports_its_roles_once():
+    import dataclasses
+
+    loose = role("partner", trust({"Effect": "Allow", "Action": "sts:AssumeRole",
+                                   "Principal": {"AWS": "arn:aws:iam::999988887777:root"}}))
+    first = account(bucket(B), roles=(loose,))
+    second = dataclasses.replace(account(bucket("other-bucket"), roles=(loose,)), name="prod-again")
+    found = findings(snapshot(first, second), "baseline.trust-external-id")
+    assert [(f.resource, f.status) for f in found] == [(loose.arn, Status.FAIL)]
 
 
 # ----------------------------------------------------------------------------- key age
