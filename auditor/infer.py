@@ -47,9 +47,44 @@ def infer_integrations(snapshot: Snapshot, packs: Sequence) -> tuple[Integration
                     out.append(found)
         if "datature" in vendors:
             acct = vendors["datature"].account or DATATURE_ACCOUNT
-            out.extend(i for i in _infer_datature(snapshot, account, acct)
-                       if (i.account, i.bucket, i.vendor) not in configured)
+            by_role = [i for i in _infer_datature(snapshot, account, acct)
+                       if (i.account, i.bucket, i.vendor) not in configured]
+            out.extend(by_role)
+            taken = configured | {(i.account, i.bucket, i.vendor) for i in by_role}
+            out.extend(i for i in _infer_datature_by_bucket_policy(account, acct)
+                       if (i.account, i.bucket, i.vendor) not in taken)
     return tuple(out)
+
+
+def _infer_datature_by_bucket_policy(account: AccountState, datature_account: str) -> list[Integration]:
+    """A bucket whose policy allows a principal of Datature's account (PRODUCT.md §2) is Datature's.
+
+    Datature reads through a role it assumes (002_9351336936b25d3d.txt), so the role is taken to be
+    the one role of the account that trusts Datature's account, if there is exactly one; otherwise
+    the role-based rules report that no role_arn is known.
+    """
+    from auditor.checks.trust import principal_account, trusted_aws_principals
+
+    out = []
+    roles = [r.arn for r in account.roles
+             if any(p != "*" and principal_account(p) == datature_account for p in trusted_aws_principals(r.trust_policy))]
+    for bucket in account.buckets:
+        named = [p for st in _statements(bucket.policy) if st.get("Effect") == "Allow"
+                 for p in _aws_principals(st) if p != "*" and principal_account(p) == datature_account]
+        if not named:
+            continue
+        options: dict[str, str] = {}
+        if len(roles) == 1:
+            options["role_arn"] = roles[0]
+        specific = sorted({p for p in named if p.startswith("arn:") and not p.endswith(":root")})
+        if len(specific) == 1:
+            options["vendor_principal"] = specific[0]
+        prefix = _single_prefix(_object_patterns([bucket.policy], bucket.name))
+        if prefix:
+            options["prefix"] = prefix
+        out.append(Integration(vendor="datature", account=account.name, bucket=bucket.name, mode="read-only",
+                               options=options, inferred=True))
+    return out
 
 
 def _statements(doc: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:

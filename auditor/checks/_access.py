@@ -28,6 +28,8 @@ FIXED_PRINCIPALS = {"v7-aws": V7_AWS_ROLE, "v7-wasabi": V7_WASABI_USER}
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 VENDOR_SIDE = compile_policy(ALLOW_ALL, "vendor's own identity policy (assumed to allow)", "identity")
 PROBE = "auditor-probe"
+NO_DATATURE_ROLE = ("Could not verify: no role is known through which Datature reads this bucket — set role_arn "
+                    "(the role Datature assumes) in the integration.")
 
 # Never known to the scanner (PRODUCT.md §5).
 ALWAYS_UNKNOWN = ("aws:SourceIp", "aws:SourceVpc", "aws:VpcSourceIp")
@@ -184,7 +186,7 @@ def actor_for(target: Target, integ: Integration) -> Actor | Outcome:
     if integ.vendor == "datature":
         role_arn = integ.option("role_arn")
         if not role_arn:
-            return Outcome(Status.UNKNOWN, "The integration names no role_arn for Datature.", {})
+            return Outcome(Status.UNKNOWN, NO_DATATURE_ROLE, {})
         return role_actor(account, integ.vendor, role_arn)
     user = integ.option("user")
     if not user:

@@ -9,6 +9,7 @@ from typing import Any
 
 from auditor.checks._access import (
     DATATURE_ACCOUNT,
+    NO_DATATURE_ROLE,
     PROBE,
     Asked,
     NamedPolicy,
@@ -88,7 +89,7 @@ def _role(target: Target) -> RoleState | Outcome:
     integ = target.integration
     role_arn = integ.option("role_arn") if integ else None
     if not role_arn:
-        return Outcome(Status.UNKNOWN, "The integration names no role_arn.", {})
+        return Outcome(Status.UNKNOWN, NO_DATATURE_ROLE, {})
     problem = iam_problem(target.account)
     if problem:
         return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", {"role": role_arn}, resource=role_arn)

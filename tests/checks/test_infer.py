@@ -93,6 +93,26 @@ def test_a_public_bucket_is_not_datature_s_because_its_role_could_read_it():
     assert [i.bucket for i in infer_integrations(s, packs())] == ["nexus-assets"]
 
 
+def test_a_bucket_policy_naming_a_datature_principal_gets_datature_s_rules():
+    grant = policy({"Effect": "Allow", "Principal": {"AWS": DATATURE_PRINCIPAL}, "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::nexus-direct/frames/*"})
+    # No role trusts Datature: the role-based rules say what is missing instead of passing.
+    s = snapshot(account(bucket("nexus-direct", policy=grant)))
+    (i,) = infer_integrations(s, packs())
+    assert (i.vendor, i.bucket, i.mode, i.inferred) == ("datature", "nexus-direct", "read-only", True)
+    assert i.options == {"vendor_principal": DATATURE_PRINCIPAL, "prefix": "frames/"}
+    for rule in ("datature.trust-policy", "datature.read-grant"):
+        (f,) = findings(s, rule)
+        assert f.status == Status.UNKNOWN and "set role_arn" in f.message, (rule, f.message)
+    # With exactly one role trusting Datature's account, that role is the one checked.
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": DATATURE_PRINCIPAL}})
+    s = snapshot(account(bucket("nexus-direct", policy=grant), roles=(role("datature-nexus", trust),)))
+    (i,) = infer_integrations(s, packs())
+    assert i.option("role_arn") == f"arn:aws:iam::{ACCT}:role/datature-nexus"
+    assert [f.status for f in findings(s, "datature.trust-policy")] == [Status.PASS]
+    assert [f.status for f in findings(s, "datature.external-id")] == [Status.FAIL]
+
+
 # ----------------------------------------------------------------------------- unreadable policies
 
 # S3 refuses this on PutBucketPolicy, but a snapshot, an S3-compatible store or an operator newer
