@@ -28,6 +28,7 @@ class Fault:
     delay: float = 0.0  # seconds to wait before answering (or forwarding, when status is 0)
     times: int | None = None
     body_contains: bytes | None = None  # also require this in the request body (query APIs: b"Action=AssumeRole")
+    rewrite: Callable[[bytes], bytes] | None = None  # with status 0: forward, then alter the answer's body
     hits: int = 0
 
     def applies(self, request: web.Request, body: bytes) -> bool:
@@ -75,6 +76,7 @@ class FaultProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.seen[(request.method, _api_hint(request, body))] += 1
+        rewrite = None
         for fault in self.faults:
             if fault.applies(request, body):
                 fault.hits += 1
@@ -87,11 +89,14 @@ class FaultProxy:
                     else:  # S3 REST
                         body = f'<?xml version="1.0" encoding="UTF-8"?><Error>{error}<RequestId>fault</RequestId></Error>'
                     return web.Response(status=fault.status, body=body.encode(), content_type="application/xml")
+                rewrite = fault.rewrite
                 break
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         async with self._session.request(request.method, self.upstream + request.path_qs, data=body,
                                          headers=headers, allow_redirects=False) as resp:
             data = await resp.read()
+            if rewrite is not None:
+                data = rewrite(data)
             out_headers = {k: v for k, v in resp.headers.items()
                            if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")}
             return web.Response(status=resp.status, body=data, headers=out_headers)

@@ -90,6 +90,9 @@ async def collect_account(acct_conf: AccountConfig, integrations: list[Integrati
         return SkippedAccount(name=acct_conf.name, reason=str(e))
     try:
         return await _collect_open_account(acct, integrations, config, limit, progress)
+    except (AuditorError, ValueError, KeyError, TypeError, AttributeError) as e:
+        # An answer this collector cannot read must not end the scan of every other account.
+        return SkippedAccount(name=acct_conf.name, reason=f"collection failed ({type(e).__name__}: {e})"[:500])
     finally:
         await acct.aclose()
 

@@ -49,37 +49,47 @@ async def collect_iam(acct: AccountSession, limit: asyncio.Semaphore) -> dict[st
         if err:
             out["errors"].append(err)
             return out
-        for u in resp.get("UserDetailList", []):
-            out["users"].append(UserState(
-                name=u["UserName"], arn=u["Arn"],
-                attached=_attached(u.get("AttachedManagedPolicies")),
-                inline=_inline(u.get("UserPolicyList")),
-                groups=tuple(u.get("GroupList", ())),
-                boundary=(u.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
-            ))
-        for g in resp.get("GroupDetailList", []):
-            out["groups"].append(GroupState(
-                name=g["GroupName"], arn=g["Arn"],
-                attached=_attached(g.get("AttachedManagedPolicies")),
-                inline=_inline(g.get("GroupPolicyList")),
-            ))
-        for r in resp.get("RoleDetailList", []):
-            trust = r.get("AssumeRolePolicyDocument")
-            out["roles"].append(RoleState(
-                name=r["RoleName"], arn=r["Arn"],
-                trust_policy=_doc(trust) if trust else None,
-                attached=_attached(r.get("AttachedManagedPolicies")),
-                inline=_inline(r.get("RolePolicyList")),
-                boundary=(r.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
-            ))
-        for p in resp.get("Policies", []):
-            default = next((v for v in p.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), None)
-            if default and default.get("Document"):
-                out["managed"][p["Arn"]] = _doc(default["Document"])
+        try:
+            _page(resp, out)
+        except (ValueError, KeyError, TypeError) as e:  # a document that is not JSON, a missing field
+            out["errors"].append(ApiError("GetAccountAuthorizationDetails", "MalformedResponse",
+                                          f"{type(e).__name__}: {e}"[:300]))
+            return out
         if not resp.get("IsTruncated"):
             break
         marker = resp.get("Marker")
     return out
+
+
+def _page(resp: dict[str, Any], out: dict[str, Any]) -> None:
+    """One page of GetAccountAuthorizationDetails into ``out``."""
+    for u in resp.get("UserDetailList", []):
+        out["users"].append(UserState(
+            name=u["UserName"], arn=u["Arn"],
+            attached=_attached(u.get("AttachedManagedPolicies")),
+            inline=_inline(u.get("UserPolicyList")),
+            groups=tuple(u.get("GroupList", ())),
+            boundary=(u.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+        ))
+    for g in resp.get("GroupDetailList", []):
+        out["groups"].append(GroupState(
+            name=g["GroupName"], arn=g["Arn"],
+            attached=_attached(g.get("AttachedManagedPolicies")),
+            inline=_inline(g.get("GroupPolicyList")),
+        ))
+    for r in resp.get("RoleDetailList", []):
+        trust = r.get("AssumeRolePolicyDocument")
+        out["roles"].append(RoleState(
+            name=r["RoleName"], arn=r["Arn"],
+            trust_policy=_doc(trust) if trust else None,
+            attached=_attached(r.get("AttachedManagedPolicies")),
+            inline=_inline(r.get("RolePolicyList")),
+            boundary=(r.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+        ))
+    for p in resp.get("Policies", []):
+        default = next((v for v in p.get("PolicyVersionList", []) if v.get("IsDefaultVersion")), None)
+        if default and default.get("Document"):
+            out["managed"][p["Arn"]] = _doc(default["Document"])
 
 
 async def access_keys(acct: AccountSession, user: UserState, limit: asyncio.Semaphore) -> UserState:

@@ -174,3 +174,62 @@ def test_assume_role_with_external_id(moto, aws):
                                                           'external_id = "abc"')))
     assert snap.skipped == ()
     assert snap.accounts[0].bucket("assumed-bucket") is not None
+
+
+def test_an_iam_answer_that_cannot_be_read_is_recorded_and_the_scan_goes_on(moto, aws):
+    import re
+
+    aws("s3").create_bucket(Bucket="still-decided")
+    iam = aws("iam")
+    iam.create_user(UserName="tenyks-reader")
+    iam.put_user_policy(UserName="tenyks-reader", PolicyName="read", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+
+    def broken_document(xml: bytes) -> bytes:
+        return re.sub(rb"<PolicyDocument>[^<]*</PolicyDocument>", b"<PolicyDocument>%7Bnot-json</PolicyDocument>",
+                      xml, count=1)
+
+    proxy = FaultProxy(moto.endpoint, [Fault(lambda r: r.method == "POST", status=0, rewrite=broken_document,
+                                             body_contains=b"Action=GetAccountAuthorizationDetails")])
+    url = proxy.start()
+    try:
+        snap = collect(parse_config(config_for(url) + """
+[[integrations]]
+vendor = "tenyks"
+account = "main"
+bucket = "still-decided"
+user = "tenyks-reader"
+dataset = "cats"
+images_dir = "images"
+"""))
+    finally:
+        proxy.stop()
+    assert proxy.faults[0].hits >= 1
+    (acct,) = snap.accounts
+    err = acct.error("GetAccountAuthorizationDetails")
+    assert err is not None and err.code == "MalformedResponse" and "JSONDecodeError" in err.message
+    found = {f.rule_id: f for f in evaluate(snap, load_packs())}
+    assert found["tenyks.read-grant"].status == Status.UNKNOWN
+    assert "MalformedResponse" in found["tenyks.read-grant"].message
+    assert found["baseline.cors-wildcard-origin"].status == Status.PASS
+
+
+def test_an_answer_the_collector_cannot_use_skips_that_account_only(moto, aws):
+    import re
+
+    aws("s3").create_bucket(Bucket="nameless-in-listing")
+    # ListBuckets answered with a bucket entry that has no name: the other account is still scanned.
+    proxy = FaultProxy(moto.endpoint, [Fault(lambda r: r.method == "GET" and r.path == "/", status=0,
+                                             rewrite=lambda xml: re.sub(rb"<Name>[^<]*</Name>", b"", xml))])
+    url = proxy.start()
+    try:
+        snap = collect(parse_config(config_for(moto.endpoint) + f"""
+[[accounts]]
+name = "odd"
+endpoint_url = "{url}"
+"""))
+    finally:
+        proxy.stop()
+    assert [a.name for a in snap.accounts] == ["main"]
+    (skipped,) = snap.skipped
+    assert skipped.name == "odd" and "collection failed (KeyError" in skipped.reason
