@@ -50,8 +50,10 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
             findings.extend(_run(rule, Target(snapshot, account, bucket, integ, pack.vendor, on_bucket), checks))
     # One finding per (rule, resource): an account configured twice (two labels, one account id)
     # reports its roles once.
-    unique = {(f.rule_id, f.vendor, f.account_id, f.bucket, f.resource, f.principal): f for f in reversed(findings)}
-    return tuple(f for f in findings if unique[(f.rule_id, f.vendor, f.account_id, f.bucket, f.resource, f.principal)] is f)
+    first: dict[tuple, Finding] = {}
+    for f in findings:
+        first.setdefault((f.rule_id, f.vendor, f.account_id, f.bucket, f.resource, f.principal), f)
+    return tuple(first.values())
 
 
 def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:

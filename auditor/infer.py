@@ -63,11 +63,10 @@ def _infer_datature_by_bucket_policy(account: AccountState, datature_account: st
     the one role of the account that trusts Datature's account, if there is exactly one; otherwise
     the role-based rules report that no role_arn is known.
     """
-    from auditor.checks.trust import principal_account, trusted_aws_principals
+    from auditor.checks.trust import principal_account
 
     out = []
-    roles = [r.arn for r in account.roles
-             if any(p != "*" and principal_account(p) == datature_account for p in trusted_aws_principals(r.trust_policy))]
+    roles = [r.arn for r in account.roles if _trusted_in(r, datature_account)]
     for bucket in account.buckets:
         named = [p for st in _statements(bucket.policy) if st.get("Effect") == "Allow"
                  for p in _aws_principals(st) if p != "*" and principal_account(p) == datature_account]
@@ -181,14 +180,12 @@ def _infer_v7(snapshot: Snapshot, account: AccountState, bucket: BucketState, ve
 
 def _infer_datature(snapshot: Snapshot, account: AccountState, datature_account: str) -> list[Integration]:
     from auditor.checks._access import iam_problem, role_actor
-    from auditor.checks.trust import principal_account, trusted_aws_principals
 
     if iam_problem(account):
         return []
     out = []
     for role in account.roles:
-        trusted = [p for p in trusted_aws_principals(role.trust_policy)
-                   if p != "*" and principal_account(p) == datature_account]
+        trusted = _trusted_in(role, datature_account)
         if not trusted:
             continue
         actor = role_actor(account, "datature", role.arn)
@@ -199,6 +196,13 @@ def _infer_datature(snapshot: Snapshot, account: AccountState, datature_account:
         except PolicyError:
             continue  # its policies cannot be read; the datature rules of a configured integration say so
     return out
+
+
+def _trusted_in(role: RoleState, account_id: str) -> list[str]:
+    """The principals of ``account_id`` that ``role``'s trust policy names."""
+    from auditor.checks.trust import principal_account, trusted_aws_principals
+
+    return [p for p in trusted_aws_principals(role.trust_policy) if p != "*" and principal_account(p) == account_id]
 
 
 def _datature_buckets(snapshot: Snapshot, account: AccountState, role: RoleState, actor: Any,
