@@ -64,7 +64,29 @@ def _formats(value: str) -> tuple[str, ...]:
     return items
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _integration_keys(packs) -> dict[str, list[tuple[str, str]]]:
+    """Integration key → [(vendor id, help)] over every loaded vendor profile (flags come from these)."""
+    keys: dict[str, list[tuple[str, str]]] = {}
+    for pack in packs:
+        for k in pack.vendor.keys:
+            keys.setdefault(k.name, []).append((pack.vendor.id, k.help))
+    return keys
+
+
+def rules_dirs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rules-dir", type=Path, action="append", default=[], metavar="DIR",
+                   help="also load the vendor packs (*.toml) in DIR; a pack with a built-in vendor's id replaces it "
+                        "(repeatable; see docs/vendor-packs.md)")
+
+
+def build_parser(packs=None) -> argparse.ArgumentParser:
+    """The command line; ``packs`` (default: the built-in ones) give the vendors and their integration flags."""
+    if packs is None:
+        from auditor.rulepack import load_packs
+
+        packs = load_packs()
+    vendors = [p.vendor.id for p in packs if p.vendor.access is not None]
+    integration_keys = _integration_keys(packs)
     parser = argparse.ArgumentParser(prog="auditor", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
@@ -75,21 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="scan history database (default $AUDITOR_HISTORY, else history.sqlite in the user data dir)")
 
     def onboard_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("vendor", metavar="VENDOR", help="v7-aws | v7-wasabi | datature | tenyks | redbrick")
+        p.add_argument("vendor", metavar="VENDOR", help=" | ".join(vendors))
         p.add_argument("bucket", metavar="s3://BUCKET", help="the bucket to connect")
         p.add_argument("--mode", choices=("read-only", "read-write"), default="read-only")
-        g = p.add_argument_group("integration (as in auditor.toml [[integrations]])")
-        g.add_argument("--prefix", help="v7-*: thumbnail prefix (default data/); datature: folder prefix; redbrick: root folder")
-        g.add_argument("--scope", help="v7-*: the sub-folder V7 may read (default: whole bucket)")
-        g.add_argument("--role-arn", help="datature: the role Datature assumes (required)")
-        g.add_argument("--vendor-principal", help="datature: the ARN shown in Datature's set-up screen")
-        g.add_argument("--external-id", help="datature: the external id shown in Datature's set-up screen")
-        g.add_argument("--user", help="tenyks, redbrick: the IAM user name (required)")
-        g.add_argument("--dataset", help="tenyks: dataset folder (required)")
-        g.add_argument("--images-dir", help="tenyks: images folder inside the dataset (required)")
-        g.add_argument("--metadata-bucket", help="tenyks read-write: metadata bucket (default: same bucket)")
-        g.add_argument("--metadata-dir", help="tenyks read-write: metadata folder, a key prefix from the bucket root "
-                                               "(e.g. cats/tenyks-meta; required in read-write)")
+        g = p.add_argument_group("integration (as in auditor.toml [[integrations]]; from each vendor's profile)")
+        for key, users in integration_keys.items():
+            text = "; ".join(f"{', '.join(v for v, h in users if h == help_)}: {help_}"
+                             for help_ in dict.fromkeys(h for _, h in users))
+            g.add_argument("--" + key.replace("_", "-"), dest=key, help=text.replace("%", "%%"))
+        rules_dirs_option(p)
         a = p.add_argument_group("account")
         a.add_argument("--profile", help="shared-config profile")
         a.add_argument("--endpoint-url", help="one endpoint for every service (Wasabi, an emulator)")
@@ -122,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="shard the accounts across the workers of a Dask cluster (e.g. tcp://10.0.0.5:8786); "
                            "needs pip install 'auditor[distributed]'")
     scan.add_argument("--shards", type=int, default=None, help="with --dask-scheduler: number of shards (default: one per worker)")
+    rules_dirs_option(scan)
     scan.set_defaults(func=cmd_scan)
 
     demo = sub.add_parser("demo", help="scan sample buckets in an embedded emulator (no credentials, no network)",
@@ -180,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="list every rule with severity and reference")
     rules.add_argument("--format", choices=("table", "json"), default="table")
+    rules_dirs_option(rules)
     rules.set_defaults(func=cmd_rules)
 
     perms = sub.add_parser(
@@ -239,12 +257,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     config_path = args.config or Path("auditor.toml")
     if args.from_snapshot:
+        from auditor.rulepack import load_packs
+
+        config = load_config(config_path, args.rules_dir) if (args.config or config_path.exists()) else None
+        packs = config.packs if config else load_packs(dirs=args.rules_dir)
         snapshot = load_snapshot(args.from_snapshot)
-        config = load_config(config_path) if (args.config or config_path.exists()) else None
         with _evaluating(args):
-            result = evaluate_snapshot(snapshot, integrations=config.integrations if config else None)
+            result = evaluate_snapshot(snapshot, packs, integrations=config.integrations if config else None)
     else:
-        config = load_config(config_path)  # exits 2 on a bad config, before any API call
+        config = load_config(config_path, args.rules_dir)  # exits 2 on a bad config or pack, before any API call
         if not config.accounts:
             raise ConfigError(str(config_path), "accounts", "no [[accounts]] to scan",
                               'add [[accounts]] with name = "..." (and profile or role_arn)')
@@ -252,7 +273,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if args.save_snapshot:
             save_snapshot(snapshot, args.save_snapshot)
         with _evaluating(args):
-            result = evaluate_snapshot(snapshot)
+            result = evaluate_snapshot(snapshot, config.packs)
     if config is not None and config.suppressions:
         import dataclasses
 
@@ -349,16 +370,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if status in (0, 1, 3) else status
 
 
-INTEGRATION_FLAGS = ("prefix", "scope", "role_arn", "vendor_principal", "external_id", "user", "dataset",
-                     "images_dir", "metadata_bucket", "metadata_dir")
-
-
 def _onboard_config(args: argparse.Namespace):
     from auditor.onboard import config_from_flags
+    from auditor.rulepack import load_packs
 
-    return config_from_flags(args.vendor, args.bucket, args.mode, {k: getattr(args, k) for k in INTEGRATION_FLAGS},
+    keys = _integration_keys(load_packs(dirs=args.rules_dir))
+    return config_from_flags(args.vendor, args.bucket, args.mode, {k: getattr(args, k, None) for k in keys},
                              profile=args.profile, endpoint_url=args.endpoint_url, provider=args.provider,
-                             region=args.region)
+                             region=args.region, rule_dirs=args.rules_dir)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -368,7 +387,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = _onboard_config(args)
     integ = config.integrations[0]
     snapshot = _collect(config, args)
-    result = limit_to(evaluate_snapshot(snapshot), integ)
+    result = limit_to(evaluate_snapshot(snapshot, config.packs), integ)
     status = _report(result, args)
     unknown = sum(1 for f in result.findings if f.status.value == "unknown")
     console = _console()
@@ -388,8 +407,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     config = _onboard_config(args)
     integ = config.integrations[0]
     snapshot = _collect(config, args)
-    result = limit_to(evaluate_snapshot(snapshot), integ)
-    plan = make_plan(snapshot, integ, result.findings, endpoint_url=args.endpoint_url)
+    result = limit_to(evaluate_snapshot(snapshot, config.packs), integ)
+    rules = [r for p in config.packs if p.vendor.id == integ.vendor for r in p.rules]
+    plan = make_plan(snapshot, integ, result.findings, endpoint_url=args.endpoint_url, rules=rules)
     out = args.output_dir
     write_atomic(out / "plan.json", json.dumps(plan.to_json(), indent=2) + "\n")
     write_atomic(out / "plan.sh", plan.script())
@@ -412,15 +432,18 @@ def cmd_items_list(args: argparse.Namespace) -> int:
     settings = None
     if args.config:
         config = load_config(args.config)
-        candidates = [i for i in config.integrations if i.vendor == "redbrick"
+        candidates = [i for i in config.integrations if i.profile and "items-list" in i.profile.features
                       and (not args.bucket or i.bucket == parse_bucket(args.bucket))]
+        offering = [p.vendor.id for p in config.packs if "items-list" in p.vendor.features]
         if len(candidates) != 1:
             raise ConfigError(str(args.config), "integrations",
-                              f"{len(candidates)} redbrick integrations match",
-                              "name one with --bucket" if candidates else "add a redbrick [[integrations]] or use --bucket")
+                              f"{len(candidates)} {' or '.join(offering)} integrations match",
+                              "name one with --bucket" if candidates
+                              else f"add a {' or '.join(offering)} [[integrations]] or use --bucket")
         integ = candidates[0]
         account, bucket = config.account(integ.account), integ.bucket
-        prefix = args.prefix if args.prefix is not None else integ.option("prefix", "")
+        first_zone = integ.profile.needs[integ.mode].objects[0][0] if integ.profile.needs[integ.mode].objects else None
+        prefix = args.prefix if args.prefix is not None else (integ.zone(first_zone).prefix if first_zone else "")
         settings = config.scan
     elif args.bucket:
         bucket = parse_bucket(args.bucket)
@@ -448,13 +471,18 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
     from auditor.rulepack import load_packs
 
-    packs = load_packs()
+    packs = load_packs(dirs=args.rules_dir)
     rows = [(p.vendor, r) for p in packs for r in p.rules]
     if args.format == "json":
         print(json.dumps([{"id": r.id, "vendor": r.vendor, "severity": r.severity.value, "title": r.title,
-                           "check": r.check, "modes": list(r.modes), "reference": r.reference}
-                          for _, r in rows], indent=2))
+                           "check": r.check, "modes": list(r.modes), "reference": r.reference,
+                           "guide": {"title": v.guide.title, "url": v.guide.url, "section": r.section} if v.guide.url else None,
+                           "source": r.source, "replaces": v.replaces or None}
+                          for v, r in rows], indent=2))
         return 0
+    for p in packs:
+        if p.replaces:
+            _console().print(f"{p.source} replaces the built-in {p.vendor.id} pack ({p.replaces})", markup=False)
     table = Table(title="auditor rules", show_lines=True)
     for col in ("Rule", "Severity", "Title", "Reference"):
         table.add_column(col, overflow="fold")
@@ -581,8 +609,24 @@ def _check_outputs(args: argparse.Namespace) -> None:
         _writable_file(args.history, "--history")
 
 
+def _packs_for(argv: Sequence[str] | None):
+    """The vendor packs the command line asks for (built-in plus every --rules-dir), before full parsing:
+    they decide which vendors and integration flags exist."""
+    from auditor.rulepack import load_packs
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--rules-dir", type=Path, action="append", default=[])
+    known, _ = pre.parse_known_args(argv)
+    return load_packs(dirs=known.rules_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        packs = _packs_for(argv)
+    except AuditorError as e:  # a broken pack: one line, exit 2, before any API call
+        _err_console().print(f"auditor: error: {e}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    parser = build_parser(packs)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

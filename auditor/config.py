@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
 from auditor.model import Integration
+from auditor.profile import VendorProfile
+from auditor.rulepack import RulePack, load_packs
 
-VENDORS = ("v7-aws", "v7-wasabi", "datature", "tenyks", "redbrick")
 PROVIDERS = ("aws", "wasabi", "s3-compatible")
 MODES = ("read-only", "read-write")
 
@@ -29,14 +31,7 @@ ACCOUNT_KEYS = {
 
 INTEGRATION_COMMON = {"vendor", "account", "bucket", "mode"}
 
-# Vendor-specific keys (PRODUCT.md §2): allowed and required, per vendor.
-VENDOR_KEYS: dict[str, tuple[set[str], set[str]]] = {
-    "v7-aws": ({"scope", "prefix"}, set()),
-    "v7-wasabi": ({"scope", "prefix"}, set()),
-    "datature": ({"prefix", "role_arn", "vendor_principal", "external_id"}, {"role_arn"}),
-    "tenyks": ({"user", "dataset", "images_dir", "metadata_bucket", "metadata_dir"}, {"user", "dataset", "images_dir"}),
-    "redbrick": ({"user", "prefix"}, {"user"}),
-}
+# Vendor-specific keys come from each vendor's profile (rules/*.toml, [integration]).
 
 SCAN_KEYS = {
     "concurrency": "parallel API calls (default 16)",
@@ -44,6 +39,7 @@ SCAN_KEYS = {
     "listing_budget": "keys listed per bucket when looking for .mrxs slides (default 5000)",
     "timeout": "seconds to wait for one API answer (default 30)",
     "max_attempts": "tries per API call, with adaptive backoff on throttling (default 8)",
+    "rule_dirs": "directories of extra vendor packs (*.toml), relative to this file",
 }
 
 SUPPRESS_KEYS = {"rule", "resource", "reason", "until"}
@@ -58,7 +54,6 @@ ORGANIZATION_KEYS = {
 }
 
 ARN_ROLE = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")
-ARN_PRINCIPAL = re.compile(r"^arn:aws[\w-]*:(iam|sts)::\d{12}:.+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +76,7 @@ class ScanSettings:
     listing_budget: int = 5000
     timeout: int = 30
     max_attempts: int = 8
+    rule_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +109,16 @@ class Config:
     scan: ScanSettings = field(default_factory=ScanSettings)
     suppressions: tuple[Suppression, ...] = ()
     organization: OrganizationConfig | None = None
+    packs: tuple[RulePack, ...] = ()  # built-in vendor packs plus those of rule_dirs / --rules-dir
+
+    def profiles(self) -> dict[str, VendorProfile]:
+        return {p.vendor.id: p.vendor for p in self.packs if p.vendor.access is not None}
 
     def account(self, name: str) -> AccountConfig | None:
         return next((a for a in self.accounts if a.name == name), None)
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, rule_dirs: Sequence[str | Path] = ()) -> Config:
     """Read and validate ``path``; raise ConfigError naming file, key, line and the fix."""
     path = Path(path)
     try:
@@ -128,10 +128,11 @@ def load_config(path: str | Path) -> Config:
                           "create it (see README 'Configuration') or pass --config FILE") from None
     except OSError as e:
         raise ConfigError(str(path), None, f"cannot read config file ({e.strerror})") from e
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), rule_dirs)
 
 
-def parse_config(text: str, path: str = "auditor.toml") -> Config:
+def parse_config(text: str, path: str = "auditor.toml", rule_dirs: Sequence[str | Path] = ()) -> Config:
+    """Validate ``text``; vendor keys come from the built-in packs, ``rule_dirs`` and ``[scan] rule_dirs``."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -139,7 +140,7 @@ def parse_config(text: str, path: str = "auditor.toml") -> Config:
         if line is None and "end of document" in str(e):
             line = max(1, len(text.splitlines()))
         raise ConfigError(path, None, f"invalid TOML: {e}", "fix the syntax at that line", line=line) from None
-    return _Parser(text, path).config(data)
+    return _Parser(text, path, rule_dirs).config(data)
 
 
 def _toml_error_line(message: str) -> int | None:
@@ -147,19 +148,19 @@ def _toml_error_line(message: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _known_rule(pattern: str) -> bool:
-    """Does ``pattern`` (an id or a glob) name at least one shipped rule?"""
+def _known_rule(pattern: str, packs: Sequence[RulePack]) -> bool:
+    """Does ``pattern`` (an id or a glob) name at least one loaded rule?"""
     import fnmatch
 
-    from auditor.rulepack import load_packs
-
-    return any(fnmatch.fnmatchcase(r.id, pattern) for p in load_packs() for r in p.rules)
+    return any(fnmatch.fnmatchcase(r.id, pattern) for p in packs for r in p.rules)
 
 
 class _Parser:
-    def __init__(self, text: str, path: str):
+    def __init__(self, text: str, path: str, rule_dirs: Sequence[str | Path] = ()):
         self.lines = text.splitlines()
         self.path = path
+        self.rule_dirs = tuple(rule_dirs)
+        self.packs: tuple[RulePack, ...] = ()
 
     # -- locating keys for messages -------------------------------------------------
 
@@ -225,6 +226,10 @@ class _Parser:
             if key not in top:
                 raise self.fail(None, 0, key, f"unknown top-level key '{key}'",
                                 "use [[accounts]], [[integrations]], [[suppress]], [organization] or [scan]")
+        scan = self.scan(data.get("scan", {}))
+        base = Path(self.path).parent if self.path not in ("command line",) else Path(".")
+        dirs = [*self.rule_dirs, *(base / d for d in scan.rule_dirs)]
+        self.packs = load_packs(dirs=dirs)
         accounts = self._list_of_tables(data, "accounts")
         integrations = self._list_of_tables(data, "integrations")
         acc = tuple(self.account(i, a) for i, a in enumerate(accounts))
@@ -235,14 +240,14 @@ class _Parser:
         org = self.organization(data["organization"]) if "organization" in data else None
         ints = tuple(self.integration(i, d, names, org is not None) for i, d in enumerate(integrations))
         sup = tuple(self.suppression(i, d) for i, d in enumerate(self._list_of_tables(data, "suppress")))
-        return Config(path=self.path, accounts=acc, integrations=ints, scan=self.scan(data.get("scan", {})),
-                      suppressions=sup, organization=org)
+        return Config(path=self.path, accounts=acc, integrations=ints, scan=scan,
+                      suppressions=sup, organization=org, packs=self.packs)
 
     def suppression(self, i: int, d: dict) -> Suppression:
         t = "suppress"
         self._unknown(t, i, d, SUPPRESS_KEYS, "a suppression")
         rule = self._str(t, i, d, "rule", required=True)
-        if not _known_rule(rule):
+        if not _known_rule(rule, self.packs):
             raise self.fail(t, i, "rule", f"'{rule}' matches no rule id",
                             "use an id from `auditor rules` (a glob such as \"baseline.*\" works too)")
         resource = self._str(t, i, d, "resource", default="*")
@@ -295,7 +300,9 @@ class _Parser:
         if not isinstance(d, dict):
             raise self.fail(None, 0, "scan", "'scan' must be a table", "write a [scan] section")
         self._unknown(None, 0, d, set(SCAN_KEYS), "[scan]")
-        values = {}
+        values: dict[str, Any] = {}
+        if "rule_dirs" in d:
+            values["rule_dirs"] = self._str_list(None, 0, d, "rule_dirs")
         for key, default in (("concurrency", 16), ("sample_size", 50), ("listing_budget", 5000),
                              ("timeout", 30), ("max_attempts", 8)):
             v = d.get(key, default)
@@ -337,13 +344,16 @@ class _Parser:
 
     def integration(self, i: int, d: dict, account_names: list[str], organization: bool = False) -> Integration:
         t = "integrations"
+        profiles = {p.vendor.id: p.vendor for p in self.packs if p.vendor.access is not None}
         vendor = self._str(t, i, d, "vendor", required=True)
-        if vendor not in VENDORS:
-            raise self.fail(t, i, "vendor", f"unknown vendor '{vendor}'", f"use one of: {', '.join(VENDORS)}")
-        allowed, required = VENDOR_KEYS[vendor]
+        profile = profiles.get(vendor)
+        if profile is None:
+            raise self.fail(t, i, "vendor", f"unknown vendor '{vendor}'",
+                            f"use one of: {', '.join(profiles)} (or add a pack with --rules-dir / [scan] rule_dirs)")
+        allowed = {k.name for k in profile.keys}
         for key in d:
             if key not in INTEGRATION_COMMON | allowed:
-                other = [v for v, (keys, _) in VENDOR_KEYS.items() if key in keys]
+                other = [v for v, p in profiles.items() if p.key(key) is not None]
                 why = f"'{key}' applies to {', '.join(other)}, not {vendor}" if other else f"unknown key '{key}'"
                 raise self.fail(t, i, key, why, f"keys for {vendor}: {', '.join(sorted(INTEGRATION_COMMON | allowed))}")
         account = self._str(t, i, d, "account", required=True)
@@ -356,18 +366,15 @@ class _Parser:
         mode = self._str(t, i, d, "mode", default="read-only")
         if mode not in MODES:
             raise self.fail(t, i, "mode", f"unknown mode '{mode}'", "use \"read-only\" or \"read-write\"")
-        need = set(required)
-        if vendor == "tenyks" and mode == "read-write":
-            need.add("metadata_dir")
+        if mode not in profile.modes:
+            raise self.fail(t, i, "mode", f"{vendor} offers no {mode} mode", f"use {' or '.join(profile.modes)}")
         options = {}
-        for key in sorted(allowed):
-            value = self._str(t, i, d, key, required=key in need)
-            if value is not None:
-                options[key] = value
-        if "role_arn" in options and not ARN_ROLE.match(options["role_arn"]):
-            raise self.fail(t, i, "role_arn", f"'{options['role_arn']}' is not an IAM role ARN",
-                            "use the ARN of the role Datature assumes, arn:aws:iam::ACCOUNT:role/NAME")
-        if "vendor_principal" in options and not ARN_PRINCIPAL.match(options["vendor_principal"]):
-            raise self.fail(t, i, "vendor_principal", f"'{options['vendor_principal']}' is not an IAM ARN",
-                            "copy the ARN shown in Datature's set-up screen")
-        return Integration(vendor=vendor, account=account, bucket=bucket, mode=mode, options=options)
+        for spec in sorted(profile.keys, key=lambda k: k.name):
+            value = self._str(t, i, d, spec.name, required=spec.needed(mode))
+            if value is None:
+                continue
+            bad = spec.problem(value)
+            if bad:
+                raise self.fail(t, i, spec.name, bad[0], bad[1] + (f" ({spec.help})" if spec.help else ""))
+            options[spec.name] = value
+        return Integration(vendor=vendor, account=account, bucket=bucket, mode=mode, options=options, profile=profile)

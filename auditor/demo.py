@@ -161,9 +161,9 @@ def seed(endpoint: str) -> str:
     # --- RedBrick, done right: grant through a group, the guide's CORS, all public access blocked.
     iam.create_user(UserName="redbrick-annotator")
     iam.create_access_key(UserName="redbrick-annotator")
-    iam.create_group(GroupName="redbrick")
-    iam.add_user_to_group(GroupName="redbrick", UserName="redbrick-annotator")
-    iam.put_group_policy(GroupName="redbrick", PolicyName="RedBrickLabeling", PolicyDocument=_policy(
+    iam.create_group(GroupName="redbrick-labelers")
+    iam.add_user_to_group(GroupName="redbrick-labelers", UserName="redbrick-annotator")
+    iam.put_group_policy(GroupName="redbrick-labelers", PolicyName="RedBrickLabeling", PolicyDocument=_policy(
         {"Sid": "RedBrickLabeling", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
          "Resource": "arn:aws:s3:::demo-redbrick-dicom/studies/*"}))
     bucket("demo-redbrick-dicom", objects={"studies/patient-01/ct-001.dcm": b"demo"}, versioning=True, cors=[{
@@ -184,77 +184,11 @@ def seed(endpoint: str) -> str:
            cors=[{"AllowedHeaders": ["*"], "AllowedMethods": ["PUT", "POST", "DELETE", "GET"],
                   "AllowedOrigins": ["*"], "ExposeHeaders": []}])
 
-    return f"""
-[scan]
-concurrency = 16
+    from importlib.resources import files
 
-[[accounts]]
-name = "demo"
-endpoint_url = "{endpoint}"
-buckets = ["demo-*", "v7.*"]
-
-[[accounts]]
-name = "demo-wasabi"
-provider = "wasabi"
-endpoint_url = "{endpoint}"
-buckets = ["wasabi-*"]
-
-[[integrations]]
-vendor = "v7-aws"
-account = "demo"
-bucket = "demo-v7-slides"
-mode = "read-write"
-prefix = "darwin/"
-
-[[integrations]]
-vendor = "v7-aws"
-account = "demo"
-bucket = "v7.scans.legacy"
-
-[[integrations]]
-vendor = "v7-wasabi"
-account = "demo-wasabi"
-bucket = "wasabi-v7-pathology"
-
-[[integrations]]
-vendor = "datature"
-account = "demo"
-bucket = "demo-datature-assets"
-prefix = "images/"
-role_arn = "arn:aws:iam::{ACCOUNT}:role/datature-nexus"
-vendor_principal = "{DATATURE_PRINCIPAL}"
-external_id = "{DATATURE_EXTERNAL_ID}"
-
-[[integrations]]
-vendor = "datature"
-account = "demo"
-bucket = "demo-datature-video"
-prefix = "clips/"
-role_arn = "arn:aws:iam::{ACCOUNT}:role/datature-video"
-
-[[integrations]]
-vendor = "tenyks"
-account = "demo"
-bucket = "demo-tenyks-data"
-user = "tenyks-reader"
-dataset = "cats"
-images_dir = "images"
-
-[[integrations]]
-vendor = "redbrick"
-account = "demo"
-bucket = "demo-redbrick-dicom"
-mode = "read-write"
-user = "redbrick-annotator"
-prefix = "studies/"
-
-[[integrations]]
-vendor = "redbrick"
-account = "demo"
-bucket = "demo-redbrick-open"
-user = "redbrick-legacy"
-prefix = "scans/"
-"""
+    template = files("auditor.rules").joinpath("demo", "auditor.toml").read_text(encoding="utf-8")
+    return template.format(endpoint=endpoint, ACCOUNT=ACCOUNT, DATATURE_PRINCIPAL=DATATURE_PRINCIPAL,
+                           DATATURE_EXTERNAL_ID=DATATURE_EXTERNAL_ID)
 
 
 def run_demo(progress=None, emulator: Emulator | None = None) -> ScanResult:

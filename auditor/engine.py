@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from auditor.checks.registry import Outcome, Target, registry
 from auditor.infer import infer_integrations
@@ -15,7 +16,11 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
     """Every applicable rule against every bucket and integration: one finding per (rule, resource)."""
     checks = registry()
     by_vendor = {p.vendor.id: p for p in packs}
-    integrations = tuple(snapshot.integrations) + tuple(infer_integrations(snapshot, packs))
+    # Profiles are not part of a snapshot: bind each integration to the pack that evaluates it.
+    configured = tuple(replace(i, profile=by_vendor[i.vendor].vendor if i.vendor in by_vendor else None)
+                       for i in snapshot.integrations)
+    snapshot = replace(snapshot, integrations=configured)
+    integrations = configured + tuple(infer_integrations(snapshot, packs))
     # Indexed once: an estate has thousands of buckets and hundreds of integrations.
     per_bucket: dict[tuple[str, str], tuple[Integration, ...]] = {}
     for i in integrations:
@@ -31,6 +36,8 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
                 target = Target(snapshot, account, bucket, None, baseline.vendor,
                                 per_bucket.get((account.name, bucket.name), ()))
                 for rule in baseline.rules:
+                    if account.provider not in rule.providers:
+                        continue
                     findings.extend(_run(rule, target, checks))
     for integ in integrations:
         pack = by_vendor.get(integ.vendor)
@@ -42,7 +49,7 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
         bucket = buckets.get((integ.account, integ.bucket))
         on_bucket = per_bucket[(integ.account, integ.bucket)]
         for rule in pack.rules:
-            if integ.mode not in rule.modes:
+            if integ.mode not in rule.modes or account.provider not in rule.providers:
                 continue
             if bucket is None:
                 findings.append(_missing_bucket(rule, account, integ))

@@ -24,12 +24,18 @@ class ConfigError(AuditorError):
 
 
 class RuleError(AuditorError):
-    """A rule pack that cannot be loaded: names the file and the rule id."""
+    """A vendor pack that cannot be loaded: names the file, the rule id, the key and the fix."""
 
-    def __init__(self, path: str, rule_id: str | None, problem: str):
-        self.path, self.rule_id, self.problem = path, rule_id, problem
+    def __init__(self, path: str, rule_id: str | None, problem: str, key: str | None = None,
+                 hint: str | None = None):
+        self.path, self.rule_id, self.problem, self.key, self.hint = path, rule_id, problem, key, hint
         where = f"{path}: rule {rule_id}" if rule_id else str(path)
-        super().__init__(f"{where}: {problem}")
+        if key:
+            where += f": {key}"
+        text = f"{where}: {problem}"
+        if hint:
+            text += f" — {hint}"
+        super().__init__(text)
 
 
 class SnapshotError(AuditorError):

@@ -1,7 +1,7 @@
 """Integrations inferred from the snapshot when the config names none for a bucket.
 
-A bucket policy that names a known vendor principal (V7's role or Wasabi user) or a role
-that trusts Datature's account gets that vendor's rules, marked ``inferred``. The mode is
+A bucket policy that names a vendor's fixed principal (V7's role or Wasabi user), or a role that
+trusts a vendor's fixed account (Datature's), gets that vendor's rules, marked ``inferred``. The mode is
 read from what the grants allow (PutObject allowed → read-write), through the evaluator.
 """
 
@@ -16,73 +16,88 @@ from typing import Any
 
 from auditor.model import AccountState, BucketState, Integration, RoleState, Snapshot
 from auditor.policy import PolicyError
+from auditor.profile import VendorProfile
 
 PROBE = "auditor-probe"
 
 
 def infer_integrations(snapshot: Snapshot, packs: Sequence) -> tuple[Integration, ...]:
-    """Integrations implied by policies in ``snapshot`` that the config did not already name."""
-    from auditor.checks._access import DATATURE_ACCOUNT, FIXED_PRINCIPALS
+    """Integrations implied by policies in ``snapshot`` that the config did not already name.
 
-    vendors = {p.vendor.id: p.vendor for p in packs}
+    By the profile's access: a fixed principal named in a bucket policy; a role trusted by the vendor's
+    (fixed) account, or a bucket policy naming a principal of that account. IAM-user vendors are not
+    inferred (a user name says nothing of who holds its keys).
+    """
+    profiles = [p.vendor for p in packs if p.vendor.access is not None]
     configured = {(i.account, i.bucket, i.vendor) for i in snapshot.integrations}
     out: list[Integration] = []
     for account in snapshot.accounts:
         for bucket in account.buckets:
             if bucket.policy is None:
                 continue
-            for vendor_id in ("v7-aws", "v7-wasabi"):
-                if vendor_id not in vendors or (account.name, bucket.name, vendor_id) in configured:
+            for profile in profiles:
+                if profile.access != "fixed-principal" or not profile.principal:
                     continue
-                principal = vendors[vendor_id].principal or FIXED_PRINCIPALS[vendor_id]
+                if (account.name, bucket.name, profile.id) in configured:
+                    continue
+                principal = profile.principal
                 try:
-                    found = _infer_v7(snapshot, account, bucket, vendor_id, principal)
+                    found = _infer_fixed(snapshot, account, bucket, profile, principal)
                 except PolicyError:
                     # A policy the evaluator cannot read but that names the vendor: its rules then say
                     # why they could not decide, instead of the bucket silently getting none.
-                    found = (Integration(vendor=vendor_id, account=account.name, bucket=bucket.name,
-                                         mode="read-only", inferred=True)
+                    found = (Integration(vendor=profile.id, account=account.name, bucket=bucket.name,
+                                         mode="read-only", inferred=True, profile=profile)
                              if principal in json.dumps(bucket.policy) else None)
                 if found is not None:
                     out.append(found)
-        if "datature" in vendors:
-            acct = vendors["datature"].account or DATATURE_ACCOUNT
-            by_role = [i for i in _infer_datature(snapshot, account, acct)
+        for profile in profiles:
+            if profile.access != "assumed-role" or not profile.account:
+                continue
+            by_role = [i for i in _infer_assumed(snapshot, account, profile)
                        if (i.account, i.bucket, i.vendor) not in configured]
             out.extend(by_role)
             taken = configured | {(i.account, i.bucket, i.vendor) for i in by_role}
-            out.extend(i for i in _infer_datature_by_bucket_policy(account, acct)
+            out.extend(i for i in _infer_assumed_by_bucket_policy(account, profile)
                        if (i.account, i.bucket, i.vendor) not in taken)
     return tuple(out)
 
 
-def _infer_datature_by_bucket_policy(account: AccountState, datature_account: str) -> list[Integration]:
-    """A bucket whose policy allows a principal of Datature's account (PRODUCT.md §2) is Datature's.
+def _key(profile: VendorProfile, type_: str) -> str | None:
+    spec = profile.key_of_type(type_)
+    return spec.name if spec else None
 
-    Datature reads through a role it assumes (002_9351336936b25d3d.txt), so the role is taken to be
-    the one role of the account that trusts Datature's account, if there is exactly one; otherwise
-    the role-based rules report that no role_arn is known.
+
+def _infer_assumed_by_bucket_policy(account: AccountState, profile: VendorProfile) -> list[Integration]:
+    """A bucket whose policy allows a principal of the vendor's account (PRODUCT.md §2) is the vendor's.
+
+    The vendor reads through a role it assumes (Datature: 002_9351336936b25d3d.txt), so the role is taken
+    to be the one role of the account that trusts the vendor's account, if there is exactly one; otherwise
+    the role-based rules report that no role is known.
     """
     from auditor.checks.trust import principal_account
 
+    vendor_account = profile.account or ""
+    role_key, principal_key = _key(profile, "role-arn"), _key(profile, "principal-arn")
+    scope_key = profile.infer.scope_key
     out = []
-    roles = [r.arn for r in account.roles if _trusted_in(r, datature_account)]
+    roles = [r.arn for r in account.roles if _trusted_in(r, vendor_account)]
     for bucket in account.buckets:
         named = [p for st in _statements(bucket.policy) if st.get("Effect") == "Allow"
-                 for p in _aws_principals(st) if p != "*" and principal_account(p) == datature_account]
+                 for p in _aws_principals(st) if p != "*" and principal_account(p) == vendor_account]
         if not named:
             continue
         options: dict[str, str] = {}
-        if len(roles) == 1:
-            options["role_arn"] = roles[0]
+        if len(roles) == 1 and role_key:
+            options[role_key] = roles[0]
         specific = sorted({p for p in named if p.startswith("arn:") and not p.endswith(":root")})
-        if len(specific) == 1:
-            options["vendor_principal"] = specific[0]
+        if len(specific) == 1 and principal_key:
+            options[principal_key] = specific[0]
         prefix = _single_prefix(_object_patterns([bucket.policy], bucket.name))
-        if prefix:
-            options["prefix"] = prefix
-        out.append(Integration(vendor="datature", account=account.name, bucket=bucket.name, mode="read-only",
-                               options=options, inferred=True))
+        if prefix and scope_key:
+            options[scope_key] = prefix
+        out.append(Integration(vendor=profile.id, account=account.name, bucket=bucket.name, mode=profile.modes[0],
+                               options=options, inferred=True, profile=profile))
     return out
 
 
@@ -142,8 +157,8 @@ def _single_prefix(patterns: Sequence[str]) -> str | None:
     return None
 
 
-def _infer_v7(snapshot: Snapshot, account: AccountState, bucket: BucketState, vendor_id: str,
-              principal: str) -> Integration | None:
+def _infer_fixed(snapshot: Snapshot, account: AccountState, bucket: BucketState, profile: VendorProfile,
+                 principal: str) -> Integration | None:
     from auditor.checks._access import arn_account, ask_s3, external_actor
     from auditor.checks.registry import Target
 
@@ -155,6 +170,7 @@ def _infer_v7(snapshot: Snapshot, account: AccountState, bucket: BucketState, ve
               and any(p == principal or p == vendor_account or p == f"arn:aws:iam::{vendor_account}:root"
                       for p in _aws_principals(st))]
     patterns = _object_patterns([{"Statement": naming}] if naming else [bucket.policy], bucket.name)
+    vendor_id = profile.id
     actor = external_actor(vendor_id, principal)
     target = Target(snapshot, account, bucket)
     keys = _probe_keys(bucket, patterns)
@@ -165,36 +181,39 @@ def _infer_v7(snapshot: Snapshot, account: AccountState, bucket: BucketState, ve
         return None
     options: dict[str, str] = {}
     scope = _single_prefix(patterns)
-    if scope:
-        options["scope"] = scope
-    writable = [k for k in keys + ["data/" + PROBE] if ask_s3(target, actor, bucket, "s3:PutObject", k).allowed]
+    inf = profile.infer
+    if scope and inf.scope_key:
+        options[inf.scope_key] = scope
+    default = inf.write_default
+    writable = [k for k in keys + ([default + PROBE] if default else [])
+                if ask_s3(target, actor, bucket, "s3:PutObject", k).allowed]
     if not writable and any(_names_action(st, "s3:PutObject") for st in by_arn):
         writable = ["(granted by a statement naming the principal)"]
-    if writable:
-        if scope and not any(k.startswith("data/") for k in writable):
-            options["prefix"] = scope
-    mode = "read-write" if writable else "read-only"
+    if writable and "read-write" in profile.modes:
+        if scope and inf.write_key and not (default and any(k.startswith(default) for k in writable)):
+            options[inf.write_key] = scope
+    mode = "read-write" if writable and "read-write" in profile.modes else profile.modes[0]
     return Integration(vendor=vendor_id, account=account.name, bucket=bucket.name, mode=mode, options=options,
-                       inferred=True)
+                       inferred=True, profile=profile)
 
 
-def _infer_datature(snapshot: Snapshot, account: AccountState, datature_account: str) -> list[Integration]:
-    from auditor.checks._access import iam_problem, role_actor
+def _infer_assumed(snapshot: Snapshot, account: AccountState, profile: VendorProfile) -> list[Integration]:
+    from auditor.checks._access import Actor, iam_problem, role_actor
 
     if iam_problem(account):
         return []
     out = []
     for role in account.roles:
-        trusted = _trusted_in(role, datature_account)
+        trusted = _trusted_in(role, profile.account or "")
         if not trusted:
             continue
-        actor = role_actor(account, "datature", role.arn)
-        if not hasattr(actor, "identity"):
+        actor = role_actor(account, profile.id, role.arn)
+        if not isinstance(actor, Actor):
             continue
         try:
-            out += _datature_buckets(snapshot, account, role, actor, trusted)
+            out += _role_buckets(snapshot, account, role, actor, trusted, profile)
         except PolicyError:
-            continue  # its policies cannot be read; the datature rules of a configured integration say so
+            continue  # its policies cannot be read; the rules of a configured integration say so
     return out
 
 
@@ -205,8 +224,8 @@ def _trusted_in(role: RoleState, account_id: str) -> list[str]:
     return [p for p in trusted_aws_principals(role.trust_policy) if p != "*" and principal_account(p) == account_id]
 
 
-def _datature_buckets(snapshot: Snapshot, account: AccountState, role: RoleState, actor: Any,
-                      trusted: list[str]) -> list[Integration]:
+def _role_buckets(snapshot: Snapshot, account: AccountState, role: RoleState, actor: Any,
+                  trusted: list[str], profile: VendorProfile) -> list[Integration]:
     from auditor.checks._access import ask_s3
     from auditor.checks.registry import Target
     from auditor.checks.trust import external_ids
@@ -217,23 +236,25 @@ def _datature_buckets(snapshot: Snapshot, account: AccountState, role: RoleState
         return []  # nothing of its own allows anything, so it reads no bucket
     for bucket in account.buckets:
         # The role's own policies must grant the read: a bucket policy open to everyone does not make
-        # the bucket Datature's.
+        # the bucket the vendor's.
         own_only = dataclasses.replace(bucket, policy=None)
         target = Target(snapshot, account, own_only)
         patterns = _object_patterns(docs, bucket.name)
         if not any(ask_s3(target, actor, own_only, "s3:GetObject", k).allowed
                    for k in _probe_keys(bucket, patterns)):
             continue
-        options = {"role_arn": role.arn}
+        role_key, principal_key = _key(profile, "role-arn"), _key(profile, "principal-arn")
+        id_key, scope_key = _key(profile, "external-id"), profile.infer.scope_key
+        options = {role_key: role.arn} if role_key else {}
         specific = [p for p in trusted if p.startswith("arn:") and not p.endswith(":root")]
-        if len(specific) == 1:
-            options["vendor_principal"] = specific[0]
+        if len(specific) == 1 and principal_key:
+            options[principal_key] = specific[0]
         ids = external_ids(role.trust_policy)
-        if len(ids) == 1:
-            options["external_id"] = ids[0]
+        if len(ids) == 1 and id_key:
+            options[id_key] = ids[0]
         prefix = _single_prefix(patterns)
-        if prefix:
-            options["prefix"] = prefix
-        out.append(Integration(vendor="datature", account=account.name, bucket=bucket.name, mode="read-only",
-                               options=options, inferred=True))
+        if prefix and scope_key:
+            options[scope_key] = prefix
+        out.append(Integration(vendor=profile.id, account=account.name, bucket=bucket.name, mode=profile.modes[0],
+                               options=options, inferred=True, profile=profile))
     return out

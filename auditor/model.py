@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from auditor.profile import VendorProfile, Zone
+
 
 class Status(StrEnum):
     PASS = "pass"
@@ -231,24 +233,69 @@ class SkippedAccount:
 
 @dataclass(frozen=True, slots=True)
 class Integration:
-    """One vendor integration to check: from the config, or inferred from a bucket policy / trust."""
+    """One vendor integration to check: from the config, or inferred from a bucket policy / trust.
+
+    ``profile`` is the vendor's profile (``auditor.profile``), bound when the config is read or the
+    rules run; it is not part of a snapshot (a snapshot is re-bound to the packs that evaluate it).
+    """
 
     vendor: str
     account: str  # account label
     bucket: str
     mode: str = "read-only"
-    options: Mapping[str, str] = field(default_factory=dict)  # vendor-specific keys (scope, prefix, role_arn, user, …)
+    options: Mapping[str, str] = field(default_factory=dict)  # vendor-specific keys, as the profile declares them
     inferred: bool = False
+    profile: VendorProfile | None = field(default=None, compare=False, repr=False, metadata={"snapshot": False})
 
     def option(self, key: str, default: str | None = None) -> str | None:
+        """The raw value of one integration key (for messages and tests; code uses the typed accessors)."""
         return self.options.get(key, default)
 
+    def _typed(self, type_: str) -> str | None:
+        spec = self.profile.key_of_type(type_) if self.profile else None
+        return (self.options.get(spec.name) or spec.default or None) if spec else None
+
+    @property
+    def role_arn(self) -> str | None:
+        """The role the vendor assumes (assumed-role access)."""
+        return self._typed("role-arn")
+
+    @property
+    def user_name(self) -> str | None:
+        """The IAM user whose keys the vendor holds (iam-user access)."""
+        return self._typed("user-name")
+
+    @property
+    def external_id(self) -> str | None:
+        return self._typed("external-id")
+
+    @property
+    def vendor_principal(self) -> str | None:
+        """The vendor's own principal ARN, when the integration names it."""
+        return self._typed("principal-arn")
+
+    @property
+    def vendor_account(self) -> str | None:
+        """The vendor's account: fixed by the profile, or an integration key."""
+        return self._typed("account-id") or (self.profile.account if self.profile else None)
+
+    def values(self) -> dict[str, str]:
+        """Template values of this integration (see ``VendorProfile.values``)."""
+        if self.profile is None:
+            return dict(self.options)
+        return self.profile.values(self.options, self.bucket, self.mode)
+
+    def zone(self, name: str) -> Zone:
+        """A named zone of the profile, resolved for this integration."""
+        if self.profile is None or name not in self.profile.zones:
+            raise KeyError(f"zone {name!r} is not defined for vendor {self.vendor}")
+        return self.profile.zone(name, self.options, self.bucket, self.mode)
+
     def buckets(self) -> tuple[str, ...]:
-        """Every bucket the vendor reaches: its own, and Tenyks's separate metadata bucket in read-write."""
-        meta = self.options.get("metadata_bucket")
-        if self.vendor == "tenyks" and self.mode == "read-write" and meta and meta != self.bucket:
-            return (self.bucket, meta)
-        return (self.bucket,)
+        """Every bucket the vendor reaches: its own, and any other its zones name in this mode."""
+        if self.profile is None:
+            return (self.bucket,)
+        return self.profile.buckets_of(self.options, self.bucket, self.mode)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,20 @@ import dataclasses
 import re
 from collections.abc import Mapping
 
-from auditor.config import VENDOR_KEYS, VENDORS, Config, _Parser
+from collections.abc import Sequence
+from pathlib import Path
+
+from auditor.config import Config, _Parser
 from auditor.errors import ConfigError
 from auditor.model import Finding, Integration, ScanResult, Severity, Status
+from auditor.rulepack import load_packs, profiles
 
 SOURCE = "command line"
 
-# Integration key → flag, for messages (PRODUCT.md §2 keys, spelled as flags).
-FLAGS = {k: "--" + k.replace("_", "-") for keys, _ in VENDOR_KEYS.values() for k in keys}
+
+def _flag(key: str) -> str:
+    """Integration key → flag, for messages (config keys spelled as flags)."""
+    return "--" + key.replace("_", "-")
 
 EXAMPLES = """\
 examples (one per vendor):
@@ -39,27 +45,30 @@ def parse_bucket(url: str) -> str:
 
 def config_from_flags(vendor: str, bucket_url: str, mode: str, options: Mapping[str, str | None], *,
                       profile: str | None = None, endpoint_url: str | None = None, provider: str | None = None,
-                      region: str | None = None) -> Config:
+                      region: str | None = None, rule_dirs: Sequence[str | Path] = ()) -> Config:
     """A one-account, one-integration Config, validated exactly like auditor.toml."""
-    if vendor not in VENDORS:
-        raise ConfigError(SOURCE, "VENDOR", f"unknown vendor '{vendor}'", f"use one of: {', '.join(VENDORS)}")
+    known = profiles(load_packs(dirs=rule_dirs))
+    vendor_profile = known.get(vendor)
+    if vendor_profile is None:
+        raise ConfigError(SOURCE, "VENDOR", f"unknown vendor '{vendor}'",
+                          f"use one of: {', '.join(known)} (or add a pack with --rules-dir)")
     bucket = parse_bucket(bucket_url)
-    allowed, required = VENDOR_KEYS[vendor]
+    allowed = {k.name for k in vendor_profile.keys}
     given = {k: v for k, v in options.items() if v is not None}
     for key in given:
         if key not in allowed:
-            raise ConfigError(SOURCE, FLAGS[key], f"{FLAGS[key]} does not apply to {vendor}",
-                              f"flags for {vendor}: {', '.join(sorted(FLAGS[k] for k in allowed)) or 'none'}")
-    need = set(required) | ({"metadata_dir"} if vendor == "tenyks" and mode == "read-write" else set())
-    for key in sorted(need - set(given)):
-        raise ConfigError(SOURCE, FLAGS[key], f"{FLAGS[key]} is required for {vendor}" +
-                          (f" in {mode} mode" if key == "metadata_dir" else ""),
-                          f"add {FLAGS[key]} …; see `auditor check --help`")
-    # The metadata bucket is collected too: Tenyks's rules and the baseline check it.
-    account: dict[str, object] = {"name": "target", "buckets": list(dict.fromkeys(
-        [bucket] + ([given["metadata_bucket"]] if given.get("metadata_bucket") and mode == "read-write" else [])))}
-    if vendor == "v7-wasabi" and provider is None:
-        provider = "wasabi"
+            raise ConfigError(SOURCE, _flag(key), f"{_flag(key)} does not apply to {vendor}",
+                              f"flags for {vendor}: {', '.join(sorted(_flag(k) for k in allowed)) or 'none'}")
+    for spec in vendor_profile.keys:
+        if spec.needed(mode) and spec.name not in given:
+            raise ConfigError(SOURCE, spec.flag, f"{spec.flag} is required for {vendor}" +
+                              (f" in {mode} mode" if not spec.required else ""),
+                              f"add {spec.flag} …; see `auditor check --help`")
+    # Every bucket the vendor reaches is collected too: its rules and the baseline check them.
+    reached = vendor_profile.buckets_of(given, bucket, mode)
+    account: dict[str, object] = {"name": "target", "buckets": list(reached)}
+    if provider is None and vendor_profile.providers and "aws" not in vendor_profile.providers:
+        provider = vendor_profile.providers[0]
     for key, value in (("profile", profile), ("endpoint_url", endpoint_url), ("provider", provider)):
         if value:
             account[key] = value
@@ -68,17 +77,17 @@ def config_from_flags(vendor: str, bucket_url: str, mode: str, options: Mapping[
     data = {"accounts": [account],
             "integrations": [{"vendor": vendor, "account": "target", "bucket": bucket, "mode": mode, **given}]}
     try:
-        return _Parser("", SOURCE).config(data)
+        return _Parser("", SOURCE, rule_dirs).config(data)
     except ConfigError as e:  # name the flag, not the config key
         key = (e.key or "").split(".")[-1]
-        raise ConfigError(SOURCE, FLAGS.get(key, "--" + key.replace("_", "-")), e.problem, e.hint) from None
+        raise ConfigError(SOURCE, _flag(key), e.problem, e.hint) from None
 
 
 def limit_to(result: ScanResult, integration: Integration) -> ScanResult:
     """Only that vendor's and the baseline's findings about the buckets it reaches."""
     buckets = (*integration.buckets(), None)
     keep = tuple(f for f in result.findings
-                 if f.vendor in (integration.vendor, "baseline") and f.bucket in buckets)
+                 if (f.vendor == integration.vendor or f.rule_id.startswith("baseline.")) and f.bucket in buckets)
     return dataclasses.replace(result, findings=keep)
 
 

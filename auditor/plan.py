@@ -19,15 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.prefixes import norm_prefix
 from auditor import remediation as rem
 from auditor.model import AccountState, BucketState, Finding, Integration, Snapshot, Status
+from auditor.profile import VendorProfile, render
 
-V7_PRINCIPALS = {"v7-aws": "arn:aws:iam::258327614892:role/external_s3",
-                 "v7-wasabi": "arn:aws:iam::100000274636:user/darwin"}
-DATATURE_ACCOUNT = "277710232653"
-ORIGINS = {"v7-aws": "https://darwin.v7labs.com", "datature": "https://nexus.datature.io",
-           "redbrick": "https://app.redbrickai.com"}
 BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
 
 
@@ -111,25 +106,16 @@ def _failing(findings: Sequence[Finding], *rule_ids: str) -> list[Finding]:
     return [f for f in findings if f.rule_id in rule_ids and f.status == Status.FAIL]
 
 
-def _cors_rule(vendor: str) -> dict[str, Any]:
-    if vendor == "redbrick":
-        # 004_6c1e438ca6750c28.txt's rule, with the app's origin instead of "*".
-        return {"AllowedHeaders": ["*"], "AllowedMethods": ["PUT", "POST", "DELETE", "GET"],
-                "AllowedOrigins": [ORIGINS["redbrick"]],
-                "ExposeHeaders": ["x-amz-server-side-encryption", "x-amz-request-id", "x-amz-id-2"], "MaxAgeSeconds": 3000}
-    if vendor == "tenyks":
-        # 003_6b5f075097d26312.txt, 3.3 Metadata Bucket CORS Settings.
-        return {"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}
-    return {"AllowedHeaders": ["*"] if vendor == "v7-aws" else [], "AllowedMethods": ["GET"],
-            "AllowedOrigins": [ORIGINS[vendor]], "ExposeHeaders": []}
-
-
 # ----------------------------------------------------------------------------- the plan
 
 
 def make_plan(snapshot: Snapshot, integration: Integration, findings: Sequence[Finding],
-              endpoint_url: str | None = None) -> Plan:
-    """The changes that turn this bucket's failing findings for ``integration`` into passes."""
+               endpoint_url: str | None = None, rules: Sequence[Any] = ()) -> Plan:
+    """The changes that turn this bucket's failing findings for ``integration`` into passes.
+
+    Everything vendor-specific comes from the integration's profile (``[plan]``); ``rules`` are the
+    vendor's rules (their checks say which change fixes which rule).
+    """
     account = next(a for a in snapshot.accounts if a.name == integration.account)
     bucket = account.bucket(integration.bucket)
     plan = Plan(integration.vendor, integration.bucket, integration.mode)
@@ -137,21 +123,31 @@ def make_plan(snapshot: Snapshot, integration: Integration, findings: Sequence[F
         plan.manual.append(f"Bucket {integration.bucket} was not found in the account: create it first "
                            f"(aws s3 mb s3://{integration.bucket}), then run plan again.")
         return plan
-    vendor = integration.vendor
+    profile = integration.profile
     failing = {f.rule_id for f in findings if f.status == Status.FAIL}
-    if vendor.startswith("v7-"):
-        _plan_v7(plan, account, bucket, integration, failing, findings)
-    elif vendor == "datature":
-        _plan_datature(plan, account, bucket, integration, failing)
-    elif vendor == "tenyks":
-        _plan_tenyks(plan, account, bucket, integration, failing)
-    elif vendor == "redbrick":
-        _plan_redbrick(plan, account, bucket, integration, failing)
-    _plan_baseline(plan, account, bucket, integration, failing, findings)
+    if not rules:
+        from auditor.rulepack import load_packs
+
+        rules = [r for p in load_packs() if p.vendor.id == integration.vendor for r in p.rules]
+    by_check: dict[str, set[str]] = {}
+    for r in rules:
+        by_check.setdefault(r.check, set()).add(r.id)
+    if profile is not None:
+        ctx = _Ctx(plan, account, bucket, integration, profile, failing, by_check, findings)
+        if profile.access == "fixed-principal":
+            _plan_fixed(ctx)
+        elif profile.access == "assumed-role":
+            _plan_assumed(ctx)
+        elif profile.access == "iam-user":
+            _plan_user(ctx)
+        _plan_cors(ctx)
+        _plan_kms(ctx)
+    _plan_baseline(plan, account, bucket, integration, failing, findings, by_check)
     for change in plan.changes:
         change.cli = [_with_endpoint(c, endpoint_url) for c in change.cli]
-    if vendor in ("v7-aws", "v7-wasabi") and f"{vendor}.bucket-name" in failing:
-        plan.manual.append(f"Bucket names cannot change: create a bucket without dots, copy the data "
+    if failing & by_check.get("bucket_name", set()):
+        plan.manual.append(f"Bucket names cannot change: create a bucket whose name passes "
+                           f"{', '.join(sorted(failing & by_check['bucket_name']))}, copy the data "
                            f"(aws s3 sync s3://{bucket.name} s3://NEW-NAME) and run plan for the new bucket.")
     leftover = sorted(failing - {r for c in plan.changes for r in c.fixes})
     for rule in leftover:
@@ -161,9 +157,48 @@ def make_plan(snapshot: Snapshot, integration: Integration, findings: Sequence[F
     return plan
 
 
-def _cors_change(plan: Plan, bucket: BucketState, vendor: str, rule_id: str) -> None:
+@dataclass
+class _Ctx:
+    plan: Plan
+    account: AccountState
+    bucket: BucketState
+    integ: Integration
+    profile: VendorProfile
+    failing: set[str]
+    by_check: dict[str, set[str]]
+    findings: Sequence[Finding]
+
+    def rules(self, *checks: str) -> set[str]:
+        out: set[str] = set()
+        for c in checks:
+            out |= self.by_check.get(c, set())
+        return out
+
+    def values(self) -> dict[str, Any]:
+        return self.profile.plan_values(self.integ.options, self.bucket.name, self.integ.mode)
+
+    def statements(self) -> list[dict[str, Any]]:
+        """The profile's plan statements for this mode, rendered."""
+        values = self.values()
+        keys = [o.key for o in self.bucket.objects]
+        out = []
+        for t in self.profile.plan.statements:
+            if self.integ.mode not in t.modes:
+                continue
+            if t.when_key_suffix and not any(k.lower().endswith(t.when_key_suffix) for k in keys):
+                continue
+            if t.unless_same and len({str(render(x, values)) for x in t.unless_same}) == 1:
+                continue
+            st = render(dict(t.statement), values)
+            if t.condition_unless_empty and not values.get(t.condition_unless_empty):
+                st.pop("Condition", None)
+            out.append(st)
+        return out
+
+
+def _cors_change(plan: Plan, bucket: BucketState, vendor: str, rule_id: str, cors_rule: Mapping[str, Any]) -> None:
     existing = [dict(r) for r in bucket.cors or ()]
-    after = {"CORSRules": existing + [_cors_rule(vendor)]}
+    after = {"CORSRules": existing + [dict(cors_rule)]}
     before = {"CORSRules": existing} if bucket.cors is not None else None
     rules_tf = "\n".join(
         "  cors_rule {\n" + "\n".join(
@@ -176,7 +211,7 @@ def _cors_change(plan: Plan, bucket: BucketState, vendor: str, rule_id: str) -> 
         "cors", bucket.arn, f"Add the {vendor} CORS rule to {bucket.name} (existing rules kept)", before, after,
         [f"aws s3api put-bucket-cors --bucket {bucket.name} --cors-configuration {shlex.quote(json.dumps(after))}"],
         f'resource "aws_s3_bucket_cors_configuration" "{_tf_name(bucket.name)}" {{\n  bucket = "{bucket.name}"\n{rules_tf}\n}}',
-        [rule_id]))
+        [rule_id] if isinstance(rule_id, str) else sorted(rule_id)))
 
 
 def _bucket_policy_change(plan: Plan, bucket: BucketState, principals: set[str], wanted: list[dict[str, Any]],
@@ -193,50 +228,58 @@ def _bucket_policy_change(plan: Plan, bucket: BucketState, principals: set[str],
         f"  policy = {_heredoc(doc)}\n}}", fixes))
 
 
-def _plan_v7(plan: Plan, account: AccountState, bucket: BucketState, integ: Integration, failing: set[str],
-             findings: Sequence[Finding]) -> None:
-    vendor, principal = integ.vendor, V7_PRINCIPALS[integ.vendor]
-    arn = bucket.arn
-    scope = norm_prefix(integ.option("scope"))
-    grant_rules = [f"{vendor}.read-grant", f"{vendor}.write-grant", f"{vendor}.mrxs-list", "baseline.vendor-excess-privilege"]
-    if failing & set(grant_rules):
-        # 000_6c2aa614f0946349.txt, "Read-only policy" / "Read-write policy", narrowed to the scope.
-        wanted = [{"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": principal},
-                   "Action": ["s3:GetObject"], "Resource": f"{arn}/{scope}*"}]
-        if integ.mode == "read-write":
-            thumbs = norm_prefix(integ.option("prefix")) or "data/"
-            wanted.append({"Sid": "DarwinThumbnails", "Effect": "Allow", "Principal": {"AWS": principal},
-                           "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{arn}/{thumbs}*"})
-        if any(o.key.lower().endswith(".mrxs") for o in bucket.objects):
-            stmt: dict[str, Any] = {"Sid": "DarwinListMirax", "Effect": "Allow", "Principal": {"AWS": principal},
-                                    "Action": "s3:ListBucket", "Resource": arn}
-            if scope:
-                stmt["Condition"] = {"StringLike": {"s3:prefix": [f"{scope}*"]}}
-            wanted.append(stmt)
-        _bucket_policy_change(plan, bucket, {principal}, wanted, [r for r in grant_rules if r in failing],
-                              f"Grant V7 ({principal}) {integ.mode} access in the bucket policy of {bucket.name}")
-    if vendor == "v7-aws" and "v7-aws.cors" in failing:
-        _cors_change(plan, bucket, vendor, "v7-aws.cors")
-    if "v7-aws.kms-key-type" in failing:
-        plan.manual.append(
-            "kms-key-type: the bucket encrypts with the AWS-managed key aws/s3, which V7 cannot use "
-            "(000_6c2aa614f0946349.txt: \"please move your data to a new bucket and use a customer-managed key\"): "
-            "aws kms create-key --description 'V7 data'; then aws s3api put-bucket-encryption --bucket NEW-BUCKET "
+def _plan_fixed(ctx: _Ctx) -> None:
+    """A fixed vendor principal: its statements in the bucket policy (the guide's, narrowed to the zones)."""
+    principal = ctx.profile.principal or ""
+    grant_rules = ctx.rules("object_grant", "mrxs_list") | {"baseline.vendor-excess-privilege"}
+    if ctx.failing & grant_rules:
+        wanted = ctx.statements()
+        _bucket_policy_change(ctx.plan, ctx.bucket, {principal}, wanted, sorted(ctx.failing & grant_rules),
+                              f"Grant {ctx.profile.short_name} ({principal}) {ctx.integ.mode} access in the bucket "
+                              f"policy of {ctx.bucket.name}")
+
+
+def _plan_kms(ctx: _Ctx) -> None:
+    name = ctx.profile.short_name
+    if ctx.failing & ctx.rules("kms_key_type"):
+        ctx.plan.manual.append(
+            f"kms-key-type: the bucket encrypts with the AWS-managed key aws/s3, which {name} cannot use "
+            f"({ctx.profile.doc}: \"please move your data to a new bucket and use a customer-managed key\"): "
+            f"aws kms create-key --description '{name} data'; then aws s3api put-bucket-encryption --bucket NEW-BUCKET "
             "--server-side-encryption-configuration '{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":"
             "{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"NEW-KEY-ID\"}}]}'; copy the objects (aws s3 sync); "
             "run plan again for the new bucket to get the key-policy statement.")
-    if "v7-aws.kms-key-policy" in failing:
-        key = _default_key(account, bucket)
+    fixes = ctx.failing & ctx.rules("kms_key_policy")
+    template = ctx.profile.plan.key_policy
+    if fixes and template is not None:
+        key = _default_key(ctx.account, ctx.bucket)
         if key is not None and key.policy is not None:
-            actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if integ.mode == "read-write" else [])
-            stmt = {"Sid": "AllowV7UseOfTheKey", "Effect": "Allow", "Principal": {"AWS": principal},
-                    "Action": actions, "Resource": "*"}
+            stmt = render(dict(template), ctx.values())
+            stmt["Action"] = list(ctx.profile.plan.key_actions.get(ctx.integ.mode, ("kms:Decrypt",)))
+            order = ["Sid", "Effect", "Principal", "Action", "Resource"]
+            stmt = {k: stmt[k] for k in order if k in stmt} | {k: v for k, v in stmt.items() if k not in order}
             after = rem.merge_statement(key.policy, stmt)
-            plan.changes.append(Change(
-                "key-policy", key.arn, f"Let V7 use KMS key {key.key_id} (key policy)", dict(key.policy), after,
+            ctx.plan.changes.append(Change(
+                "key-policy", key.arn, f"Let {name} use KMS key {key.key_id} (key policy)", dict(key.policy), after,
                 [rem.put_key_policy_cmd(key.key_id, after)],
                 f'resource "aws_kms_key_policy" "{_tf_name(key.key_id)}" {{\n  key_id = "{key.key_id}"\n'
-                f"  policy = {_heredoc(after)}\n}}", ["v7-aws.kms-key-policy"]))
+                f"  policy = {_heredoc(after)}\n}}", sorted(fixes)))
+
+
+def _plan_cors(ctx: _Ctx) -> None:
+    """The profile's CORS rule on the bucket a failing cors_allows rule checks."""
+    fixes = ctx.failing & ctx.rules("cors_allows")
+    if not fixes:
+        return
+    rule = ctx.profile.plan.cors
+    if rule is None:
+        ctx.plan.manual.append(f"cors: add the CORS rule that {ctx.profile.short_name}'s guide gives "
+                               f"({ctx.profile.guide.cite() or ctx.profile.doc}) to {ctx.bucket.name}.")
+        return
+    failing = [f for f in ctx.findings if f.rule_id in fixes and f.status == Status.FAIL]
+    where = next((f.bucket for f in failing if f.bucket), None) or ctx.bucket.name
+    target = ctx.account.bucket(where) or ctx.bucket
+    _cors_change(ctx.plan, target, ctx.integ.vendor, fixes, render(dict(rule), ctx.values()))
 
 
 def _default_key(account: AccountState, bucket: BucketState):
@@ -247,24 +290,29 @@ def _default_key(account: AccountState, bucket: BucketState):
     return None
 
 
-def _plan_datature(plan: Plan, account: AccountState, bucket: BucketState, integ: Integration, failing: set[str]) -> None:
-    role_arn = integ.option("role_arn") or ""
+def _plan_assumed(ctx: _Ctx) -> None:
+    """A role in the customer's account that the vendor assumes: its trust (with the external id) and its policy."""
+    integ, plan = ctx.integ, ctx.plan
+    role_arn = integ.role_arn or ""
     role_name = role_arn.split("/")[-1]
-    role = account.role(role_arn) or account.role(role_name)
-    principal = integ.option("vendor_principal") or f"arn:aws:iam::{DATATURE_ACCOUNT}:root"
-    external_id = integ.option("external_id")
-    trust_rules = {"datature.trust-policy", "datature.external-id", "baseline.trust-external-id"}
-    if failing & trust_rules or role is None:
+    role = ctx.account.role(role_arn) or ctx.account.role(role_name)
+    vendor_account = integ.vendor_account or ""
+    principal = integ.vendor_principal or f"arn:aws:iam::{vendor_account or 'VENDOR-ACCOUNT-ID'}:root"
+    external_id = integ.external_id
+    name = ctx.profile.short_name
+    trust_rules = ctx.rules("assume_role_trust", "assume_role_external_id") | {"baseline.trust-external-id"}
+    id_key = ctx.profile.key_of_type("external-id")
+    if (ctx.failing & trust_rules or role is None) and ctx.profile.plan.trust is not None:
         if not external_id:
-            plan.manual.append("external-id: pass --external-id with the value shown in Datature's set-up screen; "
-                               "the trust policy must require it (002_9351336936b25d3d.txt, the second JSON).")
+            flag = id_key.flag if id_key else "--external-id"
+            plan.manual.append(f"external-id: pass {flag} with the value shown in {name}'s set-up screen; "
+                               f"the trust policy must require it ({ctx.profile.guide.cite() or ctx.profile.doc}).")
         else:
-            # 002_9351336936b25d3d.txt, the trust policy Datature generates.
-            stmt = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": principal},
-                    "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}
+            values = ctx.values() | {"principal": principal}
+            stmt = render(dict(ctx.profile.plan.trust), values)
             before = copy.deepcopy(dict(role.trust_policy)) if role and role.trust_policy else None
             kept = [s for s in rem.statements_of(before)
-                    if not (isinstance(s, Mapping) and _trusts_account(s, DATATURE_ACCOUNT))]
+                    if not (isinstance(s, Mapping) and vendor_account and _trusts_account(s, vendor_account))]
             doc = {"Version": rem.VERSION, "Statement": kept}
             doc = rem.merge_statement(doc, stmt)
             if role is None:
@@ -272,25 +320,19 @@ def _plan_datature(plan: Plan, account: AccountState, bucket: BucketState, integ
             else:
                 cli = [rem.update_assume_role_policy_cmd(role_name, doc)]
             plan.changes.append(Change(
-                "trust-policy", role_arn, f"Trust Datature ({principal}) to assume {role_name}, only with the external id",
+                "trust-policy", role_arn, f"Trust {name} ({principal}) to assume {role_name}, only with the external id",
                 before, doc, cli,
                 f'resource "aws_iam_role" "{_tf_name(role_name)}" {{\n  name = "{role_name}"\n'
-                f"  assume_role_policy = {_heredoc(doc)}\n}}", sorted(failing & trust_rules)))
-    if failing & {"datature.list-grant", "datature.read-grant"} or role is None:
-        prefix = norm_prefix(integ.option("prefix"))
-        # 002_9351336936b25d3d.txt, the IAM policy Datature generates.
-        doc = {"Version": rem.VERSION, "Statement": [
-            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket.arn,
-             "Condition": {"StringLike": {"s3:prefix": f"{prefix}*"}}},
-            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectAttributes"], "Resource": f"{bucket.arn}/{prefix}*"}]}
-        name = "auditor-datature-read"
+                f"  assume_role_policy = {_heredoc(doc)}\n}}", sorted(ctx.failing & trust_rules)))
+    grant_rules = ctx.rules("object_grant")
+    if ctx.failing & grant_rules or role is None:
+        doc = {"Version": rem.VERSION, "Statement": ctx.statements()}
+        policy = ctx.profile.plan.policy_name
         plan.changes.append(Change(
-            "role-policy", role_arn, f"Let {role_name} list and read {bucket.name}/{prefix}", None, doc,
-            [rem.put_role_policy_cmd(role_name, name, doc)],
-            f'resource "aws_iam_role_policy" "{_tf_name(name)}" {{\n  name = "{name}"\n  role = "{role_name}"\n'
-            f"  policy = {_heredoc(doc)}\n}}", sorted(failing & {"datature.list-grant", "datature.read-grant"})))
-    if "datature.cors" in failing:
-        _cors_change(plan, bucket, "datature", "datature.cors")
+            "role-policy", role_arn, f"Let {role_name} {integ.mode.replace('-', ' ')} {ctx.bucket.name} as {name} needs",
+            None, doc, [rem.put_role_policy_cmd(role_name, policy, doc)],
+            f'resource "aws_iam_role_policy" "{_tf_name(policy)}" {{\n  name = "{policy}"\n  role = "{role_name}"\n'
+            f"  policy = {_heredoc(doc)}\n}}", sorted(ctx.failing & grant_rules)))
 
 
 def _trusts_account(stmt: Mapping[str, Any], account_id: str) -> bool:
@@ -300,72 +342,36 @@ def _trusts_account(stmt: Mapping[str, Any], account_id: str) -> bool:
     return any(str(v) == account_id or f":{account_id}:" in str(v) for v in values)
 
 
-def _user_steps(plan: Plan, account: AccountState, user_name: str, vendor: str, failing: set[str],
-                policy_name: str, doc: dict[str, Any], grant_rules: set[str]) -> None:
-    user = account.user(user_name)
+def _plan_user(ctx: _Ctx) -> None:
+    """An IAM user whose keys the vendor holds: the user, its least-privilege policy, an access key."""
+    plan, vendor = ctx.plan, ctx.integ.vendor
+    user_name = ctx.integ.user_name or ""
+    user = ctx.account.user(user_name)
+    grant_rules = ctx.rules("object_grant") | {"baseline.vendor-excess-privilege"}
+    policy_name = ctx.profile.plan.policy_name
+    doc = {"Version": rem.VERSION, "Statement": ctx.statements()}
     if user is None:
         plan.changes.append(Change("user", f"user/{user_name}", f"Create the IAM user {user_name}",
                                    None, None, [f"aws iam create-user --user-name {user_name}"],
                                    f'resource "aws_iam_user" "{_tf_name(user_name)}" {{\n  name = "{user_name}"\n}}', []))
-    if failing & grant_rules or user is None:
+    if ctx.failing & grant_rules or user is None:
         plan.changes.append(Change(
             "user-policy", f"user/{user_name}", f"Give {user_name} the {vendor} permissions (least privilege)", None, doc,
             [rem.put_user_policy_cmd(user_name, policy_name, doc)],
             f'resource "aws_iam_user_policy" "{_tf_name(policy_name)}" {{\n  name = "{policy_name}"\n'
-            f'  user = "{user_name}"\n  policy = {_heredoc(doc)}\n}}', sorted(failing & grant_rules)))
-    if f"{vendor}.access-key" in failing or user is None:
+            f'  user = "{user_name}"\n  policy = {_heredoc(doc)}\n}}', sorted(ctx.failing & grant_rules)))
+    key_rules = ctx.rules("access_key_active")
+    if ctx.failing & key_rules or user is None:
         plan.changes.append(Change(
             "access-key", f"user/{user_name}", f"Create an access key for {user_name} and hand it to {vendor}",
             None, None, [rem.create_access_key_cmd(user_name)],
             f'resource "aws_iam_access_key" "{_tf_name(user_name)}" {{\n  user = "{user_name}"\n}}',
-            [f"{vendor}.access-key"]))
-
-
-def _plan_tenyks(plan: Plan, account: AccountState, bucket: BucketState, integ: Integration, failing: set[str]) -> None:
-    user = integ.option("user") or ""
-    dataset = norm_prefix(integ.option("dataset"))
-    images = dataset + norm_prefix(integ.option("images_dir"))
-    arn = bucket.arn
-    # 003_6b5f075097d26312.txt 3.1, fixed: the images under the dataset and both COCO files.
-    statements: list[dict[str, Any]] = [
-        {"Sid": "tenyksReadOnlyAccess", "Effect": "Allow", "Action": ["s3:GetObject"],
-         "Resource": [f"{arn}/{images}*", f"{arn}/{dataset}annotations.json", f"{arn}/{dataset}predictions.json"]},
-        {"Sid": "tenyksList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [arn]},
-    ]
-    meta_bucket = integ.option("metadata_bucket") or bucket.name
-    if integ.mode == "read-write":
-        meta = norm_prefix(integ.option("metadata_dir"))
-        # 003_6b5f075097d26312.txt 3.2.1, the metadata policy.
-        statements.append({"Sid": "tenyksWriteAccess", "Effect": "Allow",
-                           "Action": ["s3:GetObject", "s3:DeleteObject", "s3:PutObject"],
-                           "Resource": [f"arn:aws:s3:::{meta_bucket}/{meta}*"]})
-        if meta_bucket != bucket.name:
-            statements.append({"Sid": "tenyksMetadataList", "Effect": "Allow", "Action": ["s3:ListBucket"],
-                               "Resource": [f"arn:aws:s3:::{meta_bucket}"]})
-    doc = {"Version": rem.VERSION, "Statement": statements}
-    _user_steps(plan, account, user, "tenyks", failing, "auditor-tenyks", doc,
-                {"tenyks.read-grant", "tenyks.metadata-grant", "baseline.vendor-excess-privilege"})
-    if "tenyks.metadata-cors" in failing:
-        target = account.bucket(meta_bucket) or bucket
-        _cors_change(plan, target, "tenyks", "tenyks.metadata-cors")
-
-
-def _plan_redbrick(plan: Plan, account: AccountState, bucket: BucketState, integ: Integration, failing: set[str]) -> None:
-    user = integ.option("user") or ""
-    root = norm_prefix(integ.option("prefix"))
-    actions = ["s3:GetObject"] + (["s3:PutObject"] if integ.mode == "read-write" else [])
-    # 004_6c1e438ca6750c28.txt, the RedBrickLabelingReadOnly policy (plus PutObject for annotation storage).
-    doc = {"Version": rem.VERSION, "Statement": [
-        {"Sid": "RedBrickLabeling", "Effect": "Allow", "Action": actions, "Resource": f"{bucket.arn}/{root}*"}]}
-    _user_steps(plan, account, user, "redbrick", failing, "auditor-redbrick", doc,
-                {"redbrick.read-grant", "redbrick.write-grant", "baseline.vendor-excess-privilege"})
-    if "redbrick.cors" in failing:
-        _cors_change(plan, bucket, "redbrick", "redbrick.cors")
+            sorted(key_rules)))
 
 
 def _plan_baseline(plan: Plan, account: AccountState, bucket: BucketState, integ: Integration, failing: set[str],
-                   findings: Sequence[Finding]) -> None:
-    bpa = {"baseline.block-public-access", "redbrick.block-public-access"} & failing
+                   findings: Sequence[Finding], by_check: Mapping[str, set[str]]) -> None:
+    bpa = ({"baseline.block-public-access"} | set(by_check.get("block_public_access", ()))) & failing
     if bpa:
         conf = json.dumps(BLOCK_ALL)
         plan.changes.append(Change(

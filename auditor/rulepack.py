@@ -1,27 +1,44 @@
-"""Rule packs: ``rules/*.toml`` say *what* each vendor requires; checks say *how* to detect it.
+"""Vendor packs: one TOML file per vendor (``rules/*.toml``, and user packs from ``--rules-dir``).
 
-A pack has a ``[vendor]`` table and ``[[rules]]``. Packs are validated at load time: an
-unknown check, a missing or mistyped parameter, a bad severity or a duplicate id is a
-RuleError naming the file and the rule id.
+A pack is the vendor's profile (``[vendor]``, ``[integration]``, ``[zones]``, ``[requests]``,
+``[needs.<mode>]``, ``[plan]``, ``[infer]``; see ``auditor.profile``) and its ``[[rules]]``: what
+the vendor requires, each rule naming the check that detects it. Every pack is validated when
+it loads — first against ``auditor/schema/vendor-pack.schema.json``, then for what a schema
+cannot say (a check that exists, its parameters, zones and keys that the profile defines, action
+names that are real IAM actions). A problem is one RuleError naming the file, the rule id, the
+key and the fix, raised before any API call.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib.resources
-import re
+import json
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from auditor.checks.registry import REQUIRED, VendorProfile, registry
+from auditor.checks.registry import REQUIRED, CheckSpec, registry
 from auditor.errors import RuleError
 from auditor.model import Severity
-
-RULE_KEYS = {"id", "title", "severity", "check", "params", "reference", "modes", "description"}
-VENDOR_KEYS = {"id", "name", "doc", "principal", "account", "origin", "extra"}
-ID = re.compile(r"^(v7-aws|v7-wasabi|datature|tenyks|redbrick|baseline)\.[a-z0-9-]+$")
+from auditor.profile import (
+    BUILTINS,
+    MODES,
+    PROVIDERS,
+    Guide,
+    InferSpec,
+    KeySpec,
+    ModeNeeds,
+    PlanSpec,
+    Request,
+    StatementTemplate,
+    VendorProfile,
+    ZoneSpec,
+    placeholders,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,8 @@ class Rule:
     modes: tuple[str, ...] = ("read-only", "read-write")
     description: str = ""
     source: str = ""
+    providers: tuple[str, ...] = PROVIDERS
+    section: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,75 +63,361 @@ class RulePack:
     rules: tuple[Rule, ...]
     source: str
 
+    @property
+    def replaces(self) -> str:
+        return self.vendor.replaces
 
-def load_packs(paths: Iterable[Path] | None = None) -> tuple[RulePack, ...]:
-    """Load the shipped packs (or ``paths``), validated; ids unique across packs."""
-    if paths is None:
-        root = importlib.resources.files("auditor.rules")
-        files = sorted((p for p in root.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
-        sources = [(f"rules/{p.name}", p.read_text(encoding="utf-8")) for p in files]
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_packs(paths: Iterable[Path] | None = None, dirs: Sequence[Path | str] = ()) -> tuple[RulePack, ...]:
+    """The built-in packs (or only ``paths``), then every ``*.toml`` of ``dirs``, validated.
+
+    A pack from ``dirs`` whose vendor id is a built-in's replaces that built-in (``replaces``
+    names it); two user packs with one id, or one rule id in two packs, is a RuleError.
+    """
+    if paths is not None:
+        packs = [parse_pack(Path(p).read_text(encoding="utf-8"), str(p)) for p in paths]
     else:
-        sources = [(str(p), Path(p).read_text(encoding="utf-8")) for p in paths]
-    packs = tuple(parse_pack(text, name) for name, text in sources)
+        packs = list(_builtin_packs())
+    for d in dirs:
+        packs = _overlay(packs, _dir_packs(Path(d)))
     seen: dict[str, str] = {}
     for pack in packs:
         for rule in pack.rules:
             if rule.id in seen:
-                raise RuleError(pack.source, rule.id, f"duplicate rule id (also in {seen[rule.id]})")
+                raise RuleError(pack.source, rule.id, f"duplicate rule id (also in {seen[rule.id]})",
+                                key="id", hint="give each rule its own id")
             seen[rule.id] = pack.source
-    return packs
+    return tuple(packs)
+
+
+@cache
+def _builtin_packs() -> tuple[RulePack, ...]:
+    root = importlib.resources.files("auditor.rules")
+    files = sorted((p for p in root.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
+    return tuple(parse_pack(p.read_text(encoding="utf-8"), f"rules/{p.name}") for p in files)
+
+
+def _dir_packs(d: Path) -> list[RulePack]:
+    if not d.is_dir():
+        raise RuleError(str(d), None, "is not a directory of vendor packs",
+                        hint="give --rules-dir (or [scan] rule_dirs) a directory holding *.toml packs")
+    files = sorted(d.glob("*.toml"))
+    if not files:
+        raise RuleError(str(d), None, "holds no *.toml vendor pack", hint="put one VENDOR.toml per vendor there")
+    out: list[RulePack] = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise RuleError(str(f), None, f"cannot read the pack ({e})", hint="check the file") from None
+        out.append(parse_pack(text, str(f)))
+    ids: dict[str, str] = {}
+    for p in out:
+        if p.vendor.id in ids:
+            raise RuleError(p.source, None, f"vendor id '{p.vendor.id}' is also defined in {ids[p.vendor.id]}",
+                            key="vendor.id", hint="one pack per vendor id")
+        ids[p.vendor.id] = p.source
+    return out
+
+
+def _overlay(packs: list[RulePack], extra: list[RulePack]) -> list[RulePack]:
+    by_id = {p.vendor.id: i for i, p in enumerate(packs)}
+    out = list(packs)
+    for pack in extra:
+        if pack.vendor.id in by_id:
+            i = by_id[pack.vendor.id]
+            replaced = replace(pack, vendor=replace(pack.vendor, replaces=out[i].source))
+            out[i] = replaced
+        else:
+            by_id[pack.vendor.id] = len(out)
+            out.append(pack)
+    return out
+
+
+def profiles(packs: Sequence[RulePack]) -> dict[str, VendorProfile]:
+    """Vendor id → profile, for every pack but the baseline."""
+    return {p.vendor.id: p.vendor for p in packs if p.vendor.access is not None}
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    text = importlib.resources.files("auditor.schema").joinpath("vendor-pack.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
 
 
 def parse_pack(text: str, source: str) -> RulePack:
+    """One pack from its TOML text; ``source`` names the file in errors."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise RuleError(source, None, f"invalid TOML: {e}") from None
-    unknown = set(data) - {"vendor", "rules"}
-    if unknown:
-        raise RuleError(source, None, f"unknown top-level keys: {', '.join(sorted(unknown))}")
-    v = data.get("vendor")
-    if not isinstance(v, dict) or "id" not in v or "name" not in v:
-        raise RuleError(source, None, "needs a [vendor] table with id and name")
-    if set(v) - VENDOR_KEYS:
-        raise RuleError(source, None, f"unknown [vendor] keys: {', '.join(sorted(set(v) - VENDOR_KEYS))}")
-    vendor = VendorProfile(**v)
+        raise RuleError(source, None, f"invalid TOML: {e}", hint="fix the syntax at that line") from None
+    _validate_schema(data, source)
+    vendor = _profile(data, source)
     checks = registry()
-    rules = []
-    for raw in data.get("rules", []):
-        rid = raw.get("id")
-        if not isinstance(rid, str) or not ID.match(rid):
-            raise RuleError(source, str(rid), "rule id must look like '<vendor>.<name>'")
-        if not rid.startswith(vendor.id + "."):
-            raise RuleError(source, rid, f"rule id must start with '{vendor.id}.'")
-        if set(raw) - RULE_KEYS:
-            raise RuleError(source, rid, f"unknown keys: {', '.join(sorted(set(raw) - RULE_KEYS))}")
-        for key in ("title", "severity", "check", "reference"):
-            if not isinstance(raw.get(key), str) or not raw[key]:
-                raise RuleError(source, rid, f"'{key}' is required (a non-empty string)")
-        try:
-            severity = Severity(raw["severity"])
-        except ValueError:
-            raise RuleError(source, rid, f"unknown severity '{raw['severity']}'") from None
-        spec = checks.get(raw["check"])
-        if spec is None:
-            raise RuleError(source, rid, f"unknown check '{raw['check']}'")
-        params = dict(raw.get("params", {}))
-        for name, value in params.items():
-            p = spec.params.get(name)
-            if p is None:
-                raise RuleError(source, rid, f"check '{spec.name}' takes no parameter '{name}'")
-            if not isinstance(value, p.type):
-                raise RuleError(source, rid, f"parameter '{name}' has the wrong type ({type(value).__name__})")
-        for name, p in spec.params.items():
-            if name not in params:
-                if p.default is REQUIRED:
-                    raise RuleError(source, rid, f"check '{spec.name}' needs parameter '{name}'")
-                params[name] = p.default
-        modes = tuple(raw.get("modes", ("read-only", "read-write")))
-        if not set(modes) <= {"read-only", "read-write"}:
-            raise RuleError(source, rid, f"bad modes {modes}")
-        rules.append(Rule(id=rid, vendor=vendor.id, title=raw["title"], severity=severity, check=spec.name,
-                          reference=raw["reference"], params=params, modes=modes,
-                          description=raw.get("description", ""), source=source))
-    return RulePack(vendor=vendor, rules=tuple(rules), source=source)
+    rules = tuple(_rule(raw, vendor, checks, source) for raw in data.get("rules", []))
+    vendor = replace(vendor, rule_checks=tuple((r.check, str(r.params.get("zone", "")), r.modes) for r in rules))
+    return RulePack(vendor=vendor, rules=rules, source=source)
+
+
+def _validate_schema(data: dict[str, Any], source: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors)
+    path = list(err.absolute_path)
+    rule_id = None
+    if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
+        raw = data["rules"][path[1]]
+        rule_id = str(raw.get("id", f"#{path[1] + 1}")) if isinstance(raw, dict) else f"#{path[1] + 1}"
+        path = path[2:]
+    key = ".".join(str(p) for p in path) or None
+    problem, hint = _explain(err)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        if extra:
+            key = ".".join(str(p) for p in [*path, extra[0]])
+    raise RuleError(source, rule_id, problem, key=key, hint=hint)
+
+
+def _explain(err: Any) -> tuple[str, str]:
+    v, inst, sch = err.validator, err.instance, err.schema
+    if v == "additionalProperties":
+        allowed = sorted(sch.get("properties", {}))
+        extra = sorted(set(inst) - set(allowed)) if isinstance(inst, dict) else []
+        close = difflib.get_close_matches(extra[0], allowed, 1) if extra else []
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+        return f"unknown key '{extra[0] if extra else '?'}'", hint
+    if v == "required":
+        missing = [k for k in sch.get("required", []) if isinstance(inst, dict) and k not in inst]
+        return f"missing required key '{missing[0] if missing else '?'}'", f"add {missing[0] if missing else 'it'} = ..."
+    if v == "enum":
+        return f"{json.dumps(inst)} is not allowed", "use one of: " + ", ".join(map(str, sch["enum"]))
+    if v == "type":
+        return f"must be {_a(sch['type'])}, got {json.dumps(inst)[:40]}", f"write {_a(sch['type'])}"
+    if v == "pattern":
+        return f"{json.dumps(inst)} does not match {sch['pattern']}", _pattern_hint(sch["pattern"])
+    if v == "minLength":
+        return "must not be empty", "write a value"
+    if v in ("minItems", "uniqueItems"):
+        return err.message, "list each value once, at least one"
+    return err.message, "see docs/vendor-packs.md"
+
+
+def _a(t: Any) -> str:
+    names = {"string": "a string", "boolean": "true or false", "array": "a list", "object": "a table",
+             "integer": "an integer", "number": "a number"}
+    return names.get(t, str(t)) if isinstance(t, str) else " or ".join(names.get(x, x) for x in t)
+
+
+def _pattern_hint(pattern: str) -> str:
+    if "\\d{12}" in pattern and "arn" in pattern:
+        return "write an ARN such as arn:aws:iam::123456789012:role/NAME"
+    if "\\d{12}" in pattern:
+        return "write the 12-digit account id"
+    if ":[A-Za-z0-9]+" in pattern:
+        return "write an IAM action such as s3:GetObject"
+    if "\\." in pattern:
+        return "write '<vendor id>.<name>' in lower case, e.g. acme.read-grant"
+    return "use lower-case letters, digits and '-'"
+
+
+def _err(source: str, rule: str | None, key: str | None, problem: str, hint: str) -> RuleError:
+    return RuleError(source, rule, problem, key=key, hint=hint)
+
+
+def _suggest(value: str, choices: Iterable[str]) -> str:
+    choices = sorted(choices)
+    close = difflib.get_close_matches(value, choices, 1)
+    return f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(choices) or '(none defined)'}"
+
+
+def is_action(name: str) -> bool:
+    """``name`` is a real IAM action (exact, no wildcard), per the action catalogue."""
+    from auditor.policy import expand_actions
+
+    if "*" in name or "?" in name:
+        return False
+    return any(a.lower() == name.lower() for a in expand_actions(name))
+
+
+def _check_actions(actions: Iterable[Any], source: str, rule: str | None, key: str) -> None:
+    for a in actions:
+        if not isinstance(a, str) or not is_action(a):
+            raise _err(source, rule, key, f"'{a}' is not an IAM action",
+                       "write the exact action name as AWS spells it, e.g. s3:GetObject (no wildcards)")
+
+
+def _statement_actions(stmt: Mapping[str, Any]) -> list[Any]:
+    acts = stmt.get("Action", [])
+    return [acts] if isinstance(acts, str) else list(acts)
+
+
+def _profile(data: dict[str, Any], source: str) -> VendorProfile:
+    v = data["vendor"]
+    vid = v["id"]
+    modes = tuple(v.get("modes", MODES))
+    keys = []
+    for name, spec in (data.get("integration") or {}).items():
+        k = KeySpec(name=name, type=spec.get("type", "string"), required=spec.get("required", False),
+                    required_in=tuple(spec.get("required_in", ())), default=spec.get("default"), help=spec["help"])
+        if name in ("vendor", "account", "bucket", "mode"):
+            raise _err(source, None, f"integration.{name}", f"'{name}' is a key of every integration",
+                       "give the vendor's key another name")
+        if k.default is not None and k.default and (p := k.problem(k.default)):
+            raise _err(source, None, f"integration.{name}.default", p[0], p[1])
+        keys.append(k)
+    key_names = {k.name for k in keys}
+    known = key_names | set(BUILTINS)
+
+    zone_names = set((data.get("zones") or {}))
+
+    def check_placeholders(template: Any, key: str) -> None:
+        for field_name in placeholders(template):
+            name, _, index = field_name.partition("[")
+            index = index.rstrip("]")
+            if name in ("zones", "zone_buckets"):
+                if index not in zone_names:
+                    raise _err(source, None, key, f"unknown zone '{index}' in '{{{field_name}}}'",
+                               _suggest(index, zone_names))
+                continue
+            if index or "." in name:
+                raise _err(source, None, key, f"'{{{field_name}}}' is not a placeholder",
+                           "write {KEY}, {zones[ZONE]} or {zone_buckets[ZONE]}")
+            if name not in known:
+                raise _err(source, None, key, f"unknown placeholder '{{{name}}}'",
+                           _suggest(name, known) + " (integration keys and " + ", ".join(BUILTINS) + ")")
+
+    access = v.get("access")
+    if vid != "baseline" and access is None:
+        raise _err(source, None, "vendor.access", "a vendor needs 'access'",
+                   'write access = "fixed-principal", "assumed-role" or "iam-user"')
+    if access == "fixed-principal" and not v.get("principal"):
+        raise _err(source, None, "vendor.principal", "fixed-principal access needs the vendor's principal",
+                   'write principal = "arn:aws:iam::ACCOUNT:role/NAME"')
+    for kind, type_ in (("assumed-role", "role-arn"), ("iam-user", "user-name")):
+        if access == kind and not any(k.type == type_ for k in keys):
+            raise _err(source, None, "integration", f"{kind} access needs an integration key of type '{type_}'",
+                       f'add [integration] KEY = {{ type = "{type_}", required = true, help = "..." }}')
+
+    zones = {}
+    for name, z in (data.get("zones") or {}).items():
+        check_placeholders(z, f"zones.{name}")
+        zones[name] = ZoneSpec(name=name, prefix=z["prefix"], default=z.get("default", ""), bucket=z.get("bucket", ""),
+                               files=dict(z.get("files", {})), what=z.get("what", ""))
+
+    needs = {}
+    for mode, n in (data.get("needs") or {}).items():
+        if mode not in modes:
+            raise _err(source, None, f"needs.{mode}", f"mode '{mode}' is not one of the vendor's modes",
+                       f"use one of: {', '.join(modes)} (or add it to vendor.modes)")
+        objects = []
+        for zname, actions in (n.get("objects") or {}).items():
+            if zname not in zones:
+                raise _err(source, None, f"needs.{mode}.objects.{zname}", f"unknown zone '{zname}'",
+                           _suggest(zname, zones))
+            _check_actions(actions, source, None, f"needs.{mode}.objects.{zname}")
+            objects.append((zname, frozenset(actions)))
+        _check_actions(n.get("bucket", []), source, None, f"needs.{mode}.bucket")
+        check_placeholders(n.get("shared_bucket_note", ""), f"needs.{mode}.shared_bucket_note")
+        needs[mode] = ModeNeeds(tuple(objects), frozenset(n.get("bucket", [])), n.get("shared_bucket_note", ""))
+    if access is not None:
+        for mode in modes:
+            if mode not in needs:
+                raise _err(source, None, f"needs.{mode}", f"the vendor offers {mode} but says nothing of what it needs",
+                           f"add [needs.{mode}] with objects = {{ ZONE = [\"s3:GetObject\"] }}")
+
+    p = data.get("plan") or {}
+    statements = []
+    for i, st in enumerate(p.get("statements", [])):
+        key = f"plan.statements[{i}]"
+        check_placeholders(st, key)
+        _check_actions(_statement_actions(st["statement"]), source, None, f"{key}.statement.Action")
+        cue = st.get("condition_unless_empty", "")
+        if cue and cue not in key_names:
+            raise _err(source, None, f"{key}.condition_unless_empty", f"unknown integration key '{cue}'",
+                       _suggest(cue, key_names))
+        for m in st.get("modes", ()):
+            if m not in modes:
+                raise _err(source, None, f"{key}.modes", f"mode '{m}' is not one of the vendor's modes",
+                           f"use one of: {', '.join(modes)}")
+        statements.append(StatementTemplate(dict(st["statement"]), tuple(st.get("modes", modes)),
+                                            st.get("when_key_suffix", ""), cue, tuple(st.get("unless_same", ()))))
+    for name in ("cors", "trust", "key_policy"):
+        if name in p:
+            check_placeholders(p[name], f"plan.{name}")
+    if "trust" in p:
+        _check_actions(_statement_actions(p["trust"]), source, None, "plan.trust.Action")
+    key_actions = {m: tuple(a) for m, a in (p.get("key_actions") or {}).items()}
+    for m, acts in key_actions.items():
+        _check_actions(acts, source, None, f"plan.key_actions.{m}")
+    plan = PlanSpec(tuple(statements), p.get("policy_name", f"auditor-{vid}"), p.get("cors"), p.get("trust"),
+                    p.get("key_policy"), key_actions)
+
+    inf = data.get("infer") or {}
+    for name in ("scope_key", "write_key"):
+        if inf.get(name) and inf[name] not in key_names:
+            raise _err(source, None, f"infer.{name}", f"unknown integration key '{inf[name]}'",
+                       _suggest(inf[name], key_names))
+    infer = InferSpec(inf.get("scope_key", ""), inf.get("write_key", ""), inf.get("write_default", ""))
+    requests = tuple(Request(name, r.get("auth", "header"), r.get("https", True))
+                     for name, r in (data.get("requests") or {}).items())
+    guide = Guide(**v.get("guide", {}))
+    origins = tuple(v.get("origins", [v["origin"]] if v.get("origin") else []))
+    return VendorProfile(
+        id=vid, name=v["name"], doc=v.get("doc", "") or guide.cite(), principal=v.get("principal"),
+        account=v.get("account"), origin=v.get("origin") or (origins[0] if origins else None),
+        extra=v.get("extra", {}), guide=guide, access=access, origins=origins,
+        providers=tuple(v.get("providers", PROVIDERS)), modes=modes, features=tuple(v.get("features", ())),
+        keys=tuple(keys), zones=zones, requests=requests, needs=needs, plan=plan, infer=infer, source=source)
+
+
+def _rule(raw: dict[str, Any], vendor: VendorProfile, checks: Mapping[str, CheckSpec], source: str) -> Rule:
+    rid = raw["id"]
+    if not rid.startswith(vendor.id + "."):
+        raise _err(source, rid, "id", f"rule id must start with '{vendor.id}.'", f"rename it {vendor.id}.{rid.split('.', 1)[-1]}")
+    spec = checks.get(raw["check"])
+    if spec is None:
+        raise _err(source, rid, "check", f"unknown check '{raw['check']}'", _suggest(raw["check"], checks))
+    params = dict(raw.get("params", {}))
+    for name, value in params.items():
+        p = spec.params.get(name)
+        if p is None:
+            raise _err(source, rid, f"params.{name}", f"check '{spec.name}' takes no parameter '{name}'",
+                       _suggest(name, spec.params) if spec.params else f"check '{spec.name}' takes no parameters")
+        if not isinstance(value, p.type) or (isinstance(value, bool) and p.type is not bool):
+            want = getattr(p.type, "__name__", str(p.type))
+            raise _err(source, rid, f"params.{name}", f"has the wrong type ({type(value).__name__})",
+                       f"write a {dict(list='list', str='string', bool='true/false', int='number').get(want, want)}")
+        if p.kind == "zone" and (value or p.default is REQUIRED) and value not in vendor.zones:
+            raise _err(source, rid, f"params.{name}", f"unknown zone '{value}'", _suggest(value, vendor.zones))
+        if p.kind == "key" and value and vendor.key(value) is None:
+            raise _err(source, rid, f"params.{name}", f"unknown integration key '{value}'",
+                       _suggest(value, [k.name for k in vendor.keys]))
+        if p.kind == "actions":
+            _check_actions(value, source, rid, f"params.{name}")
+    for name, p in spec.params.items():
+        if name not in params:
+            if p.default is REQUIRED:
+                raise _err(source, rid, f"params.{name}", f"check '{spec.name}' needs parameter '{name}'",
+                           f"add {name} = ... to params ({p.doc})" if p.doc else f"add {name} = ... to params")
+            if p.kind == "zone" and p.default and p.default not in vendor.zones:
+                raise _err(source, rid, f"params.{name}", f"check '{spec.name}' needs parameter '{name}' (a zone)",
+                           _suggest(str(p.default), vendor.zones))
+            params[name] = p.default
+    modes = tuple(raw.get("modes", vendor.modes))
+    for m in modes:
+        if m not in vendor.modes:
+            raise _err(source, rid, "modes", f"mode '{m}' is not one of the vendor's modes",
+                       f"use one of: {', '.join(vendor.modes)}")
+    return Rule(id=rid, vendor=vendor.id, title=raw["title"], severity=Severity(raw["severity"]), check=spec.name,
+                reference=raw["reference"], params=params, modes=modes, description=raw.get("description", ""),
+                source=source, providers=tuple(raw.get("providers", PROVIDERS)), section=raw.get("section", ""))

@@ -20,7 +20,8 @@ from auditor.report.files import write_atomic
 def to_data(obj: Any) -> Any:
     """A dataclass tree as plain JSON data."""
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if f.metadata.get("snapshot", True)}
     if isinstance(obj, Mapping):
         return {str(k): to_data(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -46,7 +47,7 @@ def _build(tp: Any, data: Any, where: str) -> Any:
         hints = _hints(tp)
         kwargs = {}
         for f in dataclasses.fields(tp):
-            if f.name in data:
+            if f.name in data and f.metadata.get("snapshot", True):
                 kwargs[f.name] = _build(hints[f.name], data[f.name], f"{where}.{f.name}")
         try:
             return tp(**kwargs)
@@ -57,6 +58,13 @@ def _build(tp: Any, data: Any, where: str) -> Any:
             return None
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
         return _build(inner[0], data, where)
+    if tp in (str, int, bool, float):
+        ok = isinstance(data, tp) and not (tp is not bool and isinstance(data, bool))
+        if tp is float:
+            ok = isinstance(data, (int, float)) and not isinstance(data, bool)
+        if not ok:
+            raise SnapshotError(f"{where}: expected {_TYPE_NAMES[tp]}, got {_json_type(data)} {json.dumps(data)[:40]}")
+        return data
     if origin is tuple:
         if not isinstance(data, list):
             raise SnapshotError(f"{where}: expected a list")
@@ -67,6 +75,21 @@ def _build(tp: Any, data: Any, where: str) -> Any:
             raise SnapshotError(f"{where}: expected an object")
         return data
     return data
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def dump(snapshot: Snapshot) -> str:

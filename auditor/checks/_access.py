@@ -20,16 +20,17 @@ from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 from auditor.remediation import statements_of
 
-V7_AWS_ROLE = "arn:aws:iam::258327614892:role/external_s3"
-V7_WASABI_USER = "arn:aws:iam::100000274636:user/darwin"
-DATATURE_ACCOUNT = "277710232653"
-FIXED_PRINCIPALS = {"v7-aws": V7_AWS_ROLE, "v7-wasabi": V7_WASABI_USER}
-
 ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 VENDOR_SIDE = compile_policy(ALLOW_ALL, "vendor's own identity policy (assumed to allow)", "identity")
 PROBE = "auditor-probe"
-NO_DATATURE_ROLE = ("Could not verify: no role is known through which Datature reads this bucket — set role_arn "
-                    "(the role Datature assumes) in the integration.")
+
+
+def no_role(integ: Integration) -> str:
+    """Why a role-based vendor's rules cannot run: the integration names no role."""
+    who = integ.profile.short_name if integ.profile else integ.vendor
+    key = integ.profile.key_of_type("role-arn") if integ.profile else None
+    return (f"Could not verify: no role is known through which {who} reads this bucket — set "
+            f"{key.name if key else 'the role'} (the role {who} assumes) in the integration.")
 
 # Never known to the scanner (PRODUCT.md §5).
 ALWAYS_UNKNOWN = ("aws:SourceIp", "aws:SourceVpc", "aws:VpcSourceIp")
@@ -178,20 +179,26 @@ def external_actor(vendor: str, arn: str) -> Actor:
 
 
 def actor_for(target: Target, integ: Integration) -> Actor | Outcome:
-    """The principal that makes ``integ``'s vendor requests, or an unknown/fail Outcome saying why not."""
-    account = target.account
-    if integ.vendor in FIXED_PRINCIPALS:
-        fixed = target.vendor.principal if target.vendor and target.vendor.id == integ.vendor else None
-        return external_actor(integ.vendor, fixed or FIXED_PRINCIPALS[integ.vendor])
-    if integ.vendor == "datature":
-        role_arn = integ.option("role_arn")
+    """The principal that makes ``integ``'s vendor requests, or an unknown/fail Outcome saying why not.
+
+    How depends only on the profile's ``access``: its fixed principal named in the bucket policy, the
+    role in the customer's account that it assumes, or the IAM user whose keys it holds.
+    """
+    profile = integ.profile
+    if profile is None:
+        return Outcome(Status.UNKNOWN, f"Could not verify: no vendor pack for '{integ.vendor}' is loaded "
+                       "(add it with --rules-dir or [scan] rule_dirs).", {"vendor": integ.vendor})
+    if profile.access == "fixed-principal":
+        return external_actor(integ.vendor, profile.principal or "")
+    if profile.access == "assumed-role":
+        role_arn = integ.role_arn
         if not role_arn:
-            return Outcome(Status.UNKNOWN, NO_DATATURE_ROLE, {})
-        return role_actor(account, integ.vendor, role_arn)
-    user = integ.option("user")
+            return Outcome(Status.UNKNOWN, no_role(integ), {})
+        return role_actor(target.account, integ.vendor, role_arn)
+    user = integ.user_name
     if not user:
         return Outcome(Status.UNKNOWN, f"The integration names no IAM user for {integ.vendor}.", {})
-    return user_actor(account, integ.vendor, user)
+    return user_actor(target.account, integ.vendor, user)
 
 
 # ----------------------------------------------------------------------------- requests

@@ -23,7 +23,7 @@ from auditor.checks._access import (
     sampled_keys,
     summarise,
 )
-from auditor.checks.registry import Outcome, Param, Target, check
+from auditor.checks.registry import REQUIRED, Outcome, Param, Target, check
 from auditor.model import BucketState, Integration, Status
 from auditor import remediation as fix
 
@@ -43,47 +43,29 @@ class Zone:
 
 
 def zone_for(target: Target, integ: Integration, zone: str) -> Zone | Outcome:
+    """The profile's zone ``zone`` for this integration: its bucket, the keys to ask about, its prefix."""
+    try:
+        z = integ.zone(zone)
+    except KeyError as e:
+        return Outcome(Status.UNKNOWN, f"Could not verify: {e.args[0]}.", {"zone": zone})
     bucket = target.bucket
-    if zone == "scope":
-        prefix = norm_prefix(integ.option("scope"))
-        return Zone(bucket, tuple(keys_under(bucket, prefix)), prefix, (f"{bucket.arn}/{prefix}*",),
-                    f"objects under {prefix}" if prefix else "every object in the bucket")
-    if zone == "thumbnails":
-        # 000_6c2aa614f0946349.txt: "If left blank, they will be written to the base of your bucket under /data"
-        prefix = norm_prefix(integ.option("prefix")) or "data/"
-        return Zone(bucket, tuple(keys_under(bucket, prefix)), prefix, (f"{bucket.arn}/{prefix}*",),
-                    f"the thumbnail prefix {prefix}")
-    if zone == "prefix":
-        prefix = norm_prefix(integ.option("prefix"))
-        return Zone(bucket, tuple(keys_under(bucket, prefix)), prefix, (f"{bucket.arn}/{prefix}*",),
-                    f"objects under {prefix}" if prefix else "every object in the bucket")
-    if zone == "tenyks-data":
-        dataset = norm_prefix(integ.option("dataset"))
-        images = dataset + norm_prefix(integ.option("images_dir"))
-        keys = keys_under(bucket, images)
-        present = {o.key for o in bucket.objects}
-        for name in ("annotations.json", "predictions.json"):
-            key = f"{dataset}{name}"
-            keys.append((key, "sampled object" if key in present else "required file (not among the sampled objects)"))
-        return Zone(bucket, tuple(keys), images,
-                    (f"{bucket.arn}/{images}*", f"{bucket.arn}/{dataset}annotations.json",
-                     f"{bucket.arn}/{dataset}predictions.json"),
-                    f"the images under {images} and {dataset}annotations.json, {dataset}predictions.json")
-    if zone == "tenyks-metadata":
-        name = integ.option("metadata_bucket") or bucket.name
-        other = target.account.bucket(name)
+    if z.bucket != bucket.name:
+        other = target.account.bucket(z.bucket)
         if other is None:
-            return Outcome(Status.UNKNOWN, f"Could not verify: metadata bucket {name!r} was not collected.",
-                           {"metadata_bucket": name}, resource=f"arn:aws:s3:::{name}")
+            return Outcome(Status.UNKNOWN, f"Could not verify: bucket {z.bucket!r} ({zone}) was not collected.",
+                           {"bucket": z.bucket, "zone": zone}, resource=f"arn:aws:s3:::{z.bucket}")
         err = other.error("GetBucketPolicy")
         if err is not None:
             return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe()}.",
                            {"api_error": {"api": err.api, "code": err.code, "message": err.message}},
                            resource=other.arn)
-        prefix = norm_prefix(integ.option("metadata_dir"))
-        return Zone(other, tuple(keys_under(other, prefix)), prefix, (f"{other.arn}/{prefix}*",),
-                    f"the metadata folder {prefix} of {other.name}")
-    raise ValueError(f"unknown zone {zone!r}")
+        bucket = other
+    keys = keys_under(bucket, z.prefix)
+    present = {o.key for o in bucket.objects}
+    for key in z.files.values():
+        keys.append((key, "sampled object" if key in present else "required file (not among the sampled objects)"))
+    resources = (f"{bucket.arn}/{z.prefix}*",) + tuple(f"{bucket.arn}/{k}" for k in z.files.values())
+    return Zone(bucket, tuple(keys), z.prefix, resources, z.what)
 
 
 def _shown(asked: Sequence[Asked]) -> list[dict[str, Any]]:
@@ -158,7 +140,10 @@ def grant_remediation(target: Target, actor: Actor, bucket: BucketState, stateme
 
 def _fix_statements(actions: Sequence[str], zone: Zone, asked: Sequence[Asked], sid: str) -> list[dict[str, Any]]:
     out = []
-    missing_obj = sorted({a.action for a in asked if not a.allowed and a.action != "s3:ListBucket"})
+    missing_obj = sorted({a.action for a in asked if not a.allowed and a.action != "s3:ListBucket"
+                          and a.resource != zone.bucket.arn})
+    missing_bucket = sorted({a.action for a in asked if not a.allowed and a.action != "s3:ListBucket"
+                             and a.resource == zone.bucket.arn})
     if missing_obj:
         res = list(zone.object_resources)
         out.append({"Sid": sid, "Effect": "Allow", "Action": missing_obj, "Resource": res[0] if len(res) == 1 else res})
@@ -167,6 +152,8 @@ def _fix_statements(actions: Sequence[str], zone: Zone, asked: Sequence[Asked], 
         if zone.list_prefix:
             st["Condition"] = {"StringLike": {"s3:prefix": f"{zone.list_prefix}*"}}
         out.append(st)
+    if missing_bucket:
+        out.append({"Sid": sid + "Bucket", "Effect": "Allow", "Action": missing_bucket, "Resource": zone.bucket.arn})
     return out
 
 
@@ -185,12 +172,14 @@ def _message(actor: Actor, asked: Sequence[Asked], status: Status, zone: Zone, a
 
 
 @check("object_grant", needs=("GetBucketPolicy",), reads=GRANT_READS, params={
-    "actions": Param(list, [], "object actions that must be allowed"),
-    "zone": Param(str, "scope", "scope | thumbnails | prefix | tenyks-data | tenyks-metadata"),
+    "actions": Param(list, [], "object actions that must be allowed", kind="actions"),
+    "zone": Param(str, REQUIRED, "a zone of the vendor's profile", kind="zone"),
     "list_bucket": Param(bool, False, "also require s3:ListBucket with s3:prefix = the zone's prefix"),
+    "bucket_actions": Param(list, [], "bucket actions that must be allowed on the zone's bucket", kind="actions"),
     "sid": Param(str, "VendorAccess", "Sid of the statement the remediation adds"),
 })
-def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool, sid: str) -> Outcome | None:
+def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool, sid: str,
+                 bucket_actions: list | None = None) -> Outcome | None:
     """The vendor's principal may do ``actions`` on every object of ``zone`` (and list it)."""
     integ = target.integration
     if integ is None:
@@ -205,6 +194,8 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
     if list_bucket:
         asked.append(ask_s3(target, actor, z.bucket, "s3:ListBucket", prefix=z.list_prefix,
                             note=f"listing with s3:prefix={z.list_prefix!r}"))
+    for action in bucket_actions or ():
+        asked.append(ask_s3(target, actor, z.bucket, action, note="on the bucket"))
     status, denied, unknown = summarise(asked)
     evidence = {**actor_evidence(actor), "bucket": z.bucket.name, "checked": _shown(asked),
                 "requests_checked": len(asked)}
@@ -218,13 +209,16 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
                    resource=z.bucket.arn, principal=actor.arn)
 
 
-@check("mrxs_list", needs=("GetBucketPolicy",), reads=GRANT_READS)
-def mrxs_list(target: Target) -> Outcome | None:
-    """For each sampled ``.mrxs`` slide in scope the vendor may list the slide's folder (``x/`` for ``x.mrxs``)."""
+@check("mrxs_list", needs=("GetBucketPolicy",), reads=GRANT_READS, params={
+    "zone": Param(str, REQUIRED, "the zone whose .mrxs slides are listed", kind="zone"),
+    "sid": Param(str, "VendorListMirax", "Sid of the statement the remediation adds"),
+})
+def mrxs_list(target: Target, *, zone: str, sid: str) -> Outcome | None:
+    """For each sampled ``.mrxs`` slide in the zone the vendor may list the slide's folder (``x/`` for ``x.mrxs``)."""
     integ = target.integration
     if integ is None:
         return None
-    scope = norm_prefix(integ.option("scope"))
+    scope = integ.zone(zone).prefix
     slides = [k for k in sampled_keys(target.bucket, scope, limit=10_000) if k.lower().endswith(".mrxs")]
     if not slides:
         return None  # not applicable: no MIRAX slide in scope
@@ -244,7 +238,7 @@ def mrxs_list(target: Target) -> Outcome | None:
         first = denied[0]
         msg = (f"{actor.describe()} cannot s3:ListBucket with prefix {first.context.get('s3:prefix')!r} "
                f"({first.note}): {first.result.reason or first.decision}; MIRAX slides cannot be registered.")
-        st = {"Sid": "DarwinListMirax", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": target.bucket.arn}
+        st = {"Sid": sid, "Effect": "Allow", "Action": "s3:ListBucket", "Resource": target.bucket.arn}
         remediation = grant_remediation(target, actor, target.bucket, [st], denied, policy_name=f"{integ.vendor}-list")
     else:
         msg = (f"Could not establish whether {actor.describe()} may list the slide folders: it depends on "

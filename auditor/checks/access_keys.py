@@ -38,9 +38,9 @@ def _keys(user: UserState) -> list[dict[str, Any]]:
 def access_key_active(target: Target) -> Outcome | None:
     """The integration's IAM user has at least one Active access key."""
     integ = target.integration
-    if integ is None or not integ.option("user"):
+    if integ is None or not integ.user_name:
         return None
-    user = _user(target.account, integ.option("user"))
+    user = _user(target.account, integ.user_name)
     if isinstance(user, Outcome):
         return user
     evidence = {"user": user.arn, "access_keys": _keys(user)}
@@ -76,7 +76,7 @@ def access_key_age(target: Target, *, max_days: int) -> list[Outcome] | None:
     outcomes: list[Outcome] = []
     seen: set[str] = set()
     for integ in target.integrations:
-        name = integ.option("user")
+        name = integ.user_name
         if not name or name in seen:
             continue
         seen.add(name)

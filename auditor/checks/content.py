@@ -10,8 +10,9 @@ from typing import Any
 
 from auditor.prefixes import norm_prefix
 from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, summarise
-from auditor.checks.registry import Outcome, Param, Target, check
+from auditor.checks.registry import REQUIRED, Outcome, Param, Target, check
 from auditor.model import ObjectState, Status
+from auditor.profile import Zone
 
 EXAMPLES = 10
 
@@ -35,12 +36,22 @@ def _coco_blob(target: Target, key: str) -> dict[str, Any] | None:
     return target.bucket.blobs.get(f"coco:{key}")
 
 
-@check("tenyks_layout", reads=("s3:ListBucket", "s3:GetObject"))
-def tenyks_layout(target: Target) -> Outcome:
-    """``{dataset}/{images_dir}/`` holds images; ``{dataset}/annotations.json`` and ``predictions.json`` exist."""
+ZONE = Param(str, REQUIRED, "the zone of the vendor's profile this check looks at", kind="zone")
+
+
+def _files(zone: Zone) -> tuple[str, str]:
+    """(dataset folder, key of annotations.json) from a zone's ``files`` (annotations, predictions)."""
+    ann = zone.files.get("annotations", zone.prefix + "annotations.json")
+    return ann.rsplit("/", 1)[0] + "/" if "/" in ann else "", ann
+
+
+@check("tenyks_layout", reads=("s3:ListBucket", "s3:GetObject"), params={"zone": ZONE})
+def tenyks_layout(target: Target, *, zone: str) -> Outcome:
+    """The zone's folder holds images, and its ``annotations`` and ``predictions`` files exist (Tenyks's layout)."""
     integ = target.integration
-    dataset = norm_prefix(integ.option("dataset"))
-    images = dataset + norm_prefix(integ.option("images_dir"))
+    z = integ.zone(zone)
+    images = z.prefix
+    dataset, _ = _files(z)
     listing = target.bucket.blobs.get(f"listing:{images}")
     evidence: dict[str, Any] = {"images_folder": images, "listing": listing}
     problems, unknown = [], []
@@ -71,12 +82,13 @@ def tenyks_layout(target: Target) -> Outcome:
                    "predictions.json are in place.", evidence)
 
 
-@check("coco_format", reads=("s3:GetObject", "s3:ListBucket"))
-def coco_format(target: Target) -> Outcome:
+@check("coco_format", reads=("s3:GetObject", "s3:ListBucket"), params={"zone": ZONE})
+def coco_format(target: Target, *, zone: str) -> Outcome:
     """Both files are valid COCO: ids consistent, every image file_name exists under the images folder."""
     integ = target.integration
-    dataset = norm_prefix(integ.option("dataset"))
-    images = dataset + norm_prefix(integ.option("images_dir"))
+    z = integ.zone(zone)
+    images = z.prefix
+    dataset, _ = _files(z)
     evidence: dict[str, Any] = {}
     problems, unknown = [], []
     blobs = {}
@@ -123,10 +135,10 @@ def coco_format(target: Target) -> Outcome:
 # ----------------------------------------------------------------------------- Datature
 
 
-@check("exif_orientation", reads=("s3:GetObject",))
-def exif_orientation(target: Target) -> Outcome | None:
+@check("exif_orientation", reads=("s3:GetObject",), params={"zone": ZONE})
+def exif_orientation(target: Target, *, zone: str) -> Outcome | None:
     """Sampled images have no EXIF orientation tag, or orientation 1 (Datature cannot strip EXIF)."""
-    prefix = norm_prefix(target.integration.option("prefix"))
+    prefix = target.integration.zone(zone).prefix
     probed = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" in o.probes]
     failed_reads = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" not in o.probes
                     and any(e.api == "GetObject" for e in o.errors)]
@@ -153,10 +165,10 @@ def exif_orientation(target: Target) -> Outcome | None:
 
 
 @check("mp4_format", reads=("s3:GetObject",), params={
-    "brand": Param(str, "mp42"), "pix_fmt": Param(str, "yuv420p")})
-def mp4_format(target: Target, *, brand: str, pix_fmt: str) -> Outcome | None:
+    "brand": Param(str, "mp42"), "pix_fmt": Param(str, "yuv420p"), "zone": ZONE})
+def mp4_format(target: Target, *, brand: str, pix_fmt: str, zone: str) -> Outcome | None:
     """Sampled .mp4 files have major brand mp42 and pixel format yuv420p."""
-    prefix = norm_prefix(target.integration.option("prefix"))
+    prefix = target.integration.zone(zone).prefix
     videos = [o for o in target.bucket.objects if o.key.startswith(prefix) and o.key.lower().endswith(".mp4")]
     if not videos:
         return None

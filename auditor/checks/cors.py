@@ -39,16 +39,17 @@ def cors_remediation(bucket: str, existing: Sequence[Mapping[str, Any]], rule: M
     "origin": Param(str, "*", "the vendor web app's origin; '*' means any origin is acceptable"),
     "methods": Param(list, ["GET"]),
     "expose_headers": Param(list, []),
-    "bucket_option": Param(str, "", "integration key naming another bucket to check (e.g. metadata_bucket)"),
+    "zone": Param(str, "", "a zone of the profile whose bucket is checked (e.g. a separate metadata bucket); "
+                           "default the integration's bucket", kind="zone"),
 })
-def cors_allows(target: Target, *, origin: str, methods: list, expose_headers: list, bucket_option: str) -> Outcome:
+def cors_allows(target: Target, *, origin: str, methods: list, expose_headers: list, zone: str) -> Outcome:
     """Some CORS rule lets ``origin`` use each of ``methods`` and exposes ``expose_headers``."""
     bucket = target.bucket
-    if bucket_option and target.integration and target.integration.option(bucket_option):
-        other = target.account.bucket(target.integration.option(bucket_option))
+    where = target.integration.zone(zone).bucket if zone and target.integration else bucket.name
+    if where != bucket.name:
+        other = target.account.bucket(where)
         if other is None:
-            return Outcome(Status.UNKNOWN, f"Bucket {target.integration.option(bucket_option)!r} was not collected.",
-                           {"bucket": target.integration.option(bucket_option)})
+            return Outcome(Status.UNKNOWN, f"Bucket {where!r} was not collected.", {"bucket": where})
         if other.error("GetBucketCors"):
             return Outcome(Status.UNKNOWN, f"Could not verify: {other.error('GetBucketCors').describe()}.",
                            resource=other.arn)

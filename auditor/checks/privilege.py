@@ -25,6 +25,7 @@ from auditor.checks.access import actor_evidence
 from auditor.policy import expand_actions
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Integration, Status
+from auditor.profile import render
 from auditor import remediation as fix
 
 PRIV_READS = ("s3:GetBucketPolicy", "iam:GetAccountAuthorizationDetails")
@@ -56,37 +57,23 @@ class Needs:
     label: str  # e.g. "read-only under slides/"
 
 
-def needs_of(integ: Integration, bucket_name: str) -> Needs:
-    v, rw = integ.vendor, integ.mode == "read-write"
-    get = frozenset({"s3:GetObject"})
-    if v in ("v7-aws", "v7-wasabi"):
-        scope = norm_prefix(integ.option("scope"))
-        # 000_6c2aa614f0946349.txt: read-write grants s3:GetObject and s3:PutObject; ListBucket for MIRAX.
-        zones = ((scope, get | ({"s3:PutObject"} if rw else frozenset())),)
-        if rw:
-            thumbs = norm_prefix(integ.option("prefix")) or "data/"
-            if not thumbs.startswith(scope):
-                zones += ((thumbs, frozenset({"s3:PutObject", "s3:GetObject"})),)
-        return Needs(zones, frozenset({"s3:ListBucket"}), f"{integ.mode} on {scope or 'the whole bucket'}")
-    if v == "datature":
-        prefix = norm_prefix(integ.option("prefix"))
-        return Needs(((prefix, frozenset({"s3:GetObject", "s3:GetObjectAttributes"})),), frozenset({"s3:ListBucket"}),
-                     f"read-only on {prefix or 'the whole bucket'}")
-    if v == "tenyks":
-        dataset = norm_prefix(integ.option("dataset"))
-        zones: tuple[tuple[str, frozenset[str]], ...] = ()
-        if bucket_name == integ.bucket:
-            zones += ((dataset, get),)
-        meta_here = rw and (integ.option("metadata_bucket") or integ.bucket) == bucket_name
-        if meta_here:
-            meta = norm_prefix(integ.option("metadata_dir"))
-            zones += ((meta, frozenset({"s3:GetObject", "s3:PutObject", "s3:DeleteObject"})),)
-        what = ([f"read {dataset or 'the bucket'}"] if bucket_name == integ.bucket else []) + (
-            ["write the metadata folder"] if meta_here else [])
-        return Needs(zones, frozenset({"s3:ListBucket"}), f"{integ.mode}: {', '.join(what)}")
-    prefix = norm_prefix(integ.option("prefix"))  # redbrick
-    return Needs(((prefix, get | ({"s3:PutObject"} if rw else frozenset())),), frozenset(),
-                 f"{integ.mode} on {prefix or 'the whole bucket'}")
+def needs_of(integ: Integration, bucket_name: str) -> Needs | None:
+    """What the integration's mode needs on ``bucket_name``, from the vendor's profile (None: no profile)."""
+    profile = integ.profile
+    mode_needs = profile.needs.get(integ.mode) if profile else None
+    if mode_needs is None:
+        return None
+    zones: list[tuple[str, frozenset[str]]] = []
+    for zname, actions in mode_needs.objects:
+        z = integ.zone(zname)
+        if z.bucket == bucket_name:
+            zones.append((z.prefix, actions))
+    # A zone inside another that already allows at least as much adds nothing (V7's thumbnails inside the scope).
+    kept = [(p, a) for i, (p, a) in enumerate(zones)
+            if not any(j != i and p.startswith(q) and a <= b and (q, b) != (p, a) for j, (q, b) in enumerate(zones))]
+    kept = list(dict.fromkeys(kept))
+    where = ", ".join(p or "the whole bucket" for p, _ in kept) or "nothing of its objects"
+    return Needs(tuple(kept), mode_needs.bucket, f"{integ.mode} on {where}")
 
 
 def _probe_keys(target: Target, needs: Needs) -> list[tuple[str, frozenset[str], str]]:
@@ -183,14 +170,14 @@ def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Ask
 
 
 def _guide_note(integ: Integration, bucket_name: str) -> str:
-    """Where the vendor's own sample policy grants more than the vendor uses, say so."""
-    if (integ.vendor == "tenyks" and integ.mode == "read-write" and bucket_name == integ.bucket
-            and (integ.option("metadata_bucket") or integ.bucket) == integ.bucket):  # one bucket for both
-        meta = norm_prefix(integ.option("metadata_dir"))
-        return ("Tenyks's guide (003_6b5f075097d26312.txt, 3.2.2) grants read/write on the entire bucket for "
-                f"images and metadata in one bucket, but Tenyks writes only its metadata folder ({meta}); "
-                "the narrower grant below is enough.")
-    return ""
+    """Where the vendor's own sample policy grants more than the vendor uses, say so (the profile's note)."""
+    profile = integ.profile
+    mode_needs = profile.needs.get(integ.mode) if profile else None
+    if not mode_needs or not mode_needs.shared_bucket_note or bucket_name != integ.bucket:
+        return ""
+    if len(mode_needs.objects) < 2 or any(integ.zone(z).bucket != bucket_name for z, _ in mode_needs.objects):
+        return ""
+    return str(render(mode_needs.shared_bucket_note, integ.values()))
 
 
 @check("vendor_excess_privilege", reads=PRIV_READS)
@@ -217,6 +204,10 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
                                     {"api_error": {"api": err.api, "code": err.code}}, principal=actor.arn))
             continue
         needs = needs_of(integ, target.bucket.name)
+        if needs is None:
+            outcomes.append(Outcome(Status.UNKNOWN, f"Could not verify: the profile of '{integ.vendor}' says nothing of "
+                                    f"what {integ.mode} needs.", {"vendor": integ.vendor}, principal=actor.arn))
+            continue
         read_only = integ.mode != "read-write"
         asked: list[tuple[Asked, bool, bool]] = []  # (answer, extra?, outside?)
         for action in bucket_actions:
@@ -285,6 +276,9 @@ def versioning_with_delete(target: Target) -> Outcome | None:
             problems.append(perr.describe())
             continue
         needs = needs_of(integ, target.bucket.name)
+        if needs is None:
+            problems.append(f"the profile of '{integ.vendor}' says nothing of what {integ.mode} needs")
+            continue
         keys = []
         for prefix, _ in needs.zones:
             keys += sampled_keys(target.bucket, prefix, 1) + [prefix + PROBE]

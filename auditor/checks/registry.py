@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.profile import VendorProfile
 from auditor.model import (
     AccountState,
     BucketState,
@@ -28,6 +29,7 @@ class Param:
     type: type | tuple[type, ...]
     default: Any = REQUIRED
     doc: str = ""
+    kind: str = ""  # "zone" (a zone of the profile), "key" (an integration key), "actions" (IAM action names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +44,6 @@ class Outcome:
     principal: str | None = None
     severity: Severity | None = None  # overrides the rule's severity (e.g. CORS "*" that also allows writes)
     account_level: bool = False  # about the account (a role), not about the bucket the rule ran on
-
-
-@dataclass(frozen=True, slots=True)
-class VendorProfile:
-    """A rule pack's ``[vendor]`` table: who the vendor is and where its guide is."""
-
-    id: str
-    name: str
-    doc: str = ""
-    principal: str | None = None  # fixed vendor principal (V7), else from the integration
-    account: str | None = None  # vendor's AWS account (Datature)
-    origin: str | None = None  # web app origin for CORS
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditor.checks._access import (
-    DATATURE_ACCOUNT,
-    NO_DATATURE_ROLE,
     PROBE,
     Asked,
     NamedPolicy,
@@ -18,6 +16,7 @@ from auditor.checks._access import (
     conditions_text,
     external_actor,
     iam_problem,
+    no_role,
 )
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import RoleState, Status
@@ -87,9 +86,11 @@ def ask_assume(target: Target, role: RoleState, principal: str, external_id: str
 
 def _role(target: Target) -> RoleState | Outcome:
     integ = target.integration
-    role_arn = integ.option("role_arn") if integ else None
+    if integ is None:
+        return Outcome(Status.UNKNOWN, "Could not verify: the rule needs an integration.", {})
+    role_arn = integ.role_arn
     if not role_arn:
-        return Outcome(Status.UNKNOWN, NO_DATATURE_ROLE, {})
+        return Outcome(Status.UNKNOWN, no_role(integ), {})
     problem = iam_problem(target.account)
     if problem:
         return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", {"role": role_arn}, resource=role_arn)
@@ -103,33 +104,60 @@ def _role(target: Target) -> RoleState | Outcome:
     return role
 
 
-def _datature_principals(target: Target, role: RoleState) -> list[str]:
-    configured = target.integration.option("vendor_principal") if target.integration else None
+def _vendor(target: Target) -> tuple[str, str]:
+    """(the vendor's short name, its account id or '') for messages and candidate principals."""
+    integ = target.integration
+    profile = integ.profile if integ else None
+    name = profile.short_name if profile else (integ.vendor if integ else "the vendor")
+    return name, (integ.vendor_account if integ else None) or ""
+
+
+def _vendor_principals(target: Target, role: RoleState) -> list[str]:
+    configured = target.integration.vendor_principal if target.integration else None
     if configured:
         return [configured]
-    account = target.vendor.account if target.vendor and target.vendor.account else DATATURE_ACCOUNT
+    _, account = _vendor(target)
+    if not account:
+        return [p for p in trusted_aws_principals(role.trust_policy) if p != "*"] or [f"arn:aws:iam::999999999999:role/{PROBE}"]
     return candidates(role.trust_policy, account)
 
 
-def _trust_fix(role: RoleState, principal: str, external_id: str | None) -> str:
-    stmt = {"Sid": "DatatureAssumeRole", "Effect": "Allow", "Principal": {"AWS": principal},
+def _fallback_principal(target: Target) -> str:
+    """The principal a trust fix names when the integration names none: the vendor's account."""
+    integ = target.integration
+    if integ and integ.vendor_principal:
+        return integ.vendor_principal
+    _, account = _vendor(target)
+    return f"arn:aws:iam::{account or 'VENDOR-ACCOUNT-ID'}:root"
+
+
+def _sid(target: Target) -> str:
+    integ = target.integration
+    name = integ.profile.short_name if integ and integ.profile else "Vendor"
+    return "".join(w[:1].upper() + w[1:] for w in name.replace("-", " ").split() if w.isalnum()) + "AssumeRole"
+
+
+def _trust_fix(target: Target, role: RoleState, principal: str, external_id: str | None) -> str:
+    name, _ = _vendor(target)
+    stmt = {"Sid": _sid(target), "Effect": "Allow", "Principal": {"AWS": principal},
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"sts:ExternalId": external_id or "EXTERNAL-ID-SHOWN-IN-DATATURE"}}}
+            "Condition": {"StringEquals": {"sts:ExternalId": external_id or f"EXTERNAL-ID-SHOWN-IN-{name.upper().replace(' ', '-')}"}}}
     merged = fix.merge_statement(role.trust_policy, stmt)
-    return fix.explain(f"Let Datature assume {role.name} (existing statements kept):", merged,
+    return fix.explain(f"Let {name} assume {role.name} (existing statements kept):", merged,
                        fix.update_assume_role_policy_cmd(role.name, merged))
 
 
-@check("datature_trust", reads=TRUST_READS)
-def datature_trust(target: Target) -> Outcome | None:
-    """The role's trust policy lets the Datature principal sts:AssumeRole (with the external id it sends)."""
+@check("assume_role_trust", reads=TRUST_READS)
+def assume_role_trust(target: Target) -> Outcome | None:
+    """The role's trust policy lets the vendor's principal sts:AssumeRole (with the external id it sends)."""
     role = _role(target)
     if isinstance(role, Outcome):
         return role
     integ = target.integration
-    configured_id = integ.option("external_id") if integ else None
+    vname, vaccount = _vendor(target)
+    configured_id = integ.external_id if integ else None
     ext = configured_id or next(iter(external_ids(role.trust_policy)), None)
-    principals = _datature_principals(target, role)
+    principals = _vendor_principals(target, role)
     asked = [ask_assume(target, role, p, ext, note=f"sts:ExternalId={ext!r}" if ext else "no sts:ExternalId")
              for p in principals]
     evidence: dict[str, Any] = {"role": role.arn, "trust_policy": dict(role.trust_policy or {}),
@@ -143,26 +171,27 @@ def datature_trust(target: Target) -> Outcome | None:
                        resource=role.arn, principal=who)
     unknown = [a for a in asked if a.unknown]
     if unknown:
-        return Outcome(Status.UNKNOWN, f"Could not establish whether Datature may assume {role.name}: it depends on "
+        return Outcome(Status.UNKNOWN, f"Could not establish whether {vname} may assume {role.name}: it depends on "
                        f"{conditions_text(unknown)}.", evidence, resource=role.arn, principal=principals[0])
-    want = integ.option("vendor_principal") if integ else None
-    return Outcome(Status.FAIL, f"The trust policy of {role.name} does not let Datature "
-                   f"({want or 'any principal of account ' + DATATURE_ACCOUNT}) assume it: {asked[0].result.reason}.",
-                   evidence, _trust_fix(role, want or f"arn:aws:iam::{DATATURE_ACCOUNT}:root", configured_id),
+    want = integ.vendor_principal if integ else None
+    return Outcome(Status.FAIL, f"The trust policy of {role.name} does not let {vname} "
+                   f"({want or 'any principal of account ' + (vaccount or '?')}) assume it: {asked[0].result.reason}.",
+                   evidence, _trust_fix(target, role, _fallback_principal(target), configured_id),
                    resource=role.arn, principal=want)
 
 
-@check("datature_external_id", reads=TRUST_READS)
-def datature_external_id(target: Target) -> Outcome | None:
-    """The trust requires sts:ExternalId of Datature (equal to the configured external_id)."""
+@check("assume_role_external_id", reads=TRUST_READS)
+def assume_role_external_id(target: Target) -> Outcome | None:
+    """The trust requires the vendor's sts:ExternalId (equal to the configured external id)."""
     role = _role(target)
     if isinstance(role, Outcome):
         return role
     integ = target.integration
-    configured_id = integ.option("external_id") if integ else None
+    vname, _ = _vendor(target)
+    configured_id = integ.external_id if integ else None
     found = external_ids(role.trust_policy)
     right = configured_id or next(iter(found), None)
-    principals = _datature_principals(target, role)
+    principals = _vendor_principals(target, role)
     evidence: dict[str, Any] = {"role": role.arn, "trust_policy": dict(role.trust_policy or {}),
                                 "external_ids_in_trust": found, "configured_external_id": configured_id}
     without = [ask_assume(target, role, p, None, "no sts:ExternalId") for p in principals]
@@ -170,11 +199,10 @@ def datature_external_id(target: Target) -> Outcome | None:
     with_right = [ask_assume(target, role, p, right, f"sts:ExternalId={right!r}") for p in principals] if right else []
     evidence["checked"] = [a.to_json() for a in without + wrong + with_right]
     principal = principals[0]
-    fixed = _trust_fix(role, integ.option("vendor_principal") or f"arn:aws:iam::{DATATURE_ACCOUNT}:root",
-                       configured_id)
+    fixed = _trust_fix(target, role, _fallback_principal(target), configured_id)
     loose = [a for a in without if a.allowed]
     if loose:
-        fix_text = _drop_and_fix(role, loose, integ.option("vendor_principal") or loose[0].context["aws:PrincipalArn"],
+        fix_text = _drop_and_fix(target, role, loose, integ.vendor_principal or loose[0].context["aws:PrincipalArn"],
                                  configured_id)
         return Outcome(Status.FAIL, f"{loose[0].context['aws:PrincipalArn']} may assume {role.name} without an "
                        "sts:ExternalId (confused-deputy risk).", evidence, fix_text, resource=role.arn,
@@ -182,7 +210,7 @@ def datature_external_id(target: Target) -> Outcome | None:
     any_value = [a for a in wrong if a.allowed]
     if any_value:
         return Outcome(Status.FAIL, f"The trust of {role.name} accepts any sts:ExternalId (a wrong one was allowed).",
-                       evidence, _drop_and_fix(role, any_value, principal, configured_id), resource=role.arn,
+                       evidence, _drop_and_fix(target, role, any_value, principal, configured_id), resource=role.arn,
                        principal=principal)
     unknown = [a for a in without + wrong + with_right if a.unknown]
     if unknown:
@@ -195,20 +223,22 @@ def datature_external_id(target: Target) -> Outcome | None:
                        evidence, resource=role.arn, principal=who)
     if configured_id and found:
         return Outcome(Status.FAIL, f"The trust of {role.name} requires sts:ExternalId {', '.join(found)}, not the "
-                       f"configured {configured_id!r} that Datature sends.", evidence, fixed, resource=role.arn,
+                       f"configured {configured_id!r} that {vname} sends.", evidence, fixed, resource=role.arn,
                        principal=principal)
-    return Outcome(Status.FAIL, f"No statement of the trust of {role.name} lets Datature assume it with an external "
-                   "id (see datature.trust-policy).", evidence, fixed, resource=role.arn, principal=principal)
+    return Outcome(Status.FAIL, f"No statement of the trust of {role.name} lets {vname} assume it with an external "
+                   f"id (see {integ.vendor}.trust-policy).", evidence, fixed, resource=role.arn, principal=principal)
 
 
-def _drop_and_fix(role: RoleState, asked: Sequence[Asked], principal: str, external_id: str | None) -> str:
+def _drop_and_fix(target: Target, role: RoleState, asked: Sequence[Asked], principal: str,
+                  external_id: str | None) -> str:
     """Replace the statements that allow without (or with any) external id by one that requires it."""
     indices = {ref.index for a in asked for ref in getattr(a.result, "deciding", ())
                if ref.effect.lower() == "allow"}
     kept = fix.remove_statements(role.trust_policy or {}, indices)
-    stmt = {"Sid": "DatatureAssumeRole", "Effect": "Allow", "Principal": {"AWS": principal},
+    name, _ = _vendor(target)
+    stmt = {"Sid": _sid(target), "Effect": "Allow", "Principal": {"AWS": principal},
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"sts:ExternalId": external_id or "EXTERNAL-ID-SHOWN-IN-DATATURE"}}}
+            "Condition": {"StringEquals": {"sts:ExternalId": external_id or f"EXTERNAL-ID-SHOWN-IN-{name.upper().replace(' ', '-')}"}}}
     merged = fix.merge_statement(kept, stmt)
     return fix.explain(f"Replace the statement(s) {sorted(indices)} of the trust of {role.name} with one that "
                        "requires sts:ExternalId (other statements kept):", merged,

@@ -145,7 +145,7 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
     keys, kms_errors = await kms_mod.collect_keys(acct, kms_mod.keys_used(buckets), limit)
     errors.extend(kms_errors)
 
-    wanted_users = {i.options.get("user") for i in integrations if i.options.get("user")}
+    wanted_users = {i.user_name for i in integrations if i.user_name}
     users = list(iam["users"])
     if wanted_users and "iam" not in acct.unsupported:
         idx = [n for n, u in enumerate(users) if u.name in wanted_users]

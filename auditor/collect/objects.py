@@ -2,10 +2,11 @@
 
 Only buckets that a vendor integration uses are probed, and only what that vendor's rules need:
 - every integration: HeadObject on the sampled objects (encryption and its KMS key);
-- Datature: the first 64 KiB of sampled images (EXIF orientation), MP4 box headers and ``moov``;
-- Tenyks: ``{dataset}/annotations.json`` and ``predictions.json`` (whole, up to a size limit) and
-  the listing of ``{dataset}/{images_dir}/``;
-- V7: the companion folder of each ``.mrxs`` slide.
+- rules with EXIF/MP4 checks (Datature): the first 64 KiB of sampled images in the rule's zone
+  (EXIF orientation), MP4 box headers and ``moov``;
+- rules with layout/COCO checks (Tenyks): the zone's ``files`` (``annotations``, ``predictions``;
+  whole, up to a size limit) and the listing of the zone's folder;
+- rules with MIRAX checks (V7): the companion folder of each ``.mrxs`` slide.
 Never a whole large object. Every refused call is recorded on the object or the bucket.
 """
 
@@ -17,11 +18,11 @@ import json
 import struct
 from typing import Any
 
-from auditor.prefixes import norm_prefix
 from auditor.collect.calls import call
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
 from auditor.model import ApiError, BucketState, Integration, Listing, ObjectState
+from auditor.profile import Zone
 from auditor.probe import coco, exif, mp4
 
 READS = ("s3:GetObject",)
@@ -163,16 +164,16 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     blobs: dict[str, Any] = dict(bucket.blobs)
     listings = list(bucket.listings)
     errors = list(bucket.errors)
-    vendors = {i.vendor for i in integrations}
 
     # Encryption of every sampled object (baseline.object-kms).
     heads = await asyncio.gather(*(_head(s3, bucket.name, o, limit) for o in list(objects.values())[:settings.sample_size * 4]))
     objects.update({o.key: o for o in heads})
 
+    # What to probe follows from the checks the vendor's rules use (the profile's rules), per zone.
     tasks = []
     for integ in integrations:
-        if integ.vendor == "datature":
-            prefix = norm_prefix(integ.option("prefix"))
+        media = _zones_of(integ, ("exif_orientation", "mp4_format"))
+        for prefix in dict.fromkeys(integ.zone(z).prefix for z in media):
             under = [o for k, o in objects.items() if k.startswith(prefix)]
             images = [o for o in under if o.key.lower().endswith(exif.IMAGE_SUFFIXES)][:settings.sample_size]
             videos = [o for o in under if o.key.lower().endswith(".mp4")][:settings.sample_size]
@@ -182,25 +183,11 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     objects.update({o.key: o for o in probed})
 
     for integ in integrations:
-        if integ.vendor != "tenyks":
-            continue
-        dataset = norm_prefix(integ.option("dataset"))
-        images = dataset + norm_prefix(integ.option("images_dir"))
-        keys, truncated, err = await _list_all(s3, bucket.name, images, settings.listing_budget, limit)
-        if err:
-            errors.append(err)
-            present = None
-        else:
-            present = set(keys)
-            listings.append(Listing(prefix=images, keys_seen=len(keys), truncated=truncated))
-            blobs[f"listing:{images}"] = {"keys": len(keys), "truncated": truncated,
-                                          "images": sum(1 for k in keys if k.lower().endswith(exif.IMAGE_SUFFIXES)),
-                                          "examples": keys[:5]}
-        for role in ("annotations", "predictions"):
-            key = f"{dataset}{role}.json"
-            blobs[f"coco:{key}"] = await _coco(s3, bucket, key, role, images, present, truncated, limit)
+        for zname in _zones_of(integ, ("tenyks_layout", "coco_format")):
+            listings, blobs, errors = await _probe_layout(s3, bucket, integ.zone(zname), settings, limit,
+                                                          listings, blobs, errors)
 
-    if vendors & {"v7-aws", "v7-wasabi"}:
+    if any(_uses(i, ("mrxs_list", "mrxs_companion")) for i in integrations):
         slides = [o for k, o in objects.items() if k.lower().endswith(".mrxs")]
 
         async def companion(o: ObjectState) -> ObjectState:
@@ -217,3 +204,37 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
 
     return dataclasses.replace(bucket, objects=tuple(objects.values()), blobs=blobs, listings=tuple(listings),
                                errors=tuple(errors))
+
+
+def _zones_of(integ: Integration, checks: tuple[str, ...]) -> list[str]:
+    """The zones that the vendor's rules using ``checks`` look at, in the integration's mode."""
+    if integ.profile is None:
+        return []
+    return list(dict.fromkeys(zone for check, zone, modes in integ.profile.rule_checks
+                              if check in checks and integ.mode in modes and zone))
+
+
+def _uses(integ: Integration, checks: tuple[str, ...]) -> bool:
+    """Some rule of the integration's vendor (in its mode) uses one of ``checks``."""
+    return integ.profile is not None and any(
+        check in checks and integ.mode in modes for check, _, modes in integ.profile.rule_checks)
+
+
+async def _probe_layout(s3: Any, bucket: BucketState, zone: Zone, settings: ScanSettings, limit: asyncio.Semaphore,
+                        listings: list[Listing], blobs: dict[str, Any], errors: list[ApiError]):
+    """List the zone's folder and read its COCO files (``files``: annotations, predictions)."""
+    images = zone.prefix
+    keys, truncated, err = await _list_all(s3, bucket.name, images, settings.listing_budget, limit)
+    if err:
+        errors.append(err)
+        present = None
+    else:
+        present = set(keys)
+        listings.append(Listing(prefix=images, keys_seen=len(keys), truncated=truncated))
+        blobs[f"listing:{images}"] = {"keys": len(keys), "truncated": truncated,
+                                      "images": sum(1 for k in keys if k.lower().endswith(exif.IMAGE_SUFFIXES)),
+                                      "examples": keys[:5]}
+    for role, key in zone.files.items():
+        blobs[f"coco:{key}"] = await _coco(s3, bucket, key, role, images, present, truncated, limit)
+
+    return listings, blobs, errors

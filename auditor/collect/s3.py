@@ -57,16 +57,17 @@ async def account_public_access_block(acct: AccountSession, account_id: str,
 
 
 def sample_prefixes(integrations: Iterable[Integration]) -> list[str]:
-    """Where the vendors read and write on this bucket: each is listed (first page) besides the root."""
+    """Where the vendors read and write on this bucket (their profiles' zones): each is listed (first page)
+    besides the root."""
     prefixes = [""]
     for i in integrations:
-        o = i.options
-        candidates = [o.get("scope"), o.get("prefix")]
-        if i.vendor == "tenyks" and o.get("dataset"):
-            candidates += [f"{o['dataset']}/", f"{o['dataset']}/{o.get('images_dir', '')}/".replace("//", "/")]
-        for p in candidates:
-            if p and p not in prefixes:
-                prefixes.append(p)
+        if i.profile is None:
+            continue
+        for name, spec in i.profile.zones.items():
+            z = i.zone(name)
+            # A zone's default folder (V7's data/) is not where the user said the vendor works.
+            if z.bucket == i.bucket and z.prefix and z.prefix != spec.default and z.prefix not in prefixes:
+                prefixes.append(z.prefix)
     return prefixes
 
 

@@ -25,7 +25,7 @@ from auditor.model import Finding, ScanResult, Severity, Status
 from auditor.report.files import write_atomic
 
 FILENAME = "report.html"
-VENDORS = ("v7-aws", "v7-wasabi", "datature", "tenyks", "redbrick", "baseline")
+BASELINE = "baseline"  # baseline rules are listed after the vendors
 SEVERITIES = tuple(s.value for s in Severity)
 STATUSES = ("fail", "unknown", "pass")
 STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.PASS: 2}
@@ -60,11 +60,16 @@ def _nice_top(n: int) -> int:
     return next(m * base for m in (1, 2, 5, 10) if m * base >= n)
 
 
+def _vendor_order(present: set[str]) -> list[str]:
+    """Vendors alphabetically (vendors are data: any pack may add one), the baseline last."""
+    return sorted(present - {BASELINE}) + ([BASELINE] if BASELINE in present else [])
+
+
 def _chart(findings: list[Finding]) -> dict[str, Any]:
     """Failing findings per vendor as horizontal bars stacked by severity (drawn as inline SVG)."""
     counts = Counter((f.vendor, f.severity.value) for f in findings if f.status == Status.FAIL and not f.suppressed)
     present = {v for v, _ in counts}
-    vendors = [v for v in VENDORS if v in present] + sorted(present - set(VENDORS))
+    vendors = _vendor_order(present)
     totals = {v: sum(counts[(v, s)] for s in SEVERITIES) for v in vendors}
     top = _nice_top(max(totals.values(), default=0))
     left, width, row, bar_h, top_pad = 96, 420, 30, 18, 8
@@ -140,7 +145,7 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
         "counts": counts,
         "severities": SEVERITIES,
         "statuses": STATUSES,
-        "vendors": [v for v in VENDORS if v in present] + sorted(present - set(VENDORS)),
+        "vendors": _vendor_order(present),
         "by_vendor": by_vendor,
         "buckets": bucket_rows,
         "unknown": [r for r in rows if r["f"].status == Status.UNKNOWN],
