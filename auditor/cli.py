@@ -482,7 +482,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
         return 0
     for p in packs:
         if p.replaces:
-            _console().print(f"{p.source} replaces the built-in {p.vendor.id} pack ({p.replaces})", markup=False)
+            _console().print(f"{p.source} replaces the built-in {p.vendor.id} pack ({p.replaces})", markup=False,
+                           soft_wrap=True)
     table = Table(title="auditor rules", show_lines=True)
     for col in ("Rule", "Severity", "Title", "Reference"):
         table.add_column(col, overflow="fold")

@@ -244,9 +244,10 @@ def is_action(name: str) -> bool:
     """``name`` is a real IAM action (exact, no wildcard), per the action catalogue."""
     from auditor.policy import expand_actions
 
-    if "*" in name or "?" in name:
+    service, sep, _ = name.partition(":")
+    if not sep or "*" in name or "?" in name:
         return False
-    return any(a.lower() == name.lower() for a in expand_actions(name))
+    return name.lower() in {a.lower() for a in expand_actions(f"{service}:*")}
 
 
 def _check_actions(actions: Iterable[Any], source: str, rule: str | None, key: str) -> None:

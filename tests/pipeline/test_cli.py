@@ -183,3 +183,21 @@ def test_a_damaged_snapshot_is_one_line_naming_the_file_and_the_field(tmp_path, 
     assert code == 2 and len(err.splitlines()) == 1, err
     assert err.startswith(f"auditor: error: {snap}: ") and "buckets: expected a list" in err and " — " in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("account, field, words", [
+    ({"name": "a", "account_id": True}, "accounts[0].account_id", "expected a string, got a boolean true"),
+    ({"name": [1, 2], "account_id": "1"}, "accounts[0].name", "expected a string, got a list"),
+    ({"name": "a", "account_id": "1", "buckets": [{"name": "b", "account_id": "1", "versioning": 3}]},
+     "accounts[0].buckets[0].versioning", "expected a string, got a number 3"),
+    ({"name": "a", "account_id": "1", "buckets": [{"name": "b", "account_id": "1",
+                                                    "listings": [{"prefix": "", "keys_seen": "9", "truncated": False}]}]},
+     "accounts[0].buckets[0].listings[0].keys_seen", "expected an integer, got a string"),
+])
+def test_a_snapshot_scalar_of_the_wrong_type_is_one_line_naming_the_field(tmp_path, capsys, account, field, words):
+    snap = tmp_path / "evidence.json"
+    snap.write_text(json.dumps({"schema_version": 1, "started_at": "s", "finished_at": "f", "accounts": [account]}))
+    code = main(["scan", "--from-snapshot", str(snap), "--no-history", "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"auditor: error: {snap}: Snapshot.{field}: {words}"), err

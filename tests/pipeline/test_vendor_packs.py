@@ -1,0 +1,285 @@
+"""Vendor packs: a vendor is one TOML file. A made-up platform's pack, written in a temporary directory,
+is scanned, checked and planned; a pack with a built-in id replaces it; a broken pack fails at load with
+one line naming the file, the rule, the key and the fix, before any API call."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main
+from auditor.config import parse_config
+from auditor.errors import RuleError
+from auditor.model import Status
+from auditor.rulepack import load_packs, parse_pack
+from auditor.scan import run_scan
+
+ACME_ROLE = "arn:aws:iam::210987654321:role/acme-reader"
+
+ACME = """
+[vendor]
+id = "acme"
+name = "Acme Annotate"
+guide = { title = "Acme, Connect S3", url = "https://docs.acme.invalid/s3", section = "Bucket policy" }
+access = "fixed-principal"
+principal = "arn:aws:iam::210987654321:role/acme-reader"
+account = "210987654321"
+origins = ["https://app.acme.invalid"]
+providers = ["aws"]
+modes = ["read-only", "read-write"]
+
+[integration]
+folder = { type = "prefix", required = true, help = "the folder Acme reads" }
+output = { type = "prefix", default = "acme-out/", help = "where Acme writes labels" }
+
+[zones]
+data = { prefix = "{folder}" }
+labels = { prefix = "{output}", what = "the label folder {zone}" }
+
+[requests]
+browser = { auth = "presigned", https = true }
+
+[needs.read-only]
+objects = { data = ["s3:GetObject"] }
+
+[needs.read-write]
+objects = { data = ["s3:GetObject"], labels = ["s3:GetObject", "s3:PutObject"] }
+
+[plan]
+cors = { AllowedHeaders = [], AllowedMethods = ["GET"], AllowedOrigins = ["https://app.acme.invalid"], ExposeHeaders = [] }
+
+[[plan.statements]]
+statement = { Sid = "AcmeRead", Effect = "Allow", Principal = { AWS = "{principal}" }, Action = ["s3:GetObject"], Resource = "{bucket_arn}/{folder}*" }
+
+[[plan.statements]]
+modes = ["read-write"]
+statement = { Sid = "AcmeLabels", Effect = "Allow", Principal = { AWS = "{principal}" }, Action = ["s3:GetObject", "s3:PutObject"], Resource = "{bucket_arn}/{zones[labels]}*" }
+
+[infer]
+scope_key = "folder"
+
+[[rules]]
+id = "acme.read-grant"
+title = "Acme may read the folder"
+severity = "critical"
+check = "object_grant"
+params = { actions = ["s3:GetObject"], zone = "data", sid = "AcmeRead" }
+reference = "Acme, Connect S3: grant our role s3:GetObject on your folder."
+
+[[rules]]
+id = "acme.write-grant"
+title = "Acme may write labels"
+severity = "high"
+check = "object_grant"
+modes = ["read-write"]
+params = { actions = ["s3:PutObject"], zone = "labels", sid = "AcmeLabels" }
+reference = "Acme, Connect S3: grant s3:PutObject on the label folder."
+
+[[rules]]
+id = "acme.cors"
+title = "CORS lets the Acme app read objects"
+severity = "high"
+check = "cors_allows"
+params = { origin = "https://app.acme.invalid", methods = ["GET"] }
+reference = "Acme, Connect S3: add a CORS rule for https://app.acme.invalid."
+"""
+
+
+def _policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@pytest.fixture
+def acme_dir(tmp_path) -> Path:
+    d = tmp_path / "packs"
+    d.mkdir()
+    (d / "acme.toml").write_text(ACME)
+    return d
+
+
+def _acme_bucket(aws, name, granted: bool):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="photos/a.jpg", Body=b"x")
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    if granted:
+        s3.put_bucket_policy(Bucket=name, Policy=_policy(
+            {"Sid": "AcmeRead", "Effect": "Allow", "Principal": {"AWS": ACME_ROLE}, "Action": "s3:GetObject",
+             "Resource": f"arn:aws:s3:::{name}/photos/*"}))
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [
+            {"AllowedMethods": ["GET"], "AllowedOrigins": ["https://app.acme.invalid"]}]})
+
+
+def test_a_made_up_vendor_pack_is_scanned_from_the_config(moto, aws, acme_dir):
+    _acme_bucket(aws, "acme-good", granted=True)
+    _acme_bucket(aws, "acme-bare", granted=False)
+    config_path = acme_dir.parent / "auditor.toml"
+    text = f"""
+[scan]
+rule_dirs = ["packs"]
+
+[[accounts]]
+name = "main"
+endpoint_url = "{moto.endpoint}"
+
+[[integrations]]
+vendor = "acme"
+account = "main"
+bucket = "acme-bare"
+folder = "photos"
+"""
+    config = parse_config(text, str(config_path))
+    _, result = run_scan(config)
+    got = {(f.rule_id, f.bucket): f for f in result.findings if f.vendor == "acme"}
+    assert got[("acme.read-grant", "acme-bare")].status == Status.FAIL
+    assert got[("acme.cors", "acme-bare")].status == Status.FAIL
+    assert ("acme.write-grant", "acme-bare") not in got  # read-only
+    # Named in a bucket policy: inferred as Acme's, with the folder the grant names.
+    good = got[("acme.read-grant", "acme-good")]
+    assert good.status == Status.PASS and good.inferred
+    assert "photos/" in good.message
+    # Least privilege comes from the pack's [needs] too.
+    excess = [f for f in result.findings if f.rule_id == "baseline.vendor-excess-privilege" and f.bucket == "acme-good"]
+    assert [f.status for f in excess] == [Status.PASS]
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI applies the plan")
+def test_a_made_up_vendor_pack_is_checked_and_planned(moto, aws, acme_dir, tmp_path, capsys):
+    _acme_bucket(aws, "acme-new", granted=False)
+    common = ["acme", "s3://acme-new", "--mode", "read-write", "--folder", "photos", "--rules-dir", str(acme_dir),
+              "--endpoint-url", moto.endpoint, "--quiet"]
+    assert main(["check", *common]) == 1
+    assert "NOT READY" in capsys.readouterr().out
+    out = tmp_path / "plan"
+    assert main(["plan", *common, "--output-dir", str(out)]) == 0
+    capsys.readouterr()
+    plan = json.loads((out / "plan.json").read_text())
+    policy = next(c for c in plan["changes"] if c["kind"] == "bucket-policy")["after"]
+    assert {s["Sid"]: s["Resource"] for s in policy["Statement"]} == {
+        "AcmeRead": "arn:aws:s3:::acme-new/photos/*", "AcmeLabels": "arn:aws:s3:::acme-new/acme-out/*"}
+    assert any(c["kind"] == "cors" for c in plan["changes"])
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    run = subprocess.run(["sh", str(out / "plan.sh")], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    code = main(["check", *common])
+    printed = capsys.readouterr().out
+    assert "READY" in printed and "NOT READY" not in printed, printed
+    assert code in (0, 3)
+
+
+def test_the_flags_and_help_of_a_pack_come_from_its_integration_keys(acme_dir, capsys):
+    with pytest.raises(SystemExit):
+        main(["check", "--rules-dir", str(acme_dir), "--help"])
+    out = capsys.readouterr().out
+    assert "--folder" in out and "acme: the folder Acme reads" in out and "acme" in out.split("VENDOR")[-1]
+    code = main(["check", "acme", "s3://acme-x", "--rules-dir", str(acme_dir), "--endpoint-url", "http://127.0.0.1:1"])
+    assert code == 2
+    assert "--folder is required for acme" in capsys.readouterr().err
+
+
+def test_a_pack_with_a_built_in_id_replaces_it_and_rules_says_so(acme_dir, capsys):
+    replacement = ACME.replace('id = "acme"', 'id = "v7-wasabi"').replace('"acme.', '"v7-wasabi.')
+    (acme_dir / "acme.toml").unlink()
+    (acme_dir / "wasabi.toml").write_text(replacement)
+    packs = load_packs(dirs=[acme_dir])
+    wasabi = [p for p in packs if p.vendor.id == "v7-wasabi"]
+    assert len(wasabi) == 1 and wasabi[0].replaces == "rules/v7-wasabi.toml"
+    assert {r.id for r in wasabi[0].rules} == {"v7-wasabi.read-grant", "v7-wasabi.write-grant", "v7-wasabi.cors"}
+    assert main(["rules", "--rules-dir", str(acme_dir)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"wasabi\.toml replaces the built-in v7-wasabi pack \(rules/v7-wasabi\.toml\)", out)
+    assert main(["rules", "--format", "json", "--rules-dir", str(acme_dir)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert "v7-wasabi.mrxs-list" not in {r["id"] for r in rows}
+    assert {r["replaces"] for r in rows if r["vendor"] == "v7-wasabi"} == {"rules/v7-wasabi.toml"}
+
+
+BROKEN = [
+    # (what is wrong, edit of the valid pack, rule id, key, words of the fix)
+    ("unknown check", ('check = "cors_allows"', 'check = "cors_allow"'), "acme.cors", "check", "did you mean 'cors_allows'"),
+    ("misspelt zone", ('zone = "data", sid', 'zone = "dta", sid'), "acme.read-grant", "params.zone", "did you mean 'data'"),
+    ("wrong type", ('actions = ["s3:PutObject"]', 'actions = "s3:PutObject"'), "acme.write-grant", "params.actions",
+     "write a list"),
+    ("not an IAM action", ('actions = ["s3:GetObject"], zone = "data"', 'actions = ["s3:GetObjects"], zone = "data"'),
+     "acme.read-grant", "params.actions", "e.g. s3:GetObject"),
+    ("unknown rule key", ('severity = "high"\ncheck = "cors_allows"', 'sevrity = "high"\ncheck = "cors_allows"'),
+     "acme.cors", "sevrity", "did you mean 'severity'"),
+    ("bad severity", ('severity = "critical"', 'severity = "urgent"'), "acme.read-grant", "severity", "use one of"),
+    ("unknown check parameter", ('sid = "AcmeLabels" }', 'sid = "AcmeLabels", prefix = "x" }'), "acme.write-grant",
+     "params.prefix", "check 'object_grant' takes no parameter"),
+    ("rule id of another vendor", ('id = "acme.cors"', 'id = "other.cors"'), "other.cors", "id", "rename it acme.cors"),
+]
+
+
+@pytest.mark.parametrize("what, edit, rule, key, fix", BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_pack_is_one_line_naming_file_rule_key_and_fix(what, edit, rule, key, fix):
+    old, new = edit
+    assert old in ACME
+    with pytest.raises(RuleError) as e:
+        parse_pack(ACME.replace(old, new, 1), "packs/acme.toml")
+    text = str(e.value)
+    assert "\n" not in text
+    assert text.startswith(f"packs/acme.toml: rule {rule}: {key}:"), text
+    assert fix in text, text
+
+
+PROFILE_BROKEN = [
+    ("misspelt zone in needs", ("objects = { data = [\"s3:GetObject\"] }\n", "objects = { dat = [\"s3:GetObject\"] }\n"),
+     "needs.read-only.objects.dat", "did you mean 'data'"),
+    ("action in needs", ('labels = ["s3:GetObject", "s3:PutObject"]', 'labels = ["s3:GetObject", "s3:PutObjekt"]'),
+     "needs.read-write.objects.labels", "not an IAM action"),
+    ("unknown placeholder", ('Resource = "{bucket_arn}/{folder}*"', 'Resource = "{bucket_arn}/{foldr}*"'),
+     "plan.statements[0]", "did you mean 'folder'"),
+    ("unknown access", ('access = "fixed-principal"', 'access = "bucket-policy"'), "vendor.access", "use one of"),
+    ("wrong key type", ('required = true, help = "the folder', 'required = "yes", help = "the folder'),
+     "integration.folder.required", "true or false"),
+]
+
+
+@pytest.mark.parametrize("what, edit, key, fix", PROFILE_BROKEN, ids=[b[0] for b in PROFILE_BROKEN])
+def test_a_broken_profile_is_one_line_naming_file_key_and_fix(what, edit, key, fix):
+    old, new = edit
+    assert old in ACME
+    with pytest.raises(RuleError) as e:
+        parse_pack(ACME.replace(old, new, 1), "packs/acme.toml")
+    text = str(e.value)
+    assert "\n" not in text and text.startswith(f"packs/acme.toml: {key}:"), text
+    assert fix in text, text
+
+
+def test_a_broken_pack_exits_2_before_any_api_call(acme_dir, tmp_path, capsys):
+    (acme_dir / "acme.toml").write_text(ACME.replace('zone = "data", sid', 'zone = "dta", sid'))
+    # Port 1 refuses connections: any API call would show up as a skipped account, not as this error.
+    for argv in (["check", "acme", "s3://acme-x", "--folder", "photos"], ["plan", "acme", "s3://acme-x", "--folder", "p"],
+                 ["rules"]):
+        endpoint = ["--endpoint-url", "http://127.0.0.1:1"] if argv[0] != "rules" else []
+        assert main([*argv, "--rules-dir", str(acme_dir), *endpoint]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "acme.toml: rule acme.read-grant: params.zone: unknown zone 'dta'" in err, err
+    config = tmp_path / "auditor.toml"
+    config.write_text('[scan]\nrule_dirs = ["packs"]\n\n[[accounts]]\nname = "main"\n'
+                      'endpoint_url = "http://127.0.0.1:1"\n')
+    assert main(["scan", "--config", str(config), "--quiet", "--no-history", "--output-dir", str(tmp_path / "o")]) == 2
+    assert "unknown zone 'dta'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_missing_rules_dir_is_a_usage_error(tmp_path, capsys):
+    assert main(["rules", "--rules-dir", str(tmp_path / "nope")]) == 2
+    assert "is not a directory of vendor packs" in capsys.readouterr().err
+
+
+def test_no_vendor_id_is_spelled_in_the_code():
+    """A vendor is data: the package never branches on (or lists) a vendor's id."""
+    root = Path(__file__).resolve().parents[2] / "auditor"
+    ids = re.compile(r'"(v7-aws|v7-wasabi|datature|tenyks|redbrick|labelbox)"')
+    hits = [f"{p.relative_to(root.parent)}:{n}" for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".toml", ".j2", ".html")
+            for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1) if ids.search(line)]
+    assert hits == []
