@@ -33,6 +33,7 @@ examples (one per vendor):
   auditor {cmd} tenyks s3://cats-data --mode read-write --user tenyks-reader --dataset cats \\
       --images-dir images --metadata-dir tenyks-meta
   auditor {cmd} redbrick s3://dicom-studies --mode read-write --user redbrick-annotator --prefix studies/
+  auditor {cmd} VENDOR s3://BUCKET --rules-dir packs/ …   # a vendor of your own (docs/vendor-packs.md)
 """
 
 

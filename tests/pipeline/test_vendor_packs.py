@@ -283,3 +283,12 @@ def test_no_vendor_id_is_spelled_in_the_code():
     hits = [f"{p.relative_to(root.parent)}:{n}" for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".json", ".toml", ".j2", ".html")
             for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1) if ids.search(line)]
     assert hits == []
+
+
+def test_the_documented_example_pack_loads():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "vendor-packs.md").read_text(encoding="utf-8")
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    pack = parse_pack(example, "docs/vendor-packs.md")
+    assert pack.vendor.id == "acme" and pack.vendor.access == "fixed-principal"
+    assert [r.id for r in pack.rules] == ["acme.read-grant", "acme.write-grant", "acme.cors"]
+    assert set(pack.vendor.zones) == {"data", "labels"}
