@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.checks.registry import Outcome, Target
-from auditor.policy import Request, compile_cached, compile_policy, evaluate
+from auditor.policy import Decision, Request, Result, StatementRef, compile_cached, compile_policy, evaluate
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 from auditor.remediation import statements_of
@@ -254,22 +254,21 @@ class Asked:
 
     action: str
     resource: str
-    result: Any  # auditor.policy.Result
+    result: Result
     note: str = ""  # e.g. "representative key, no sampled object"
     context: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def decision(self) -> str:
-        d = self.result.decision
-        return getattr(d, "name", str(d)).lower()
+        return self.result.decision.value
 
     @property
     def allowed(self) -> bool:
-        return self.decision == "allowed"
+        return self.result.decision == Decision.ALLOWED
 
     @property
     def unknown(self) -> bool:
-        return self.decision == "unknown"
+        return self.result.decision == Decision.UNKNOWN
 
     @property
     def denied(self) -> bool:
@@ -278,20 +277,20 @@ class Asked:
     def to_json(self) -> dict[str, Any]:
         r = self.result
         out: dict[str, Any] = {"action": self.action, "resource": self.resource, "decision": self.decision,
-                               "reason": getattr(r, "reason", "")}
+                               "reason": r.reason}
         if self.note:
             out["note"] = self.note
-        deciding = [ref_json(s) for s in getattr(r, "deciding", ())]
+        deciding = [ref_json(s) for s in r.deciding]
         if deciding:
             out["deciding_statements"] = deciding
-        if getattr(r, "blocked_by", ()):
+        if r.blocked_by:
             out["blocked_by"] = list(r.blocked_by)
-        if getattr(r, "undecided_conditions", ()):
+        if r.undecided_conditions:
             out["undecided_conditions"] = list(r.undecided_conditions)
         return out
 
 
-def ref_json(ref: Any) -> dict[str, Any]:
+def ref_json(ref: StatementRef) -> dict[str, Any]:
     return {"policy": ref.policy, "sid": ref.sid, "index": ref.index, "effect": ref.effect,
             "policy_type": ref.policy_type, "statement": dict(ref.statement)}
 
@@ -372,5 +371,5 @@ def summarise(asked: Sequence[Asked]) -> tuple[Status, list[Asked], list[Asked]]
 
 
 def conditions_text(asked: Sequence[Asked]) -> str:
-    conds = sorted({c for a in asked for c in getattr(a.result, "undecided_conditions", ())})
+    conds = sorted({c for a in asked for c in a.result.undecided_conditions})
     return "; ".join(conds)

@@ -89,7 +89,7 @@ def actor_evidence(actor: Actor) -> dict[str, Any]:
 def deny_statements(asked: Sequence[Asked]) -> list[dict[str, Any]]:
     seen, out = set(), []
     for a in asked:
-        for ref in getattr(a.result, "deciding", ()):
+        for ref in a.result.deciding:
             if str(ref.effect).lower() == "deny" and (ref.policy, ref.index) not in seen:
                 seen.add((ref.policy, ref.index))
                 out.append({"policy": ref.policy, "sid": ref.sid, "index": ref.index, "statement": dict(ref.statement)})
@@ -128,7 +128,7 @@ def grant_remediation(target: Target, actor: Actor, bucket: BucketState, stateme
                    else fix.put_role_policy_cmd(actor.name, name, merged))
             parts.append(fix.explain(f"Grant it in the {kind}'s inline policy {name} (existing statements kept):",
                                      merged, cmd))
-            blocked = {b for a in implicit for b in getattr(a.result, "blocked_by", ())}
+            blocked = {b for a in implicit for b in a.result.blocked_by}
             if actor.boundary and any(b == "pb" or "bound" in b.lower() for b in blocked):
                 bmerged = actor.boundary.document
                 for st in statements:

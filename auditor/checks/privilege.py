@@ -117,7 +117,7 @@ def _category(action: str, read_only: bool, outside: bool) -> str:
 def _wildcard_grants(asked: Iterable[Asked]) -> list[dict[str, Any]]:
     out, seen = [], set()
     for a in asked:
-        for ref in getattr(a.result, "deciding", ()):
+        for ref in a.result.deciding:
             acts = ref.statement.get("Action", [])
             acts = [acts] if isinstance(acts, str) else list(acts)
             if ref.effect.lower() == "allow" and any(x in ("*", "s3:*") for x in acts) and (ref.policy, ref.index) not in seen:
@@ -142,7 +142,7 @@ def minimal_statements(needs: Needs, bucket_arn: str, actor: Actor) -> list[dict
 def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Asked]) -> str:
     refs = {}
     for a in extra:
-        for ref in getattr(a.result, "deciding", ()):
+        for ref in a.result.deciding:
             if ref.effect.lower() == "allow":
                 refs[(ref.policy, ref.index)] = ref
     minimal = minimal_statements(needs, target.bucket.arn, actor)

@@ -232,7 +232,7 @@ def assume_role_external_id(target: Target) -> Outcome | None:
 def _drop_and_fix(target: Target, role: RoleState, asked: Sequence[Asked], principal: str,
                   external_id: str | None) -> str:
     """Replace the statements that allow without (or with any) external id by one that requires it."""
-    indices = {ref.index for a in asked for ref in getattr(a.result, "deciding", ())
+    indices = {ref.index for a in asked for ref in a.result.deciding
                if ref.effect.lower() == "allow"}
     kept = fix.remove_statements(role.trust_policy or {}, indices)
     name, _ = _vendor(target)
