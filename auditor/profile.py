@@ -183,6 +183,9 @@ class Request:
     name: str
     auth: str = "header"  # "header" | "presigned"
     https: bool = True
+    modes: tuple[str, ...] = MODES  # the modes in which the vendor makes it
+    zones: tuple[str, ...] = ()  # the zones it touches (default: every zone)
+    actions: tuple[str, ...] = ()  # the actions it carries (default: every needed action)
 
 
 @dataclass(frozen=True, slots=True)

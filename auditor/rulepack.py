@@ -369,8 +369,14 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
             raise _err(source, None, f"infer.{name}", f"unknown integration key '{inf[name]}'",
                        _suggest(inf[name], key_names))
     infer = InferSpec(inf.get("scope_key", ""), inf.get("write_key", ""), inf.get("write_default", ""))
-    requests = tuple(Request(name, r.get("auth", "header"), r.get("https", True))
-                     for name, r in (data.get("requests") or {}).items())
+    requests = []
+    for name, r in (data.get("requests") or {}).items():
+        for z in r.get("zones", ()):
+            if z not in zones:
+                raise _err(source, None, f"requests.{name}.zones", f"unknown zone '{z}'", _suggest(z, zones))
+        _check_actions(r.get("actions", ()), source, None, f"requests.{name}.actions")
+        requests.append(Request(name, r.get("auth", "header"), r.get("https", True), tuple(r.get("modes", modes)),
+                                tuple(r.get("zones", ())), tuple(r.get("actions", ()))))
     guide = Guide(**v.get("guide", {}))
     origins = tuple(v.get("origins", [v["origin"]] if v.get("origin") else []))
     return VendorProfile(
@@ -378,7 +384,7 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
         account=v.get("account"), origin=v.get("origin") or (origins[0] if origins else None),
         extra=v.get("extra", {}), guide=guide, access=access, origins=origins,
         providers=tuple(v.get("providers", PROVIDERS)), modes=modes, features=tuple(v.get("features", ())),
-        keys=tuple(keys), zones=zones, requests=requests, needs=needs, plan=plan, infer=infer, source=source)
+        keys=tuple(keys), zones=zones, requests=tuple(requests), needs=needs, plan=plan, infer=infer, source=source)
 
 
 def _rule(raw: dict[str, Any], vendor: VendorProfile, checks: Mapping[str, CheckSpec], source: str) -> Rule:
