@@ -196,7 +196,8 @@ class _Ctx:
         return out
 
 
-def _cors_change(plan: Plan, bucket: BucketState, vendor: str, rule_id: str, cors_rule: Mapping[str, Any]) -> None:
+def _cors_change(plan: Plan, bucket: BucketState, vendor: str, rule_id: str | set[str],
+                 cors_rule: Mapping[str, Any]) -> None:
     existing = [dict(r) for r in bucket.cors or ()]
     after = {"CORSRules": existing + [dict(cors_rule)]}
     before = {"CORSRules": existing} if bucket.cors is not None else None

@@ -235,8 +235,8 @@ class VendorProfile:
         for k in self.keys:
             raw = options.get(k.name) or k.default or ""
             out[k.name] = norm_prefix(raw) if k.type == "prefix" else raw
-        for k, v in options.items():
-            out.setdefault(k, v)
+        for name, value in options.items():
+            out.setdefault(name, value)
         account = self.account or ""
         acct_key = self.key_of_type("account-id")
         if acct_key and options.get(acct_key.name):

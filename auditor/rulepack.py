@@ -273,13 +273,14 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
         if name in ("vendor", "account", "bucket", "mode"):
             raise _err(source, None, f"integration.{name}", f"'{name}' is a key of every integration",
                        "give the vendor's key another name")
-        if k.default is not None and k.default and (p := k.problem(k.default)):
-            raise _err(source, None, f"integration.{name}.default", p[0], p[1])
+        bad = k.problem(k.default) if k.default else None
+        if bad:
+            raise _err(source, None, f"integration.{name}.default", bad[0], bad[1])
         keys.append(k)
     key_names = {k.name for k in keys}
     known = key_names | set(BUILTINS)
 
-    zone_names = set((data.get("zones") or {}))
+    zone_names = set(data.get("zones") or {})
 
     def check_placeholders(template: Any, key: str) -> None:
         for field_name in placeholders(template):
@@ -336,7 +337,7 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
                 raise _err(source, None, f"needs.{mode}", f"the vendor offers {mode} but says nothing of what it needs",
                            f"add [needs.{mode}] with objects = {{ ZONE = [\"s3:GetObject\"] }}")
 
-    p = data.get("plan") or {}
+    p: dict[str, Any] = data.get("plan") or {}
     statements = []
     for i, st in enumerate(p.get("statements", [])):
         key = f"plan.statements[{i}]"
@@ -394,13 +395,15 @@ def _rule(raw: dict[str, Any], vendor: VendorProfile, checks: Mapping[str, Check
     spec = checks.get(raw["check"])
     if spec is None:
         raise _err(source, rid, "check", f"unknown check '{raw['check']}'", _suggest(raw["check"], checks))
-    params = dict(raw.get("params", {}))
+    params: dict[str, Any] = dict(raw.get("params", {}))
+    value: Any
     for name, value in params.items():
         p = spec.params.get(name)
         if p is None:
             raise _err(source, rid, f"params.{name}", f"check '{spec.name}' takes no parameter '{name}'",
                        _suggest(name, spec.params) if spec.params else f"check '{spec.name}' takes no parameters")
-        if not isinstance(value, p.type) or (isinstance(value, bool) and p.type is not bool):
+        right_type = isinstance(value, p.type) and not (isinstance(value, bool) and p.type is not bool)
+        if not right_type:
             want = getattr(p.type, "__name__", str(p.type))
             raise _err(source, rid, f"params.{name}", f"has the wrong type ({type(value).__name__})",
                        f"write a {dict(list='list', str='string', bool='true/false', int='number').get(want, want)}")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.checks.registry import Outcome, Target
-from auditor.policy import Decision, Request, Result, StatementRef, compile_cached, compile_policy, evaluate
 from auditor.model import AccountState, BucketState, Integration, Status
+from auditor.policy import Decision, Request, Result, StatementRef, compile_cached, compile_policy, evaluate
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 from auditor.remediation import statements_of
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from auditor import remediation as fix
 from auditor.checks._access import (
     Actor,
     Asked,
@@ -19,13 +20,11 @@ from auditor.checks._access import (
     ask_s3,
     conditions_text,
     keys_under,
-    norm_prefix,
     sampled_keys,
     summarise,
 )
 from auditor.checks.registry import REQUIRED, Outcome, Param, Target, check
 from auditor.model import BucketState, Integration, Status
-from auditor import remediation as fix
 
 GRANT_READS = ("s3:GetBucketPolicy", "iam:GetAccountAuthorizationDetails", "s3:ListBucket")
 ALLOWED_SHOWN = 5

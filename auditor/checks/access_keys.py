@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
+from auditor import remediation as fix
 from auditor.checks._access import iam_problem
 from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import AccountState, Status, UserState
-from auditor import remediation as fix
 
 KEY_READS = ("iam:GetAccountAuthorizationDetails", "iam:ListAccessKeys")
 
@@ -66,7 +66,7 @@ def _parse(ts: str | None) -> datetime | None:
         dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @check("access_key_age", reads=KEY_READS, params={"max_days": Param(int, 90)})

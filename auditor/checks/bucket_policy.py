@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from auditor import remediation as fix
 from auditor.checks._access import PROBE, ask, bucket_policy, conditions_text, external_actor, ref_json
-from auditor.policy import is_public_policy
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Status
-from auditor import remediation as fix
+from auditor.policy import is_public_policy
 
 PROBE_CALLER = "arn:aws:iam::999999999999:role/auditor-probe"
 

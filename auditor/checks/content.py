@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.prefixes import norm_prefix
 from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, summarise
 from auditor.checks.registry import REQUIRED, Outcome, Param, Target, check
 from auditor.model import ObjectState, Status

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor import remediation as fix
 from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, conditions_text, summarise
 from auditor.checks.access import actor_evidence, deny_statements
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import BucketState, KeyState, Status
-from auditor import remediation as fix
 
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from auditor import remediation as fix
 from auditor.checks._access import (
     PROBE,
     Actor,
@@ -18,15 +19,13 @@ from auditor.checks._access import (
     actor_for,
     ask_s3,
     conditions_text,
-    norm_prefix,
     sampled_keys,
 )
 from auditor.checks.access import actor_evidence
-from auditor.policy import expand_actions
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Integration, Status
+from auditor.policy import expand_actions
 from auditor.profile import render
-from auditor import remediation as fix
 
 PRIV_READS = ("s3:GetBucketPolicy", "iam:GetAccountAuthorizationDetails")
 OBJECT_ONLY = {"AbortMultipartUpload", "ListMultipartUploadParts", "ReplicateDelete", "ReplicateTags",

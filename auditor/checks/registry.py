@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.profile import VendorProfile
 from auditor.model import (
     AccountState,
     BucketState,
@@ -20,6 +19,7 @@ from auditor.model import (
     Snapshot,
     Status,
 )
+from auditor.profile import VendorProfile
 
 REQUIRED = object()
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from auditor import remediation as fix
 from auditor.checks._access import (
     PROBE,
     Asked,
@@ -21,7 +22,6 @@ from auditor.checks._access import (
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import RoleState, Status
 from auditor.remediation import statements_of
-from auditor import remediation as fix
 
 WRONG_EXTERNAL_ID = "auditor-wrong-external-id"
 ACCOUNT_ID = re.compile(r"^\d{12}$")

@@ -22,8 +22,8 @@ from auditor.collect.calls import call
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
 from auditor.model import ApiError, BucketState, Integration, Listing, ObjectState
-from auditor.profile import Zone
 from auditor.probe import coco, exif, mp4
+from auditor.profile import Zone
 
 READS = ("s3:GetObject",)
 

@@ -298,7 +298,7 @@ def test_the_documented_example_pack_loads():
 def test_a_vendor_whose_pack_is_not_loaded_gets_no_borrowed_needs():
     """A snapshot naming a vendor no loaded pack describes: its least privilege is unknown, naming the
     missing pack (it used to be judged with another vendor's needs)."""
-    from tests.checks.snap import bucket, integ, one, policy, snapshot, account
+    from tests.checks.snap import account, bucket, integ, one, policy, snapshot
 
     grant = {"Effect": "Allow", "Principal": {"AWS": ACME_ROLE}, "Action": "s3:*", "Resource": "arn:aws:s3:::photos/*"}
     snap = snapshot(account(bucket("photos", policy=policy(grant))), integrations=(integ("acme", "photos"),))
