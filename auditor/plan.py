@@ -242,14 +242,12 @@ def _plan_fixed(ctx: _Ctx) -> None:
 
 def _plan_kms(ctx: _Ctx) -> None:
     name = ctx.profile.short_name
-    if ctx.failing & ctx.rules("kms_key_type"):
-        ctx.plan.manual.append(
-            f"kms-key-type: the bucket encrypts with the AWS-managed key aws/s3, which {name} cannot use "
-            f"({ctx.profile.doc}: \"please move your data to a new bucket and use a customer-managed key\"): "
-            f"aws kms create-key --description '{name} data'; then aws s3api put-bucket-encryption --bucket NEW-BUCKET "
-            "--server-side-encryption-configuration '{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":"
-            "{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"NEW-KEY-ID\"}}]}'; copy the objects (aws s3 sync); "
-            "run plan again for the new bucket to get the key-policy statement.")
+    for f in ctx.findings:
+        # A bucket encrypted with the AWS-managed key cannot be fixed in place: the check's own remediation
+        # (a new bucket with a customer-managed key) is the manual step.
+        if f.rule_id in ctx.failing & ctx.rules("kms_key_type") and f.status == Status.FAIL:
+            ctx.plan.manual.append(f"kms-key-type: {f.message} {f.remediation or ''}".strip())
+            break
     fixes = ctx.failing & ctx.rules("kms_key_policy")
     template = ctx.profile.plan.key_policy
     if fixes and template is not None:

@@ -14,6 +14,18 @@ for _k, _v in FAKE_CREDENTIALS.items():
 os.environ.pop("AWS_PROFILE", None)
 
 
+SLOW_FIXTURES = {"moto", "moto_server", "aws"}  # a real server over HTTP
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that talk to the moto server or a browser, or start processes, are ``slow``:
+    ``python -m pytest -m "not slow"`` runs the fast suite."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or "browser" in item.nodeid \
+                or "benchmarks" in item.nodeid:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _history_in_tmp(tmp_path, monkeypatch):
     """Scans record their history; keep it out of the user's data directory."""
