@@ -260,7 +260,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         from auditor.rulepack import load_packs
 
         config = load_config(config_path, args.rules_dir) if (args.config or config_path.exists()) else None
-        packs = config.packs if config else load_packs(dirs=args.rules_dir)
+        packs = config.rule_packs() if config else load_packs(dirs=args.rules_dir)
         snapshot = load_snapshot(args.from_snapshot)
         with _evaluating(args):
             result = evaluate_snapshot(snapshot, packs, integrations=config.integrations if config else None)
@@ -273,7 +273,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if args.save_snapshot:
             save_snapshot(snapshot, args.save_snapshot)
         with _evaluating(args):
-            result = evaluate_snapshot(snapshot, config.packs)
+            result = evaluate_snapshot(snapshot, config.rule_packs())
     if config is not None and config.suppressions:
         import dataclasses
 
@@ -387,7 +387,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = _onboard_config(args)
     integ = config.integrations[0]
     snapshot = _collect(config, args)
-    result = limit_to(evaluate_snapshot(snapshot, config.packs), integ)
+    result = limit_to(evaluate_snapshot(snapshot, config.rule_packs()), integ)
     status = _report(result, args)
     unknown = sum(1 for f in result.findings if f.status.value == "unknown")
     console = _console()
@@ -407,8 +407,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     config = _onboard_config(args)
     integ = config.integrations[0]
     snapshot = _collect(config, args)
-    result = limit_to(evaluate_snapshot(snapshot, config.packs), integ)
-    rules = [r for p in config.packs if p.vendor.id == integ.vendor for r in p.rules]
+    result = limit_to(evaluate_snapshot(snapshot, config.rule_packs()), integ)
+    rules = [r for p in config.rule_packs() if p.vendor.id == integ.vendor for r in p.rules]
     plan = make_plan(snapshot, integ, result.findings, endpoint_url=args.endpoint_url, rules=rules)
     out = args.output_dir
     write_atomic(out / "plan.json", json.dumps(plan.to_json(), indent=2) + "\n")
@@ -434,7 +434,7 @@ def cmd_items_list(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         candidates = [i for i in config.integrations if i.profile and "items-list" in i.profile.features
                       and (not args.bucket or i.bucket == parse_bucket(args.bucket))]
-        offering = [p.vendor.id for p in config.packs if "items-list" in p.vendor.features]
+        offering = [p.vendor.id for p in config.rule_packs() if "items-list" in p.vendor.features]
         if len(candidates) != 1:
             raise ConfigError(str(args.config), "integrations",
                               f"{len(candidates)} {' or '.join(offering)} integrations match",

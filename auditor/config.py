@@ -111,8 +111,12 @@ class Config:
     organization: OrganizationConfig | None = None
     packs: tuple[RulePack, ...] = ()  # built-in vendor packs plus those of rule_dirs / --rules-dir
 
+    def rule_packs(self) -> tuple[RulePack, ...]:
+        """The packs this config was validated with (the built-in ones for a Config built in code)."""
+        return self.packs or load_packs()
+
     def profiles(self) -> dict[str, VendorProfile]:
-        return {p.vendor.id: p.vendor for p in self.packs if p.vendor.access is not None}
+        return {p.vendor.id: p.vendor for p in self.rule_packs() if p.vendor.access is not None}
 
     def account(self, name: str) -> AccountConfig | None:
         return next((a for a in self.accounts if a.name == name), None)

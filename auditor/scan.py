@@ -39,7 +39,7 @@ def evaluate_snapshot(snapshot: Snapshot, packs: Sequence[RulePack] | None = Non
 
 def run_scan(config: Config, *, progress: ProgressSink | None = None) -> tuple[Snapshot, ScanResult]:
     snapshot = collect_snapshot(config, progress=progress)
-    return snapshot, evaluate_snapshot(snapshot, config.packs or None)
+    return snapshot, evaluate_snapshot(snapshot, config.rule_packs())
 
 
 def exit_status(findings: Sequence[Finding], fail_on: str = "high", skipped: int = 0) -> int:
