@@ -41,6 +41,12 @@ from auditor.profile import (
 )
 
 
+# Options of `check` and `plan` that an integration key (which becomes a flag) must not shadow.
+RESERVED_FLAGS = frozenset(("profile", "endpoint_url", "provider", "region", "format", "output_dir", "output",
+                            "fail_on", "show_passes", "csv_excel", "quiet", "rules_dir", "help", "verbose", "debug",
+                            "no_color", "config", "version"))
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
@@ -273,6 +279,9 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
         if name in ("vendor", "account", "bucket", "mode"):
             raise _err(source, None, f"integration.{name}", f"'{name}' is a key of every integration",
                        "give the vendor's key another name")
+        if name in RESERVED_FLAGS:
+            raise _err(source, None, f"integration.{name}", f"'{name}' would clash with the --{name.replace('_', '-')} "
+                       "option of check and plan", "give the vendor's key another name")
         bad = k.problem(k.default) if k.default else None
         if bad:
             raise _err(source, None, f"integration.{name}.default", bad[0], bad[1])

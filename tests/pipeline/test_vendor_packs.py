@@ -36,11 +36,11 @@ modes = ["read-only", "read-write"]
 
 [integration]
 folder = { type = "prefix", required = true, help = "the folder Acme reads" }
-output = { type = "prefix", default = "acme-out/", help = "where Acme writes labels" }
+labels_dir = { type = "prefix", default = "acme-out/", help = "where Acme writes labels" }
 
 [zones]
 data = { prefix = "{folder}" }
-labels = { prefix = "{output}", what = "the label folder {zone}" }
+labels = { prefix = "{labels_dir}", what = "the label folder {zone}" }
 
 [requests]
 browser = { auth = "presigned", https = true }
@@ -241,6 +241,8 @@ PROFILE_BROKEN = [
     ("unknown access", ('access = "fixed-principal"', 'access = "bucket-policy"'), "vendor.access", "use one of"),
     ("wrong key type", ('required = true, help = "the folder', 'required = "yes", help = "the folder'),
      "integration.folder.required", "true or false"),
+    ("key shadowing an option", ('labels_dir = { type = "prefix"', 'region = { type = "prefix"'),
+     "integration.region", "give the vendor's key another name"),
 ]
 
 
