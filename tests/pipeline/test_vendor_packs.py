@@ -175,8 +175,11 @@ def test_a_made_up_vendor_pack_is_checked_and_planned(moto, aws, acme_dir, tmp_p
 
 
 def test_the_flags_and_help_of_a_pack_come_from_its_integration_keys(acme_dir, capsys):
-    with pytest.raises(SystemExit):
-        main(["check", "--rules-dir", str(acme_dir), "--help"])
+    try:
+        code = main(["check", "--rules-dir", str(acme_dir), "--help"])
+    except SystemExit as e:
+        code = e.code
+    assert code == 0
     out = capsys.readouterr().out
     assert "--folder" in out and "acme: the folder Acme reads" in out
     assert "VENDOR datature | labelbox | redbrick | tenyks | v7-aws | v7-wasabi | acme " in " ".join(out.split())
