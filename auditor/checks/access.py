@@ -137,6 +137,19 @@ def grant_remediation(target: Target, actor: Actor, bucket: BucketState, stateme
     return "\n\n".join(parts)
 
 
+def plan_sid(integ: Integration, actions: Sequence[str]) -> str | None:
+    """The Sid of the statement ``plan`` writes for these actions (the profile's [plan] statements), so that a
+    finding's remediation and the plan propose the same statement."""
+    profile = integ.profile
+    for t in profile.plan.statements if profile else ():
+        sid = t.statement.get("Sid")
+        named = t.statement.get("Action", [])
+        named = [named] if isinstance(named, str) else list(named)
+        if sid and integ.mode in t.modes and actions and set(actions) <= set(named):
+            return str(sid)
+    return None
+
+
 def _fix_statements(actions: Sequence[str], zone: Zone, asked: Sequence[Asked], sid: str) -> list[dict[str, Any]]:
     out = []
     missing_obj = sorted({a.action for a in asked if not a.allowed and a.action != "s3:ListBucket"
@@ -202,7 +215,7 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
         evidence["missing"] = sorted({f"{a.action} on {a.resource}" for a in denied})
     remediation = None
     if status == Status.FAIL:
-        stmts = _fix_statements(actions, z, denied, sid)
+        stmts = _fix_statements(actions, z, denied, plan_sid(integ, [*actions, *(bucket_actions or ())]) or sid)
         remediation = grant_remediation(target, actor, z.bucket, stmts, denied, policy_name=f"{integ.vendor}-access")
     return Outcome(status, _message(actor, asked, status, z, actions), evidence, remediation,
                    resource=z.bucket.arn, principal=actor.arn)

@@ -16,6 +16,12 @@ from auditor.profile import Zone
 EXAMPLES = 10
 
 
+def _name(target: Target) -> str:
+    """The vendor's name for messages, from its profile."""
+    integ = target.integration
+    return integ.profile.short_name if integ and integ.profile else (integ.vendor if integ else "the vendor")
+
+
 def _listed(target: Target, prefix: str) -> int | None:
     for listing in target.bucket.listings:
         if listing.prefix == prefix:
@@ -69,7 +75,8 @@ def tenyks_layout(target: Target, *, zone: str) -> Outcome:
         elif "error" in blob and blob.get("exists") is None:
             unknown.append(f"{dataset}{name}: {blob['error']['api']} failed with {blob['error']['code']}")
     if problems:
-        return Outcome(Status.FAIL, "Tenyks's expected layout is not there: " + "; ".join(problems) + ".", evidence,
+        return Outcome(Status.FAIL, f"{_name(target)}'s expected layout is not there: " + "; ".join(problems) + ".",
+                       evidence,
                        remediation=(f"Arrange the data as {target.bucket.name}/{images}image_n.png with "
                                     f"{dataset}annotations.json and {dataset}predictions.json beside the images "
                                     "folder (COCO format), e.g.:\n"
@@ -149,7 +156,7 @@ def exif_orientation(target: Target, *, zone: str) -> Outcome | None:
     evidence["rotated"] = [{"key": o.key, "orientation": o.probes["exif"]["orientation"]} for o in rotated[:EXAMPLES]]
     if rotated:
         return Outcome(Status.FAIL, f"{len(rotated)} of {len(probed)} sampled image(s) carry an EXIF orientation other "
-                       f"than 1 (e.g. {rotated[0].key}: {rotated[0].probes['exif']['orientation']}); Nexus would show "
+                       f"than 1 (e.g. {rotated[0].key}: {rotated[0].probes['exif']['orientation']}); {_name(target)} would show "
                        "them rotated.", evidence,
                        remediation="Rotate the pixels and drop the tag before syncing, e.g. with exiftool:\n"
                                    "  exiftool -Orientation=1 -n -overwrite_original IMAGE  (after rotating), or\n"
@@ -191,7 +198,7 @@ def mp4_format(target: Target, *, brand: str, pix_fmt: str, zone: str) -> Outcom
     evidence = {**_sampled(probed, target, prefix), "wrong": bad[:EXAMPLES], "undecided": undecided[:EXAMPLES]}
     if bad:
         first = bad[0]
-        return Outcome(Status.FAIL, f"{len(bad)} of {len(videos)} sampled MP4 file(s) do not meet Nexus's rules "
+        return Outcome(Status.FAIL, f"{len(bad)} of {len(videos)} sampled MP4 file(s) do not meet {_name(target)}'s rules "
                        f"(major brand {brand}, pixel format {pix_fmt}): e.g. {first['key']} has "
                        f"{', '.join(first['problems'])}.", evidence,
                        remediation=("Re-encode before syncing, e.g.:\n"
