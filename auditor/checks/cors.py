@@ -86,6 +86,9 @@ def cors_allows(target: Target, *, origin: str, methods: list, expose_headers: l
         evidence["missing_expose_headers"] = missing_headers
         return Outcome(Status.FAIL, "; ".join(parts).capitalize() + ".", evidence,
                        cors_remediation(bucket.name, rules, wanted_rule), resource=bucket.arn)
+    if origin == "*":  # any origin is acceptable: say which ones the matching rules allow, not "any origin"
+        allowed = sorted({str(o) for r in exposing for o in r.get("AllowedOrigins", ())})
+        who = ", ".join(allowed) or who
     return Outcome(Status.PASS, f"CORS allows {', '.join(wanted_methods)} from {who}.", evidence, resource=bucket.arn)
 
 

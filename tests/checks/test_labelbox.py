@@ -94,6 +94,8 @@ def test_labelbox_rules_pass_on_the_guides_setup_and_fail_where_it_departs(moto,
 
     for rule in RULES:
         assert status(rule, "lb-good").status == Status.PASS, status(rule, "lb-good").message
+    # The guide names no origin here: the message says which origin the bucket allows, not "any origin".
+    assert status("labelbox.cors", "lb-good").message == "CORS allows GET from https://app.example-labelling.com."
     assert {r: status(r, "lb-loose").status for r in RULES} == {
         "labelbox.trust-policy": Status.PASS,  # it may assume the role (too easily: see external-id)
         "labelbox.external-id": Status.FAIL, "labelbox.read-grant": Status.FAIL,
