@@ -51,9 +51,11 @@ def _files(zone: Zone) -> tuple[str, str]:
 
 
 @check("tenyks_layout", reads=("s3:ListBucket", "s3:GetObject"), params={"zone": ZONE})
-def tenyks_layout(target: Target, *, zone: str) -> Outcome:
+def tenyks_layout(target: Target, *, zone: str) -> Outcome | None:
     """The zone's folder holds images, and its ``annotations`` and ``predictions`` files exist (Tenyks's layout)."""
     integ = target.integration
+    if integ is None:
+        return None
     z = integ.zone(zone)
     images = z.prefix
     dataset, _ = _files(z)
@@ -89,9 +91,11 @@ def tenyks_layout(target: Target, *, zone: str) -> Outcome:
 
 
 @check("coco_format", reads=("s3:GetObject", "s3:ListBucket"), params={"zone": ZONE})
-def coco_format(target: Target, *, zone: str) -> Outcome:
+def coco_format(target: Target, *, zone: str) -> Outcome | None:
     """Both files are valid COCO: ids consistent, every image file_name exists under the images folder."""
     integ = target.integration
+    if integ is None:
+        return None
     z = integ.zone(zone)
     images = z.prefix
     dataset, _ = _files(z)
@@ -144,6 +148,8 @@ def coco_format(target: Target, *, zone: str) -> Outcome:
 @check("exif_orientation", reads=("s3:GetObject",), params={"zone": ZONE})
 def exif_orientation(target: Target, *, zone: str) -> Outcome | None:
     """Sampled images have no EXIF orientation tag, or orientation 1 (Datature cannot strip EXIF)."""
+    if target.integration is None:
+        return None
     prefix = target.integration.zone(zone).prefix
     probed = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" in o.probes]
     failed_reads = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" not in o.probes
@@ -174,6 +180,8 @@ def exif_orientation(target: Target, *, zone: str) -> Outcome | None:
     "brand": Param(str, "mp42"), "pix_fmt": Param(str, "yuv420p"), "zone": ZONE})
 def mp4_format(target: Target, *, brand: str, pix_fmt: str, zone: str) -> Outcome | None:
     """Sampled .mp4 files have major brand mp42 and pixel format yuv420p."""
+    if target.integration is None:
+        return None
     prefix = target.integration.zone(zone).prefix
     videos = [o for o in target.bucket.objects if o.key.startswith(prefix) and o.key.lower().endswith(".mp4")]
     if not videos:

@@ -50,9 +50,9 @@ def cors_allows(target: Target, *, origin: str, methods: list, expose_headers: l
         other = target.account.bucket(where)
         if other is None:
             return Outcome(Status.UNKNOWN, f"Bucket {where!r} was not collected.", {"bucket": where})
-        if other.error("GetBucketCors"):
-            return Outcome(Status.UNKNOWN, f"Could not verify: {other.error('GetBucketCors').describe()}.",
-                           resource=other.arn)
+        cors_err = other.error("GetBucketCors")
+        if cors_err is not None:
+            return Outcome(Status.UNKNOWN, f"Could not verify: {cors_err.describe()}.", resource=other.arn)
         bucket = other
     rules = bucket.cors or ()
     wanted_methods = [m.upper() for m in methods]

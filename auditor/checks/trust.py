@@ -187,8 +187,10 @@ def assume_role_external_id(target: Target) -> Outcome | None:
     if isinstance(role, Outcome):
         return role
     integ = target.integration
+    if integ is None:
+        return None
     vname, _ = _vendor(target)
-    configured_id = integ.external_id if integ else None
+    configured_id = integ.external_id
     found = external_ids(role.trust_policy)
     right = configured_id or next(iter(found), None)
     principals = _vendor_principals(target, role)
