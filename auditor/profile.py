@@ -47,8 +47,10 @@ def placeholders(template: Any) -> set[str]:
     """Every ``{name}`` used in a template (a string, or lists/tables of strings)."""
     out: set[str] = set()
     if isinstance(template, str):
-        for _, name, _, _ in string.Formatter().parse(template):
-            if name:
+        for _, name, spec, conversion in string.Formatter().parse(template):
+            if name is not None and (spec or conversion or not name):
+                out.add("{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}")
+            elif name:
                 out.add(name)
     elif isinstance(template, Mapping):
         for k, v in template.items():

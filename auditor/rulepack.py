@@ -293,6 +293,9 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
 
     def check_placeholders(template: Any, key: str) -> None:
         for field_name in placeholders(template):
+            if field_name.startswith("{"):
+                raise _err(source, None, key, f"'{field_name}' is not a placeholder",
+                           "write {KEY} (no format spec, conversion or empty braces; a literal brace is {{ or }})")
             name, _, index = field_name.partition("[")
             index = index.rstrip("]")
             if name in ("zones", "zone_buckets"):

@@ -244,6 +244,8 @@ PROFILE_BROKEN = [
     ("unknown access", ('access = "fixed-principal"', 'access = "bucket-policy"'), "vendor.access", "use one of"),
     ("wrong key type", ('required = true, help = "the folder', 'required = "yes", help = "the folder'),
      "integration.folder.required", "true or false"),
+    ("format spec in a template", ('Resource = "{bucket_arn}/{folder}*"', 'Resource = "{bucket_arn:>99}/{folder}*"'),
+     "plan.statements[0]", "no format spec"),
     ("key shadowing an option", ('labels_dir = { type = "prefix"', 'region = { type = "prefix"'),
      "integration.region", "give the vendor's key another name"),
 ]
