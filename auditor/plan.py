@@ -177,6 +177,14 @@ class _Ctx:
     def values(self) -> dict[str, Any]:
         return self.profile.plan_values(self.integ.options, self.bucket.name, self.integ.mode)
 
+    def no_statements(self, rules: set[str]) -> None:
+        """The profile proposes no statement for this mode: never an empty grant in place of the vendor's."""
+        failing = sorted(self.failing & rules)
+        if failing:
+            self.plan.manual.append(f"grants: the {self.profile.id} pack has no [[plan.statements]] for "
+                                    f"{self.integ.mode}; grant what {', '.join(failing)} ask for by hand "
+                                    f"({self.profile.guide.cite() or self.profile.doc}).")
+
     def statements(self) -> list[dict[str, Any]]:
         """The profile's plan statements for this mode, rendered."""
         values = self.values()
@@ -235,6 +243,9 @@ def _plan_fixed(ctx: _Ctx) -> None:
     grant_rules = ctx.rules("object_grant", "mrxs_list") | {"baseline.vendor-excess-privilege"}
     if ctx.failing & grant_rules:
         wanted = ctx.statements()
+        if not wanted:
+            ctx.no_statements(grant_rules)
+            return
         _bucket_policy_change(ctx.plan, ctx.bucket, {principal}, wanted, sorted(ctx.failing & grant_rules),
                               f"Grant {ctx.profile.short_name} ({principal}) {ctx.integ.mode} access in the bucket "
                               f"policy of {ctx.bucket.name}")
@@ -325,6 +336,9 @@ def _plan_assumed(ctx: _Ctx) -> None:
                 f"  assume_role_policy = {_heredoc(doc)}\n}}", sorted(ctx.failing & trust_rules)))
     grant_rules = ctx.rules("object_grant")
     if ctx.failing & grant_rules or role is None:
+        if not ctx.statements():
+            ctx.no_statements(grant_rules)
+            return
         doc = {"Version": rem.VERSION, "Statement": ctx.statements()}
         policy = ctx.profile.plan.policy_name
         plan.changes.append(Change(
@@ -349,11 +363,14 @@ def _plan_user(ctx: _Ctx) -> None:
     grant_rules = ctx.rules("object_grant") | {"baseline.vendor-excess-privilege"}
     policy_name = ctx.profile.plan.policy_name
     doc = {"Version": rem.VERSION, "Statement": ctx.statements()}
+    if not doc["Statement"]:
+        ctx.no_statements(grant_rules)
+        grant_rules = set()
     if user is None:
         plan.changes.append(Change("user", f"user/{user_name}", f"Create the IAM user {user_name}",
                                    None, None, [f"aws iam create-user --user-name {user_name}"],
                                    f'resource "aws_iam_user" "{_tf_name(user_name)}" {{\n  name = "{user_name}"\n}}', []))
-    if ctx.failing & grant_rules or user is None:
+    if doc["Statement"] and (ctx.failing & grant_rules or user is None):
         plan.changes.append(Change(
             "user-policy", f"user/{user_name}", f"Give {user_name} the {vendor} permissions (least privilege)", None, doc,
             [rem.put_user_policy_cmd(user_name, policy_name, doc)],

@@ -4,6 +4,7 @@ one line naming the file, the rule, the key and the fix, before any API call."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -311,3 +312,27 @@ def test_a_vendor_whose_pack_is_not_loaded_gets_no_borrowed_needs():
     snap = snapshot(account(bucket("photos", policy=policy(grant))), integrations=(integ("acme", "photos"),))
     f = one(snap, "baseline.vendor-excess-privilege")
     assert f.status == Status.UNKNOWN and "no vendor pack for 'acme'" in f.message, f.message
+
+
+def test_a_pack_without_plan_statements_never_plans_an_empty_grant():
+    """Plan replaces statements naming only the vendor's principal; with nothing to put in their place it must
+    not remove them: it asks for the grant instead."""
+    from auditor.engine import evaluate
+    from auditor.plan import make_plan
+    from tests.checks.snap import account, bucket, integ, policy, snapshot
+
+    text = re.sub(r"\[\[plan\.statements\]\]\n(?:modes = .*\n)?statement = .*\n\n", "", ACME)
+    assert "[[plan.statements]]" not in text
+    pack = parse_pack(text, "packs/acme.toml")
+    packs = (*load_packs(), pack)
+    other = {"Sid": "AcmeOld", "Effect": "Allow", "Principal": {"AWS": ACME_ROLE}, "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::photos/elsewhere/*"}
+    snap = snapshot(account(bucket("photos", policy=policy(other), keys=("pics/a.jpg",))),
+                    integrations=(integ("acme", "photos", folder="pics"),))
+    findings = evaluate(snap, packs)
+    assert any(f.rule_id == "acme.read-grant" and f.status == Status.FAIL for f in findings)
+    bound = dataclasses.replace(snap.integrations[0], profile=pack.vendor)
+    plan = make_plan(snap, bound, findings, rules=pack.rules)
+    assert not [c for c in plan.changes if c.kind == "bucket-policy"], plan.to_json()
+    assert any(m.startswith("grants: the acme pack has no [[plan.statements]]") and "acme.read-grant" in m
+               for m in plan.manual), plan.manual
