@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from auditor.profile import VendorProfile, Zone
 
@@ -72,6 +72,60 @@ class ObjectState:
     # e.g. {"exif": {"orientation": 6}, "mp4": {"major_brand": "mp42", ...}}
     probes: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[ApiError, ...] = ()
+
+    @property
+    def exif(self) -> ExifFacts | None:
+        return cast("ExifFacts | None", self.probes.get("exif"))
+
+    @property
+    def mp4(self) -> Mp4Facts | None:
+        return cast("Mp4Facts | None", self.probes.get("mp4"))
+
+    @property
+    def mirax(self) -> MiraxFacts | None:
+        return cast("MiraxFacts | None", self.probes.get("mirax"))
+
+
+class ExifFacts(TypedDict, total=False):
+    """What the EXIF probe read from an image's first bytes (``auditor.probe.exif``)."""
+
+    format: str | None
+    orientation: int | None  # None: no orientation tag
+    error: str
+
+
+class Mp4Facts(TypedDict, total=False):
+    """What the MP4 probe read from the box headers and the sample description (``auditor.probe.mp4``)."""
+
+    major_brand: str | None
+    reads: int
+    sample_entry: str
+    codec: str
+    profile_idc: int
+    chroma: str | None
+    bit_depth: int
+    pix_fmt: str
+    error: str
+
+
+class MiraxFacts(TypedDict):
+    """The listing of a ``.mrxs`` slide's companion folder."""
+
+    folder: str
+    files: int
+    truncated: bool
+    slidedat: bool
+
+
+# The probes' facts as the snapshot stores them: (key, allowed JSON types). A snapshot whose probe holds
+# another type for one of these keys is damaged (checked when it loads); other keys are kept as they are.
+PROBE_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "exif": {"format": (str, type(None)), "orientation": (int, type(None)), "error": (str,)},
+    "mp4": {"major_brand": (str, type(None)), "reads": (int,), "sample_entry": (str,), "codec": (str,),
+            "profile_idc": (int,), "chroma": (str, type(None)), "bit_depth": (int,), "pix_fmt": (str,),
+            "error": (str,)},
+    "mirax": {"folder": (str,), "files": (int,), "truncated": (bool,), "slidedat": (bool,)},
+}
 
 
 @dataclass(frozen=True, slots=True)

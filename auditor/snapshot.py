@@ -45,6 +45,8 @@ def _build(tp: Any, data: Any, where: str) -> Any:
         if not isinstance(data, dict):
             raise SnapshotError(f"{where}: expected an object")
         hints = _hints(tp)
+        if tp is model.ObjectState and isinstance(data.get("probes"), dict):
+            _check_probes(data["probes"], f"{where}.probes")
         kwargs = {}
         for f in dataclasses.fields(tp):
             if f.name in data and f.metadata.get("snapshot", True):
@@ -75,6 +77,23 @@ def _build(tp: Any, data: Any, where: str) -> Any:
             raise SnapshotError(f"{where}: expected an object")
         return data
     return data
+
+
+def _check_probes(probes: dict[str, Any], where: str) -> None:
+    """The probes' known facts have their types (``model.PROBE_FIELDS``); other keys are kept as they are."""
+    if "head" in probes and not isinstance(probes["head"], bool):
+        raise SnapshotError(f"{where}.head: expected true or false, got {_json_type(probes['head'])}")
+    for name, fields in model.PROBE_FIELDS.items():
+        facts = probes.get(name)
+        if facts is None:
+            continue
+        if not isinstance(facts, dict):
+            raise SnapshotError(f"{where}.{name}: expected an object, got {_json_type(facts)}")
+        for key, types_ in fields.items():
+            if key in facts and not (isinstance(facts[key], types_) and not (isinstance(facts[key], bool)
+                                                                          and bool not in types_)):
+                want = " or ".join(_TYPE_NAMES.get(t, "null") for t in types_)
+                raise SnapshotError(f"{where}.{name}.{key}: expected {want}, got {_json_type(facts[key])}")
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}

@@ -151,26 +151,26 @@ def exif_orientation(target: Target, *, zone: str) -> Outcome | None:
     if target.integration is None:
         return None
     prefix = target.integration.zone(zone).prefix
-    probed = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" in o.probes]
-    failed_reads = [o for o in target.bucket.objects if o.key.startswith(prefix) and "exif" not in o.probes
+    probed = [(o, o.exif) for o in target.bucket.objects if o.key.startswith(prefix) and o.exif is not None]
+    failed_reads = [o for o in target.bucket.objects if o.key.startswith(prefix) and o.exif is None
                     and any(e.api == "GetObject" for e in o.errors)]
     if not probed and not failed_reads:
         return None  # no images sampled: nothing to judge
-    rotated = [o for o in probed if o.probes["exif"].get("orientation") not in (None, 1)]
-    unreadable = [o for o in probed if "error" in o.probes["exif"]]
-    evidence: dict[str, Any] = _sampled(probed, target, prefix)
-    evidence["rotated"] = [{"key": o.key, "orientation": o.probes["exif"]["orientation"]} for o in rotated[:EXAMPLES]]
+    rotated = [(o, e) for o, e in probed if e and e.get("orientation") not in (None, 1)]
+    unreadable = [(o, e) for o, e in probed if e and "error" in e]
+    evidence: dict[str, Any] = _sampled([o for o, _ in probed], target, prefix)
+    evidence["rotated"] = [{"key": o.key, "orientation": e.get("orientation")} for o, e in rotated[:EXAMPLES]]
     if rotated:
         return Outcome(Status.FAIL, f"{len(rotated)} of {len(probed)} sampled image(s) carry an EXIF orientation other "
-                       f"than 1 (e.g. {rotated[0].key}: {rotated[0].probes['exif']['orientation']}); {_name(target)} would show "
+                       f"than 1 (e.g. {rotated[0][0].key}: {rotated[0][1].get('orientation')}); {_name(target)} would show "
                        "them rotated.", evidence,
                        remediation="Rotate the pixels and drop the tag before syncing, e.g. with exiftool:\n"
                                    "  exiftool -Orientation=1 -n -overwrite_original IMAGE  (after rotating), or\n"
                                    "  mogrify -auto-orient IMAGE\nthen upload the fixed files again.")
     if failed_reads or unreadable:
-        bad = failed_reads + unreadable
+        bad = failed_reads + [o for o, _ in unreadable]
         reason = (next(e for e in failed_reads[0].errors if e.api == "GetObject").describe() if failed_reads
-                  else unreadable[0].probes["exif"]["error"])
+                  else unreadable[0][1].get("error", "unreadable"))
         evidence["unreadable"] = [o.key for o in bad[:EXAMPLES]]
         return Outcome(Status.UNKNOWN, f"Could not read {len(bad)} sampled image(s): {reason}.", evidence)
     return Outcome(Status.PASS, f"None of {len(probed)} sampled image(s) has an EXIF orientation other than 1.", evidence)
@@ -186,10 +186,11 @@ def mp4_format(target: Target, *, brand: str, pix_fmt: str, zone: str) -> Outcom
     videos = [o for o in target.bucket.objects if o.key.startswith(prefix) and o.key.lower().endswith(".mp4")]
     if not videos:
         return None
-    probed = [o for o in videos if "mp4" in o.probes]
-    bad, undecided = [], []
+    probed = [o for o in videos if o.mp4 is not None]
+    bad: list[dict[str, Any]] = []
+    undecided: list[dict[str, Any]] = []
     for o in videos:
-        facts = o.probes.get("mp4")
+        facts = o.mp4
         if facts is None:
             err = next((e for e in o.errors if e.api == "GetObject"), None)
             undecided.append({"key": o.key, "reason": err.describe() if err else "not read"})
@@ -228,7 +229,7 @@ def mrxs_companion(target: Target) -> Outcome | None:
         return None
     missing, undecided = [], []
     for o in slides:
-        facts = o.probes.get("mirax")
+        facts = o.mirax
         if facts is None:
             err = next((e for e in o.errors if e.api == "ListObjectsV2"), None)
             undecided.append(f"{o.key} ({err.describe() if err else 'folder not listed'})")

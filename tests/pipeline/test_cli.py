@@ -201,3 +201,14 @@ def test_a_snapshot_scalar_of_the_wrong_type_is_one_line_naming_the_field(tmp_pa
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err
     assert err.startswith(f"auditor: error: {snap}: Snapshot.{field}: {words}"), err
+
+
+def test_a_probe_fact_of_the_wrong_type_is_one_line_naming_the_field(tmp_path, capsys):
+    snap = tmp_path / "evidence.json"
+    obj = {"key": "a.jpg", "probes": {"exif": {"orientation": "six"}}}
+    snap.write_text(json.dumps({"schema_version": 1, "started_at": "s", "finished_at": "f", "accounts": [
+        {"name": "a", "account_id": "1", "buckets": [{"name": "b", "account_id": "1", "objects": [obj]}]}]}))
+    code = main(["scan", "--from-snapshot", str(snap), "--no-history", "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "accounts[0].buckets[0].objects[0].probes.exif.orientation: expected an integer or null, got a string" in err
