@@ -40,7 +40,6 @@ from auditor.profile import (
     placeholders,
 )
 
-
 # Options of `check` and `plan` that an integration key (which becomes a flag) must not shadow.
 RESERVED_FLAGS = frozenset(("profile", "endpoint_url", "provider", "region", "format", "output_dir", "output",
                             "fail_on", "show_passes", "csv_excel", "quiet", "rules_dir", "help", "verbose", "debug",
