@@ -186,10 +186,10 @@ def test_a_damaged_snapshot_is_one_line_naming_the_file_and_the_field(tmp_path, 
 
 
 @pytest.mark.parametrize("account, field, words", [
-    ({"name": "a", "account_id": True}, "accounts[0].account_id", "expected a string, got a boolean true"),
+    ({"name": "a", "account_id": True}, "accounts[0].account_id", "expected a string, got a boolean"),
     ({"name": [1, 2], "account_id": "1"}, "accounts[0].name", "expected a string, got a list"),
     ({"name": "a", "account_id": "1", "buckets": [{"name": "b", "account_id": "1", "versioning": 3}]},
-     "accounts[0].buckets[0].versioning", "expected a string, got a number 3"),
+     "accounts[0].buckets[0].versioning", "expected a string, got a number"),
     ({"name": "a", "account_id": "1", "buckets": [{"name": "b", "account_id": "1",
                                                     "listings": [{"prefix": "", "keys_seen": "9", "truncated": False}]}]},
      "accounts[0].buckets[0].listings[0].keys_seen", "expected an integer, got a string"),
