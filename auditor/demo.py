@@ -21,8 +21,6 @@ V7_WASABI_USER = "arn:aws:iam::100000274636:user/darwin"
 DATATURE_PRINCIPAL = "arn:aws:iam::277710232653:role/ext-5086f40b-058b-4e09-a9bb-894c2efd6487"
 DATATURE_EXTERNAL_ID = "76072142-60c6-426e-a2ae-6ed0c3b1886b"
 ACCOUNT = "123456789012"  # the emulator's account
-LABELBOX_ACCOUNT = "111111111111"  # as a customer's Labelbox settings would show it (sample value)
-LABELBOX_EXTERNAL_ID = "demo-labelbox-external-id"
 
 BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
 
@@ -145,17 +143,6 @@ def seed(endpoint: str) -> str:
          "Resource": ["arn:aws:s3:::demo-datature-video", "arn:aws:s3:::demo-datature-video/*"]}))
     bucket("demo-datature-video", objects={"clips/intro.mp4": b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"})
 
-    # --- Labelbox (IAM delegated access): trust with the external id and CORS as the guide says, but the
-    # read policy of an older guide (s3:GetObject only): the current one also lists the bucket.
-    iam.create_role(RoleName="labelbox-delegated", AssumeRolePolicyDocument=_policy(
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": f"arn:aws:iam::{LABELBOX_ACCOUNT}:root"},
-         "Condition": {"StringEquals": {"sts:ExternalId": LABELBOX_EXTERNAL_ID}}}))
-    iam.put_role_policy(RoleName="labelbox-delegated", PolicyName="read", PolicyDocument=_policy(
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::demo-labelbox-assets/*"}))
-    bucket("demo-labelbox-assets", objects={"frames/frame-0001.jpg": _jpeg(None)},
-           cors=[{"AllowedHeaders": ["*"], "AllowedMethods": ["GET"], "AllowedOrigins": ["https://labelling.example.com"],
-                  "ExposeHeaders": []}])
-
     # --- Tenyks: the guide's own read-only policy, which covers only {images_dir}/* at the bucket
     # root, not {dataset}/{images_dir}/ nor the COCO files: a trap the scan catches.
     iam.create_user(UserName="tenyks-reader")
@@ -201,8 +188,7 @@ def seed(endpoint: str) -> str:
 
     template = files("auditor.rules").joinpath("demo", "auditor.toml").read_text(encoding="utf-8")
     return template.format(endpoint=endpoint, ACCOUNT=ACCOUNT, DATATURE_PRINCIPAL=DATATURE_PRINCIPAL,
-                           DATATURE_EXTERNAL_ID=DATATURE_EXTERNAL_ID, LABELBOX_ACCOUNT=LABELBOX_ACCOUNT,
-                           LABELBOX_EXTERNAL_ID=LABELBOX_EXTERNAL_ID)
+                           DATATURE_EXTERNAL_ID=DATATURE_EXTERNAL_ID)
 
 
 def run_demo(progress=None, emulator: Emulator | None = None) -> ScanResult:
