@@ -41,7 +41,7 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def _build(tp: Any, data: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, dict):
             raise SnapshotError(f"{where}: expected an object")
         hints = _hints(tp)

@@ -20,7 +20,8 @@ def read_orientation(head: bytes) -> dict[str, Any]:
             exif = img.getexif()
             if fmt == "PNG" and not exif:
                 # Pillow reads a PNG's eXIf chunk only once it is loaded; a truncated head is fine for that.
-                img.info.get("exif") and exif.load(img.info["exif"])
+                if img.info.get("exif"):
+                    exif.load(img.info["exif"])
             value = exif.get(ORIENTATION)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         return {"error": f"not a readable image header ({type(e).__name__}: {e})"[:200]}
