@@ -16,8 +16,8 @@ SOURCE = "command line"
 
 
 def _flag(key: str) -> str:
-    """Integration key → flag, for messages (config keys spelled as flags)."""
-    return "--" + key.replace("_", "-")
+    """Config key → flag, for messages (config keys spelled as flags; the account's regions is --region)."""
+    return "--region" if key == "regions" else "--" + key.replace("_", "-")
 
 EXAMPLES = """\
 examples (one per vendor):
