@@ -2,20 +2,96 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 from auditor.checks.registry import Outcome, Target, registry
 from auditor.infer import infer_integrations
-from auditor.model import AccountState, BucketState, Finding, Integration, Snapshot, Status
+from auditor.docshape import policy_problem
+from auditor.model import AccountState, ApiError, BucketState, Finding, Integration, Snapshot, Status
+from auditor.redact import redact
 from auditor.policy import PolicyError
 from auditor.rulepack import Rule, RulePack
+
+
+# The collector calls behind each read permission a check declares. A check depends on the data
+# of every call behind its reads: when one of them failed, "not applicable" and "pass" cannot be
+# concluded (the engine turns them into unknown with that call's error), whatever the check does.
+READ_APIS: dict[str, tuple[str, ...]] = {
+    "s3:ListBucket": ("ListObjectsV2",),
+    "s3:GetBucketPolicy": ("GetBucketPolicy",),
+    "s3:GetBucketCORS": ("GetBucketCors",),
+    "s3:GetEncryptionConfiguration": ("GetBucketEncryption",),
+    "s3:GetBucketPublicAccessBlock": ("GetPublicAccessBlock",),
+    "s3:GetAccountPublicAccessBlock": ("GetAccountPublicAccessBlock",),
+    "s3:GetBucketOwnershipControls": ("GetBucketOwnershipControls",),
+    "s3:GetBucketVersioning": ("GetBucketVersioning",),
+    "iam:GetAccountAuthorizationDetails": ("GetAccountAuthorizationDetails",),
+    "kms:DescribeKey": ("DescribeKey",),
+    "kms:ListAliases": ("ListAliases",),
+}
+
+
+def dependencies(spec) -> tuple[str, ...]:
+    """Every API whose failure leaves ``spec`` without data it needs: its ``needs`` and the calls behind its reads."""
+    apis = list(spec.needs)
+    for action in spec.reads:
+        apis += READ_APIS.get(action, ())
+    return tuple(dict.fromkeys(apis))
+
+
+def _failed(target: Target, apis: Iterable[str]):
+    for api in apis:
+        err = target.bucket.error(api) or target.account.error(api)
+        if err is not None and err.code != "NotSupported":  # a provider without the API: the check decides
+            return err
+    return None
+
+
+def _readable(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with every policy that is not a policy document (``null``, ``{}``, a list — from a
+    server or a crafted snapshot) replaced by a recorded MalformedPolicy error: unknown, never "no policy"."""
+    changed = False
+    accounts = []
+    for account in snapshot.accounts:
+        buckets = []
+        for b in account.buckets:
+            problem = policy_problem(b.policy) if b.policy is not None else None
+            if problem:
+                b = dataclasses.replace(b, policy=None, errors=b.errors + (ApiError("GetBucketPolicy", "MalformedPolicy", problem),))
+                changed = True
+            buckets.append(b)
+        keys = []
+        for k in account.keys:
+            problem = policy_problem(k.policy) if k.policy is not None else None
+            if problem:
+                k = dataclasses.replace(k, policy=None, errors=k.errors + (ApiError("GetKeyPolicy", "MalformedPolicy", problem),))
+                changed = True
+            keys.append(k)
+        accounts.append(dataclasses.replace(account, buckets=tuple(buckets), keys=tuple(keys)))
+    return dataclasses.replace(snapshot, accounts=tuple(accounts)) if changed else snapshot
+
+
+def _inferred(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Integration, ...]:
+    """Inferred integrations; an account whose data inference cannot read loses only its own."""
+    try:
+        return tuple(infer_integrations(snapshot, packs))
+    except Exception:  # noqa: BLE001
+        out: list[Integration] = []
+        for account in snapshot.accounts:
+            try:
+                out += infer_integrations(dataclasses.replace(snapshot, accounts=(account,)), packs)
+            except Exception:  # noqa: BLE001 — the account's configured integrations are still checked
+                continue
+        return tuple(out)
 
 
 def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ...]:
     """Every applicable rule against every bucket and integration: one finding per (rule, resource)."""
     checks = registry()
     by_vendor = {p.vendor.id: p for p in packs}
-    integrations = tuple(snapshot.integrations) + tuple(infer_integrations(snapshot, packs))
+    snapshot = _readable(snapshot)
+    integrations = tuple(snapshot.integrations) + _inferred(snapshot, packs)
     # Indexed once: an estate has thousands of buckets and hundreds of integrations.
     per_bucket: dict[tuple[str, str], tuple[Integration, ...]] = {}
     for i in integrations:
@@ -56,22 +132,36 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
     return tuple(first.values())
 
 
+def _unknown(err) -> Outcome:
+    return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe()}.",
+                   {"api_error": {"api": err.api, "code": err.code, "message": err.message}})
+
+
 def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
     spec = checks[rule.check]
     for api in spec.needs:
         err = target.bucket.error(api) or target.account.error(api)
         if err is not None:
-            yield _finding(rule, target, Outcome(
-                Status.UNKNOWN,
-                f"Could not verify: {err.describe()}.",
-                {"api_error": {"api": err.api, "code": err.code, "message": err.message}},
-            ))
+            yield _finding(rule, target, _unknown(err))
             return
     try:
         result = spec.fn(target, **rule.params)
-        if result is None:
+        outcomes = () if result is None else (result,) if isinstance(result, Outcome) else tuple(result)
+        failed = _failed(target, dependencies(spec))
+        if failed is not None:
+            # Enforced here, not per check: without the data of a failed call, "not applicable" and
+            # "pass" are not conclusions. A pass keeps its resource and principal (and so its
+            # fingerprint); a fail found in the data that did arrive stands.
+            if not outcomes:
+                outcomes = (_unknown(failed),)
+            else:
+                outcomes = tuple(o if o.status != Status.PASS else dataclasses.replace(
+                    o, status=Status.UNKNOWN, message=f"Could not verify: {failed.describe()}.",
+                    evidence={**o.evidence, "api_error": {"api": failed.api, "code": failed.code,
+                                                          "message": failed.message}},
+                    remediation=None) for o in outcomes)
+        if not outcomes:
             return  # not applicable (e.g. no .mrxs keys): no finding
-        outcomes = (result,) if isinstance(result, Outcome) else tuple(result)
     except PolicyError as e:
         # AWS refuses such documents, but a snapshot, an S3-compatible store or an operator newer
         # than this evaluator can still hold one: this rule is unknown, the scan goes on.
@@ -79,9 +169,10 @@ def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
             Status.UNKNOWN, f"Could not evaluate a policy: {e}.", {"policy_error": str(e)}))
         return
     except Exception as e:  # one faulty check must not sink a scan of thousands of buckets
+        text = redact(str(e))[:300]
         yield _finding(rule, target, Outcome(
-            Status.UNKNOWN, f"Could not verify: the {rule.check} check failed ({type(e).__name__}: {e}); "
-            "please report this with the snapshot.", {"check_error": {"type": type(e).__name__, "message": str(e)}}))
+            Status.UNKNOWN, f"Could not verify: the {rule.check} check failed ({type(e).__name__}: {text}); "
+            "please report this with the snapshot.", {"check_error": {"type": type(e).__name__, "message": text}}))
         return
     for outcome in outcomes:
         yield _finding(rule, target, outcome)

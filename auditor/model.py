@@ -43,6 +43,10 @@ _SEVERITY_RANK = {
 # --------------------------------------------------------------------------- snapshot
 
 
+# The api of an error that stopped the collection of a whole bucket: every call about it counts as failed.
+COLLECTOR = "collector"
+
+
 @dataclass(frozen=True, slots=True)
 class ApiError:
     """An API call that was refused or failed: data, never swallowed."""
@@ -52,7 +56,8 @@ class ApiError:
     message: str = ""
 
     def describe(self) -> str:
-        text = f"{self.api} failed with {self.code}"
+        text = (f"collecting this resource failed ({self.code})" if self.api == COLLECTOR
+                else f"{self.api} failed with {self.code}")
         return f"{text}: {self.message}" if self.message else text
 
 
@@ -103,9 +108,10 @@ class BucketState:
         return f"arn:aws:s3:::{self.name}"
 
     def error(self, api: str) -> ApiError | None:
-        """The recorded failure of ``api`` on this bucket, if any."""
+        """The recorded failure of ``api`` on this bucket, if any (a failed collection of the whole
+        bucket is a failure of every call)."""
         for err in self.errors:
-            if err.api == api:
+            if err.api == api or err.api == COLLECTOR:
                 return err
         return None
 

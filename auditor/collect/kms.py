@@ -7,8 +7,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from auditor.collect.calls import call
+from auditor.collect.calls import RepeatedToken, call
 from auditor.collect.session import AccountSession
+from auditor.docshape import policy_problem
 from auditor.model import ApiError, BucketState, KeyState
 
 READS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListAliases")
@@ -51,6 +52,7 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
     for region in sorted(regions):
         kms = await acct.client("kms", region)
         marker = None
+        pages = RepeatedToken("ListAliases", "NextMarker")
         while True:
             params: dict[str, Any] = {"Marker": marker} if marker else {}
             resp, err = await call("ListAliases", kms.list_aliases(**params), limit)
@@ -63,6 +65,11 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
             if not resp.get("Truncated"):
                 break
             marker = resp.get("NextMarker")
+            err = pages.repeated(marker) or (None if marker else ApiError(
+                "ListAliases", "MalformedResponse", "the answer said Truncated but gave no NextMarker"))
+            if err:
+                errors.append(err)
+                break
 
     async def one(ref: str, hint: str | None) -> KeyState:
         kms = await acct.client("kms", _region_of(ref, hint) or acct.default_region)
@@ -82,12 +89,27 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
         else:
             try:
                 policy = json.loads(pol["Policy"]) if isinstance(pol.get("Policy"), str) else pol.get("Policy")
-            except json.JSONDecodeError as e:
-                key_errors.append(ApiError("GetKeyPolicy", "MalformedPolicy", str(e)))
+                problem = policy_problem(policy)
+            except (ValueError, RecursionError) as e:
+                problem = f"not JSON ({type(e).__name__}: {e})"[:300]
+            if problem:
+                policy = None
+                key_errors.append(ApiError("GetKeyPolicy", "MalformedPolicy", problem))
         return KeyState(key_id=meta["KeyId"], arn=meta["Arn"], manager=meta.get("KeyManager"),
                         aliases=key_aliases, policy=policy, errors=tuple(key_errors))
 
-    keys = await asyncio.gather(*(one(r, h) for r, h in refs.items()))
+    async def contained(ref: str, hint: str | None) -> KeyState:
+        # An answer about one key that cannot be read affects that key only, not the account.
+        try:
+            return await one(ref, hint)
+        except Exception as e:  # noqa: BLE001
+            from auditor.redact import redact_error
+
+            return KeyState(key_id=ref, arn=ref if ref.startswith("arn:") else "",
+                            aliases=(ref,) if ref.startswith("alias/") else (),
+                            errors=(ApiError("DescribeKey", "MalformedResponse", redact_error(e)),))
+
+    keys = await asyncio.gather(*(contained(r, h) for r, h in refs.items()))
     unique: dict[str, KeyState] = {}
     for k in keys:
         if k.key_id in unique:
