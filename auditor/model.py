@@ -290,6 +290,8 @@ class Finding:
     reference: str = ""
     principal: str | None = None  # the vendor principal the finding is about, when there is one
     suppression: Mapping[str, Any] | None = None  # {"reason", "until", "rule", "resource"} when suppressed
+    # Set on a copy made for display (escaped text): the identity of the finding it shows.
+    shown_fingerprint: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def suppressed(self) -> bool:
@@ -300,6 +302,8 @@ class Finding:
         """Stable identity across scans: rule id + resource + principal + vendor."""
         import hashlib
 
+        if self.shown_fingerprint is not None:
+            return self.shown_fingerprint
         text = "\x1f".join((self.rule_id, self.resource, self.principal or "", self.vendor))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 

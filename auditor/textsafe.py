@@ -54,3 +54,12 @@ def deep(value: Any, fn=document) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(deep(v, fn) for v in value) if isinstance(value, tuple) else [deep(v, fn) for v in value]
     return value
+
+
+_JSON_UNSAFE = {ord(c): f"\\u{ord(c):04x}" for c in _C0_C1[0x20:] + BIDI + _SEPARATORS}
+
+
+def json_text(dumped: str) -> str:
+    """JSON text (from ``json.dumps``) with C1 controls, bidi controls and line separators written as
+    ``\\uXXXX`` escapes: the same data for any JSON reader, harmless when a person runs ``cat`` on it."""
+    return dumped.translate(_JSON_UNSAFE)

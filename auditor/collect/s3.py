@@ -37,12 +37,18 @@ async def list_buckets(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[
         resp, err = await call("ListBuckets", s3.list_buckets(**params), limit)
         if err:
             return [], err
-        buckets += [b for b in resp.get("Buckets", []) if isinstance(b, dict) and isinstance(b.get("Name"), str)]
+        page = resp.get("Buckets", [])
+        named = [b for b in page if isinstance(b, dict) and isinstance(b.get("Name"), str) and b["Name"]]
+        if len(named) != len(page) and failed is None:
+            failed = ApiError("ListBuckets", "MalformedResponse",
+                              f"{len(page) - len(named)} bucket entr(ies) of the answer have no name")
+        buckets += named
         token = resp.get("ContinuationToken")
         if not token:
             break
-        failed = pages.repeated(token)
-        if failed:
+        repeated = pages.repeated(token)
+        if repeated:
+            failed = repeated
             break  # the buckets listed so far are scanned; the rest is unknown through the recorded error
     wanted = acct.config.buckets
     if wanted:
