@@ -192,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the IAM policy document for the scanner's audit role: every read-only action the "
                     "collectors make (Get/List/Describe), generated from the code, nothing else. The scanner "
                     "never writes to an account.",
-        epilog="the identity that runs auditor also needs, outside this document:\n"
+        epilog="content reads: s3:GetObject fetches bounded byte ranges of sampled objects (EXIF orientation,\n"
+               "  MP4 headers, Tenyks's COCO files); for objects under SSE-KMS, S3 also needs kms:Decrypt on the\n"
+               "  object's key — granted in the second statement, only through S3 (kms:ViaService).\n\n"
+               "the identity that runs auditor also needs, outside this document:\n"
                "  sts:AssumeRole on each [[accounts]] role_arn, and with [organization] on\n"
                "  arn:aws:iam::*:role/ROLE_NAME (the member accounts' audit role);\n"
                "  each of those roles' trust policy must allow that identity (with sts:ExternalId\n"

@@ -19,6 +19,7 @@ from auditor.rulepack import Rule, RulePack
 # concluded (the engine turns them into unknown with that call's error), whatever the check does.
 READ_APIS: dict[str, tuple[str, ...]] = {
     "s3:ListBucket": ("ListObjectsV2",),
+    "s3:GetObject": ("ListObjectsV2",),  # object reads are of the objects the listing sampled
     "s3:GetBucketPolicy": ("GetBucketPolicy",),
     "s3:GetBucketCORS": ("GetBucketCors",),
     "s3:GetEncryptionConfiguration": ("GetBucketEncryption",),

@@ -45,6 +45,9 @@ _SEVERITY_RANK = {
 
 # The api of an error that stopped the collection of a whole bucket: every call about it counts as failed.
 COLLECTOR = "collector"
+BUCKET_APIS = frozenset({"GetBucketLocation", "GetBucketPolicy", "GetBucketCors", "GetBucketEncryption",
+                         "GetPublicAccessBlock", "GetBucketOwnershipControls", "GetBucketVersioning",
+                         "ListObjectsV2", "HeadObject", "GetObject"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,7 @@ class BucketState:
         """The recorded failure of ``api`` on this bucket, if any (a failed collection of the whole
         bucket is a failure of every call)."""
         for err in self.errors:
-            if err.api == api or err.api == COLLECTOR:
+            if err.api == api or (err.api == COLLECTOR and api in BUCKET_APIS):
                 return err
         return None
 
