@@ -102,12 +102,19 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
     buckets = {(name, b.name): b for name, a in accounts.items() for b in reversed(a.buckets)}
     findings: list[Finding] = []
     baseline = by_vendor.get("baseline")
+    per_account = [r for r in baseline.rules if checks[r.check].scope == "account"] if baseline else []
+    per_bucket_rules = [r for r in baseline.rules if checks[r.check].scope != "account"] if baseline else []
     for account in snapshot.accounts:
+        if per_account:
+            target = Target(snapshot, account, BucketState(name="", account_id=account.account_id), None, baseline.vendor)
+            for rule in per_account:
+                findings.extend(dataclasses.replace(f, bucket=None, region=None, resource=f"arn:aws:iam::{account.account_id}:root")
+                                for f in _run(rule, target, checks))
         for bucket in account.buckets:
             if baseline:
                 target = Target(snapshot, account, bucket, None, baseline.vendor,
                                 per_bucket.get((account.name, bucket.name), ()))
-                for rule in baseline.rules:
+                for rule in per_bucket_rules:
                     findings.extend(_run(rule, target, checks))
     for integ in integrations:
         pack = by_vendor.get(integ.vendor)
