@@ -373,7 +373,7 @@ def _report(result: ScanResult, args: argparse.Namespace, changes: dict | None =
             written.append(renderers[fmt](result, args.output_dir))
     for path in written:
         console.print(terminal(f"wrote {path}"), style="dim", markup=False)
-    return exit_status(result.findings, args.fail_on, len(result.skipped))
+    return exit_status(result.findings, args.fail_on, len(result.skipped) + len(result.failed_calls))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

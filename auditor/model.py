@@ -305,7 +305,7 @@ class Finding:
         """Stable identity across scans: rule id + resource + principal + vendor."""
         import hashlib
 
-        if self.shown_fingerprint is not None:
+        if self.shown_fingerprint is not None:  # noqa: SIM102
             return self.shown_fingerprint
         text = "\x1f".join((self.rule_id, self.resource, self.principal or "", self.vendor))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -345,6 +345,9 @@ class ScanResult:
     findings: tuple[Finding, ...]
     skipped: tuple[SkippedAccount, ...] = ()
     tool_version: str = "0.1.0"
+    # Calls that failed during collection, one entry per (account, bucket, api, code): a scan with any
+    # is incomplete (exit 3) even where no rule's verdict depended on the call.
+    failed_calls: tuple[Mapping[str, Any], ...] = ()
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{status: {severity: n}} over the findings that are not suppressed."""

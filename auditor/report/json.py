@@ -28,6 +28,7 @@ def to_document(result: ScanResult) -> dict[str, Any]:
             "skipped_accounts": [
                 {"name": s.name, "account_id": s.account_id, "reason": s.reason} for s in result.skipped
             ],
+            "failed_calls": [dict(c) for c in result.failed_calls],
         },
         "findings": [f.to_json() for f in result.findings],
     }

@@ -37,6 +37,8 @@ def summary_line(result: ScanResult) -> str:
         parts.append(f"suppressed: {result.suppressed}")
     if result.skipped:
         parts.append(f"skipped accounts: {len(result.skipped)}")
+    if getattr(result, "failed_calls", ()):
+        parts.append(f"failed calls: {len(result.failed_calls)}")
     return " · ".join(parts)
 
 
