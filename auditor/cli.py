@@ -465,6 +465,10 @@ def cmd_items_list(args: argparse.Namespace) -> int:
         prefix = args.prefix if args.prefix is not None else integ.option("prefix", "")
         settings = config.scan
     elif args.bucket:
+        from auditor.validate import endpoint_problem
+
+        if args.endpoint_url and endpoint_problem(args.endpoint_url):
+            raise UsageError(f"--endpoint-url: {endpoint_problem(args.endpoint_url)} — write e.g. https://s3.wasabisys.com")
         bucket = parse_bucket(args.bucket)
         account = AccountConfig(name="target", profile=args.profile, endpoint_url=args.endpoint_url)
         prefix = args.prefix or ""

@@ -33,6 +33,49 @@ READ_APIS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The collector call behind each field of the snapshot: a check that read the field depends on the call.
+BUCKET_FIELD_APIS: dict[str, tuple[str, ...]] = {
+    "policy": ("GetBucketPolicy",), "cors": ("GetBucketCors",), "encryption": ("GetBucketEncryption",),
+    "public_access_block": ("GetPublicAccessBlock",), "ownership": ("GetBucketOwnershipControls",),
+    "versioning": ("GetBucketVersioning",), "objects": ("ListObjectsV2",), "listings": ("ListObjectsV2",),
+    "region": ("GetBucketLocation",),
+}
+ACCOUNT_FIELD_APIS: dict[str, tuple[str, ...]] = {
+    "users": ("GetAccountAuthorizationDetails",), "roles": ("GetAccountAuthorizationDetails",),
+    "groups": ("GetAccountAuthorizationDetails",), "managed_policies": ("GetAccountAuthorizationDetails",),
+    "keys": ("DescribeKey", "ListAliases"), "public_access_block": ("GetAccountPublicAccessBlock",),
+}
+
+
+class _Reads:
+    """A view of a bucket or account that notes which fields a check reads (so the engine knows
+    which calls its verdict rests on, whether or not the check declared them)."""
+
+    __slots__ = ("_obj", "_fields", "_seen")
+
+    def __init__(self, obj, fields: dict[str, tuple[str, ...]]):
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_fields", fields)
+        object.__setattr__(self, "_seen", set())
+
+    def __getattr__(self, name):
+        if name in self._fields:
+            self._seen.add(name)
+        return getattr(self._obj, name)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("snapshot data is read-only")
+
+    def __eq__(self, other):
+        return self._obj == (other._obj if isinstance(other, _Reads) else other)
+
+    def __hash__(self):
+        return hash(self._obj)
+
+    def apis(self) -> tuple[str, ...]:
+        return tuple(api for name in sorted(self._seen) for api in self._fields[name])
+
+
 def dependencies(spec) -> tuple[str, ...]:
     """Every API whose failure leaves ``spec`` without data it needs: its ``needs`` and the calls behind its reads."""
     apis = list(spec.needs)
@@ -152,10 +195,12 @@ def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
         if err is not None:
             yield _finding(rule, target, _unknown(err))
             return
+    bucket_reads, account_reads = _Reads(target.bucket, BUCKET_FIELD_APIS), _Reads(target.account, ACCOUNT_FIELD_APIS)
+    watched = dataclasses.replace(target, bucket=bucket_reads, account=account_reads)
     try:
-        result = spec.fn(target, **rule.params)
+        result = spec.fn(watched, **rule.params)
         outcomes = () if result is None else (result,) if isinstance(result, Outcome) else tuple(result)
-        failed = _failed(target, dependencies(spec))
+        failed = _failed(target, dependencies(spec) + bucket_reads.apis() + account_reads.apis())
         if failed is not None:
             # Enforced here, not per check: without the data of a failed call, "not applicable" and
             # "pass" are not conclusions. A pass keeps its resource and principal (and so its

@@ -10,6 +10,7 @@ operation it is, so faults can be aimed at one API (see :func:`fault_for`).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -81,7 +82,7 @@ class FaultProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        request["_body"] = body
+        _BODY.set(body)
         self.seen[(request.method, _api_hint(request, body))] += 1
         self.apis[api_name(request, body)] += 1
         rewrite = None
@@ -187,8 +188,11 @@ def on_api(api: str) -> Callable[[web.Request], bool]:
     return lambda r: _api_from_request(r) == api
 
 
+_BODY: contextvars.ContextVar[bytes] = contextvars.ContextVar("body", default=b"")
+
+
 def _api_from_request(request: web.Request) -> str:
-    return api_name(request, request.get("_body", b""))
+    return api_name(request, _BODY.get())
 
 
 # Page markers by API: what to set so that the answer claims another page with the same token.

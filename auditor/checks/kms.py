@@ -116,7 +116,7 @@ def kms_key_policy(target: Target) -> Outcome | None:
         return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", _key_evidence(key_id, None, alg),
                        principal=actor.arn)
     if key.policy is None:
-        err = next((e for e in key.errors if e.api == "GetKeyPolicy"), None)
+        err = next((e for e in key.errors if e.api in ("GetKeyPolicy", "DescribeKey")), None)
         return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe() if err else 'the key policy was not collected'}.",
                        _key_evidence(key_id, key, alg), resource=key.arn, principal=actor.arn)
     actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if target.mode == "read-write" else [])

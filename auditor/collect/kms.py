@@ -56,12 +56,17 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
         while True:
             params: dict[str, Any] = {"Marker": marker} if marker else {}
             resp, err = await call("ListAliases", kms.list_aliases(**params), limit)
+            if not err and not isinstance(resp.get("Aliases"), list):
+                # botocore reads an unparseable JSON answer as an empty one: no Aliases is no answer.
+                err = ApiError("ListAliases", "MalformedResponse", "the answer holds no Aliases list")
             if err:
                 errors.append(err)
                 break
             for a in resp.get("Aliases", []):
-                if a.get("TargetKeyId"):
-                    aliases.setdefault(a["TargetKeyId"], []).append(a["AliasName"])
+                if isinstance(a, dict) and a.get("TargetKeyId") and a.get("AliasName"):
+                    names = aliases.setdefault(a["TargetKeyId"], [])
+                    if a["AliasName"] not in names:  # a page served twice lists its aliases once
+                        names.append(a["AliasName"])
             if not resp.get("Truncated"):
                 break
             marker = resp.get("NextMarker")
