@@ -35,6 +35,8 @@ class Fault:
     # with status 0: "reset" drops the connection without an answer; "short" forwards the answer but
     # declares a Content-Length longer than the body it sends, then closes the connection.
     transport: str | None = None
+    # with status 0: alter the request before forwarding it (path with query, body)
+    request_rewrite: Callable[[str, bytes], tuple[str, bytes]] | None = None
     hits: int = 0
 
     def applies(self, request: web.Request, body: bytes) -> bool:
@@ -87,6 +89,7 @@ class FaultProxy:
         self.apis[api_name(request, body)] += 1
         rewrite = None
         transport = None
+        path_qs = request.path_qs
         for fault in self.faults:
             if fault.applies(request, body):
                 fault.hits += 1
@@ -96,6 +99,8 @@ class FaultProxy:
                     request.transport.abort()
                     raise ConnectionResetError("fault: connection reset")
                 transport = fault.transport
+                if fault.request_rewrite is not None:
+                    path_qs, body = fault.request_rewrite(path_qs, body)
                 if fault.status:
                     error = f"<Code>{fault.code}</Code><Message>{fault.message}</Message>"
                     if request.content_type == "application/x-www-form-urlencoded":  # query APIs (STS, IAM)
@@ -106,7 +111,7 @@ class FaultProxy:
                 rewrite = fault.rewrite
                 break
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        async with self._session.request(request.method, self.upstream + request.path_qs, data=body,
+        async with self._session.request(request.method, self.upstream + path_qs, data=body,
                                          headers=headers, allow_redirects=False) as resp:
             data = await resp.read()
             if rewrite is not None:
@@ -253,8 +258,21 @@ def fault_for(api: str, kind: str, *, timeout: float = 1.0) -> Fault:
     if kind == "short":
         return Fault(status=0, transport="short", **common)
     if kind == "repeated-token":
-        return Fault(status=0, rewrite=_repeat_page(api), **common)
+        # Every answer claims a next page with the same token; a request for that page gets the
+        # first page again (the token is dropped before forwarding), as a looping server would.
+        return Fault(status=0, rewrite=_repeat_page(api), request_rewrite=_drop_same_token, **common)
     raise ValueError(kind)
 
 
 QUERY_APIS = ("GetCallerIdentity", "AssumeRole", "GetAccountAuthorizationDetails", "ListAccessKeys")
+
+
+def _drop_same_token(path_qs: str, body: bytes) -> tuple[str, bytes]:
+    import re
+
+    path_qs = re.sub(r"[?&](continuation-token|ContinuationToken|Marker)=same-(token|marker)", "", path_qs)
+    if "?" not in path_qs and "&" in path_qs:
+        path_qs = path_qs.replace("&", "?", 1)
+    body = re.sub(rb"&?Marker=same-marker", b"", body)
+    body = re.sub(rb',?\s*"Marker":\s*"same-marker"', b"", body).replace(b"{,", b"{")
+    return path_qs, body

@@ -81,7 +81,7 @@ def test_auditor_history_is_checked_before_any_api_call(tmp_path, monkeypatch, c
 def test_items_list_leaves_nothing_after_sigterm(moto, aws, tmp_path):
     aws("s3").create_bucket(Bucket="slow-bucket")
     aws("s3").put_object(Bucket="slow-bucket", Key="studies/a.dcm", Body=b"x")
-    proxy = FaultProxy(moto.endpoint, [Fault(match=on_api("ListObjectsV2"), status=0, delay=30)])
+    proxy = FaultProxy(moto.endpoint, [Fault(match=on_api("ListObjectsV2"), status=0, delay=6)])
     url = proxy.start()
     try:
         target = tmp_path / "new" / "deeper" / "items.json"
