@@ -505,8 +505,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
     table = Table(title="auditor rules", show_lines=True)
     for col in ("Rule", "Severity", "Title", "Reference"):
         table.add_column(col, overflow="fold")
-    for _, r in rows:
-        table.add_row(r.id, r.severity.value, r.title, r.reference)
+    for _, r in rows:  # rule packs are data: shown like any other text
+        table.add_row(*(Text(terminal(v)) for v in (r.id, r.severity.value, r.title, r.reference)))
     _console().print(table)
     return 0
 

@@ -180,3 +180,24 @@ def test_a_crafted_snapshot_ends_in_one_line_and_exit_2(tmp_path):
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, (name, done.stderr)
         assert name in done.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_diff_shows_a_fail_that_could_not_be_verified_not_resolved(tmp_path, capsys):
+    from tests.checks.snap import ApiError
+
+    first = _snapshot_file(tmp_path)
+    second = tmp_path / "snap2.json"
+    save_snapshot(snapshot(account(bucket("hist-bucket", errors=(ApiError("GetBucketPolicy", "AccessDenied", "no"),)))),
+                  second)
+    history = ["--history", str(tmp_path / "h.sqlite")]
+    for snap in (first, second):
+        assert main(["scan", "--from-snapshot", str(snap), "--format", "json", "--output-dir", str(tmp_path / "o"),
+                     "-q", *history]) in (1, 3)
+    capsys.readouterr()
+    assert main(["diff", *history]) == 0
+    shown = capsys.readouterr().out
+    assert "Resolved: none" in shown and "Could not be verified" in shown and "baseline.public-policy" in shown
+    assert main(["diff", "--format", "json", *history]) == 0
+    changes = json.loads(capsys.readouterr().out)
+    assert [u["rule_id"] for u in changes["unverified"] if u["rule_id"] == "baseline.public-policy"]
+    assert not [r for r in changes["resolved"] if r["rule_id"] == "baseline.public-policy"]
