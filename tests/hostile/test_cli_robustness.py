@@ -201,3 +201,23 @@ def test_diff_shows_a_fail_that_could_not_be_verified_not_resolved(tmp_path, cap
     changes = json.loads(capsys.readouterr().out)
     assert [u["rule_id"] for u in changes["unverified"] if u["rule_id"] == "baseline.public-policy"]
     assert not [r for r in changes["resolved"] if r["rule_id"] == "baseline.public-policy"]
+
+
+def test_a_crafted_config_ends_in_one_line_and_exit_2(tmp_path):
+    cases = {
+        "deep.toml": ("x = " + "[" * 100_000 + "]" * 100_000).encode(),
+        "nan.toml": b'[scan]\nconcurrency = nan\n[[accounts]]\nname = "a"\n',
+        "surrogate.toml": b'[[accounts]]\nname = "a\\ud800"\n',
+        "bytes.toml": b'[[accounts]]\nname = "\xff\xfe"\n',
+        "types.toml": b'[[accounts]]\nname = 5\n',
+        "inf.toml": b'[scan]\ntimeout = inf\n[[accounts]]\nname = "a"\n',
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        done = subprocess.run([sys.executable, "-m", "auditor.cli", "scan", "--config", name, "--no-history",
+                               "--format", "json", "--output-dir", "out"], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 2, (name, done.stderr)
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, (name, done.stderr)
+        assert name in done.stderr
+        assert not (tmp_path / "out").exists()
