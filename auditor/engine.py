@@ -188,12 +188,28 @@ def _unknown(err) -> Outcome:
                    {"api_error": {"api": err.api, "code": err.code, "message": err.message}})
 
 
+def _unknown_as_before(spec, rule: Rule, target: Target, err) -> tuple[Outcome, ...]:
+    """Unknown outcomes for a check whose required call failed. The check still runs (on what did
+    arrive) only to name its resources and principals, so each finding keeps its identity (its
+    fingerprint, for ``diff``); every verdict it reaches is replaced by unknown."""
+    try:
+        result = spec.fn(target, **rule.params)
+        outcomes = () if result is None else (result,) if isinstance(result, Outcome) else tuple(result)
+    except Exception:  # noqa: BLE001 — a check without its data may well fail: one plain unknown
+        outcomes = ()
+    if not outcomes:
+        return (_unknown(err),)
+    plain = _unknown(err)
+    places = dict.fromkeys((o.resource, o.principal, o.account_level) for o in outcomes)
+    return tuple(dataclasses.replace(plain, resource=r, principal=p, account_level=a) for r, p, a in places)
+
+
 def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
     spec = checks[rule.check]
     for api in spec.needs:
         err = target.bucket.error(api) or target.account.error(api)
         if err is not None:
-            yield _finding(rule, target, _unknown(err))
+            yield from (_finding(rule, target, o) for o in _unknown_as_before(spec, rule, target, err))
             return
     bucket_reads, account_reads = _Reads(target.bucket, BUCKET_FIELD_APIS), _Reads(target.account, ACCOUNT_FIELD_APIS)
     watched = dataclasses.replace(target, bucket=bucket_reads, account=account_reads)

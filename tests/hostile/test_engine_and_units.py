@@ -231,3 +231,15 @@ def test_dash_and_dev_stdout_write_to_standard_output(tmp_path):
         subprocess.run([sys.executable, "-c", code], stdout=fh, check=True, timeout=60)
     assert out.read_text() == "one\ntwo\nthree\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_a_finding_that_turns_unknown_keeps_its_fingerprint():
+    known = snapshot(account(bucket(B, policy=policy(V7_GRANT, TLS))), integrations=(integ("v7-aws", B),))
+    failed = snapshot(account(bucket(B, errors=(ApiError("GetBucketPolicy", "AccessDenied", "no"),))),
+                      integrations=(integ("v7-aws", B),))
+    before = {f.rule_id: f for f in evaluate(known)}
+    after = {f.rule_id: f for f in evaluate(failed)}
+    for rule in ("v7-aws.read-grant", "baseline.public-policy", "baseline.tls-only"):
+        assert after[rule].status == Status.UNKNOWN and "GetBucketPolicy failed with AccessDenied" in after[rule].message
+        assert after[rule].fingerprint == before[rule].fingerprint, rule
+    assert after["v7-aws.read-grant"].principal == V7_ROLE
