@@ -486,7 +486,11 @@ def cmd_items_list(args: argparse.Namespace) -> int:
                                extensions=extensions, on_page=lambda k: progress.advance(task, k))
         else:
             n = items_list(account, bucket, prefix, out, settings=settings, group_by=args.group_by, extensions=extensions)
-    _console().print(terminal(f"wrote {n} datapoint(s) from s3://{bucket}/{prefix} to {args.output}"), markup=False)
+    from auditor.report.files import is_special
+
+    # Written to standard output (-, /dev/stdout): the note goes to stderr, so stdout is the JSON alone.
+    note = _err_console() if is_special(args.output) else _console()
+    note.print(terminal(f"wrote {n} datapoint(s) from s3://{bucket}/{prefix} to {args.output}"), markup=False)
     return 0
 
 

@@ -221,3 +221,18 @@ def test_a_crafted_config_ends_in_one_line_and_exit_2(tmp_path):
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, (name, done.stderr)
         assert name in done.stderr
         assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("target", ["-", "/dev/stdout"])
+def test_items_list_to_standard_output_writes_the_json_alone(moto, aws, tmp_path, target):
+    aws("s3").create_bucket(Bucket="out-bucket")
+    aws("s3").put_object(Bucket="out-bucket", Key="studies/a.dcm", Body=b"x")
+    out = tmp_path / "captured.json"
+    with open(out, "wb") as fh:
+        done = subprocess.run([sys.executable, "-m", "auditor.cli", "items-list", "--bucket", "out-bucket",
+                               "--endpoint-url", moto.endpoint, "--output", target], cwd=tmp_path, stdout=fh,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text()) == [{"name": "studies/a.dcm", "items": ["studies/a.dcm"]}]
+    assert "wrote 1 datapoint" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["captured.json"]  # no temp file, nothing replaced
