@@ -156,3 +156,4 @@ def test_fault(estate, api, kind):
         if skipped:
             break
         assert rule in changed, (rule, sorted(changed))
+
