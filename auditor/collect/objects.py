@@ -146,7 +146,14 @@ async def _coco(s3: Any, bucket: BucketState, key: str, role: str, images_prefix
         doc = json.loads(body or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         return {"key": key, "exists": True, "size": size, "kind": "invalid", "problems": [f"not JSON: {e}"]}
-    summary = coco.summarise(doc, role)
+    except RecursionError:
+        return {"key": key, "exists": True, "size": size, "kind": "invalid",
+                "problems": ["not usable JSON: nested too deeply to read"]}
+    try:
+        summary = coco.summarise(doc, role)
+    except (TypeError, ValueError, RecursionError) as e:  # ids that are lists or objects, and the like
+        return {"key": key, "exists": True, "size": size, "kind": "invalid",
+                "problems": [f"not a COCO file ({type(e).__name__}: {e})"[:300]]}
     del doc
     names = summary.pop("file_names", [])
     if present is not None and names:

@@ -236,3 +236,31 @@ def test_items_list_to_standard_output_writes_the_json_alone(moto, aws, tmp_path
     assert json.loads(out.read_text()) == [{"name": "studies/a.dcm", "items": ["studies/a.dcm"]}]
     assert "wrote 1 datapoint" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["captured.json"]  # no temp file, nothing replaced
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"images": [{"id": [1], "file_name": "a.png"}], "annotations": [], "categories": []}'])
+def test_a_hostile_coco_file_fails_coco_format_and_touches_nothing_else(moto, aws, body):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="coco-bucket")
+    s3.put_object(Bucket="coco-bucket", Key="cats/images/a.png", Body=b"x")
+    s3.put_object(Bucket="coco-bucket", Key="cats/annotations.json", Body=body)
+    s3.put_object(Bucket="coco-bucket", Key="cats/predictions.json", Body=b"[]")
+    snap = collect(parse_config(f"""
+[[accounts]]
+name = "m"
+endpoint_url = "{moto.endpoint}"
+
+[[integrations]]
+vendor = "tenyks"
+account = "m"
+bucket = "coco-bucket"
+user = "tenyks-reader"
+dataset = "cats"
+images_dir = "images"
+"""))
+    (b,) = snap.accounts[0].buckets
+    assert not [e for e in b.errors if e.api == "collector"], b.errors
+    found = {f.rule_id: f for f in evaluate_snapshot(snap).findings}
+    assert found["tenyks.coco-format"].status.value == "fail", found["tenyks.coco-format"].message
+    assert found["baseline.public-policy"].status.value == "pass"
