@@ -264,3 +264,25 @@ images_dir = "images"
     found = {f.rule_id: f for f in evaluate_snapshot(snap).findings}
     assert found["tenyks.coco-format"].status.value == "fail", found["tenyks.coco-format"].message
     assert found["baseline.public-policy"].status.value == "pass"
+
+
+@pytest.mark.parametrize("kind", ["garbled", "short", "truncated"])
+def test_one_bad_answer_about_one_bucket_stays_with_that_bucket(moto, aws, kind):
+    s3 = aws("s3")
+    for name in ("good-one", "bad-one", "good-two"):
+        s3.create_bucket(Bucket=name)
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    fault = fault_for("GetBucketVersioning", kind)
+    aimed = Fault(match=lambda r: fault.match(r) and r.path == "/bad-one", status=fault.status,
+                  rewrite=fault.rewrite, transport=fault.transport)
+    proxy = FaultProxy(moto.endpoint, [aimed])
+    url = proxy.start()
+    try:
+        snap = collect(parse_config(f'[scan]\nmax_attempts = 1\n[[accounts]]\nname = "m"\nendpoint_url = "{url}"\n'))
+    finally:
+        proxy.stop()
+    assert aimed.hits >= 1 and not snap.skipped
+    buckets = {b.name: b for b in snap.accounts[0].buckets}
+    assert [e.api for e in buckets["bad-one"].errors] == ["GetBucketVersioning"]
+    assert buckets["good-one"].errors == () and buckets["good-two"].errors == ()
+    assert buckets["good-one"].versioning == "Enabled" and buckets["bad-one"].versioning is None
