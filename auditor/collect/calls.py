@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from auditor.model import ApiError
-from auditor.redact import redact, redact_error
+from auditor.redact import redact
 
 T = TypeVar("T")
 

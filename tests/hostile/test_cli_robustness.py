@@ -4,7 +4,6 @@ are JSON but not policies, pagination that repeats itself, bad regions and endpo
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -20,7 +19,7 @@ from auditor.config import parse_config
 from auditor.errors import ConfigError
 from auditor.scan import evaluate_snapshot
 from auditor.snapshot import save_snapshot
-from tests.checks.snap import ACCT, account, bucket, policy, snapshot
+from tests.checks.snap import account, bucket, policy, snapshot
 from tests.faultproxy import Fault, FaultProxy, fault_for, on_api
 
 PUBLIC = {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
