@@ -16,6 +16,7 @@ from typing import Any
 
 from auditor.checks.registry import Outcome, Target
 from auditor.policy import Request, compile_cached, compile_policy, evaluate
+from auditor.policy.arns import arn_account  # noqa: F401  (re-exported for the checks)
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 from auditor.remediation import statements_of
@@ -42,11 +43,6 @@ ABSENT = frozenset(k.lower() for k in (
     "aws:PrincipalServiceName", "aws:PrincipalServiceNamesList", "sts:ExternalId",
 ))
 ORG_KEYS = frozenset(("aws:principalorgid", "aws:principalorgpaths"))
-
-
-def arn_account(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[4] else None
 
 
 # ----------------------------------------------------------------------------- policies

@@ -10,6 +10,7 @@ from typing import Any
 from auditor.collect.calls import call
 from auditor.collect.session import AccountSession
 from auditor.model import ApiError, BucketState, KeyState
+from auditor.policy.arns import arn_region
 
 READS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListAliases")
 
@@ -34,8 +35,7 @@ def keys_used(buckets: Iterable[BucketState]) -> dict[str, str | None]:
 
 
 def _region_of(key_ref: str, hint: str | None) -> str | None:
-    parts = key_ref.split(":")
-    return parts[3] if key_ref.startswith("arn:") and len(parts) > 3 and parts[3] else hint
+    return arn_region(key_ref) or hint
 
 
 async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
