@@ -208,7 +208,7 @@ def test_kms_key_not_collected_is_unknown():
 
 
 def test_key_policy_must_name_v7_root_statement_is_not_enough():
-    cust = KeyState(KEY_ID, KEY_ARN, manager="CUSTOMER", policy=ROOT_ONLY)
+    cust = KeyState(KEY_ID, KEY_ARN, manager="CUSTOMER", policy=ROOT_ONLY, grants=())
     f = one(kms_snap(sse_kms(), cust), "v7-aws.kms-key-policy")
     assert f.status == Status.FAIL
     assert f.resource == KEY_ARN
@@ -219,7 +219,7 @@ def test_key_policy_must_name_v7_root_statement_is_not_enough():
 def test_key_policy_decrypt_only_is_enough_for_read_only_not_read_write():
     pol = policy(ROOT_ONLY["Statement"][0], {"Sid": "AllowV7", "Effect": "Allow", "Principal": {"AWS": V7_ROLE},
                                              "Action": "kms:Decrypt", "Resource": "*"})
-    cust = KeyState(KEY_ID, KEY_ARN, manager="CUSTOMER", policy=pol)
+    cust = KeyState(KEY_ID, KEY_ARN, manager="CUSTOMER", policy=pol, grants=())
     assert one(kms_snap(sse_kms(), cust), "v7-aws.kms-key-policy").status == Status.PASS
     f = one(kms_snap(sse_kms(), cust, "read-write"), "v7-aws.kms-key-policy")
     assert f.status == Status.FAIL and f.evidence["missing"] == ["kms:GenerateDataKey"]
