@@ -8,6 +8,7 @@ The clients under test are the real aioboto3 clients, pointed at the proxy's URL
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -82,6 +83,10 @@ class FaultProxy:
                 fault.hits += 1
                 if fault.delay:
                     await asyncio.sleep(fault.delay)
+                if fault.status and request.headers.get("X-Amz-Target"):  # JSON APIs (KMS)
+                    body_json = json.dumps({"__type": fault.code, "message": fault.message})
+                    return web.Response(status=fault.status, body=body_json.encode(),
+                                        content_type="application/x-amz-json-1.1")
                 if fault.status:
                     error = f"<Code>{fault.code}</Code><Message>{fault.message}</Message>"
                     if request.content_type == "application/x-www-form-urlencoded":  # query APIs (STS, IAM)
