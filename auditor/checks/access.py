@@ -23,6 +23,7 @@ from auditor.checks._access import (
     sampled_keys,
     summarise,
 )
+from auditor.checks._keyspace import region_keys
 from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import BucketState, Integration, Status
 from auditor.policy.requestctx import REST_HEADER, REST_QUERY_STRING
@@ -205,9 +206,10 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
     z = zone_for(target, integ, zone)
     if isinstance(z, Outcome):
         return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn)
+    keys = list(z.keys) + region_keys(actor, z.bucket, z.list_prefix, (k for k, _ in z.keys))
     auth = [(REST_HEADER, "")] + ([(REST_QUERY_STRING, "; presigned URL in a browser")] if presigned else [])
     asked = [ask_s3(target, actor, z.bucket, action, key, note=note + how, auth_type=auth_type)
-             for key, note in z.keys for action in actions for auth_type, how in auth]
+             for key, note in keys for action in actions for auth_type, how in auth]
     if list_bucket:
         asked.append(ask_s3(target, actor, z.bucket, "s3:ListBucket", prefix=z.list_prefix,
                             note=f"listing with s3:prefix={z.list_prefix!r}"))

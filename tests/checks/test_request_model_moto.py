@@ -124,3 +124,18 @@ def test_failed_list_grants_is_recorded_and_the_key_check_is_unknown(moto, aws):
 
 def test_permissions_include_list_grants():
     assert "kms:ListGrants" in scanner_policy()["Statement"][0]["Action"]
+
+
+def test_a_folder_deny_deep_in_scope_fails_the_grant_on_a_scanned_estate(moto, aws):
+    s3 = aws("s3")
+    deny = {"Sid": "DenyPatientsPrivate", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::v7-deep/slides/2024/patients/private/*"}
+    _bucket(s3, "v7-deep", _policy(_grant("v7-deep"), deny))  # sampled: slides/a.svs only
+    _bucket(s3, "v7-shallow", _policy(_grant("v7-shallow"), {**deny, "Resource": "arn:aws:s3:::v7-shallow-other/*"}))
+    by = _findings(collect(parse_config(_config(moto.endpoint, ("v7-deep", "v7-shallow")))))
+    f = by[("v7-aws.read-grant", "v7-deep")]
+    assert f.status == Status.FAIL, f.message
+    assert "slides/2024/patients/private/" in f.message
+    denied = [c for c in f.evidence["checked"] if c["decision"] == "explicitly_denied"]
+    assert "DenyPatientsPrivate" in denied[0]["note"] and "slides/2024/patients/private/*" in denied[0]["note"]
+    assert by[("v7-aws.read-grant", "v7-shallow")].status == Status.PASS

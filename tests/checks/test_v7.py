@@ -255,3 +255,35 @@ def test_wasabi_wrong_principal_dotted_name_and_mrxs():
     assert one(snap, "v7-wasabi.mrxs-list").status == Status.FAIL
     f = one(snap, "v7-wasabi.read-grant")
     assert "--endpoint-url https://s3.wasabisys.com" in f.remediation
+
+
+# ----------------------------------------------------------------------------- every object in scope
+
+
+def _folder_deny(folder, sid="DenyPrivateFolder"):
+    return {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{B}/{folder}*"}
+
+
+def test_a_folder_deny_deep_in_scope_fails_the_grant_without_a_sampled_key_there():
+    f = one(v7(policy(grant(), _folder_deny("img/2024/patients/private/")), keys=("img/a.png",)), "v7-aws.read-grant")
+    assert f.status == Status.FAIL, f.message
+    denied = [c for c in f.evidence["checked"] if c["decision"] == "explicitly_denied"]
+    assert denied and denied[0]["resource"] == f"arn:aws:s3:::{B}/img/2024/patients/private/auditor-probe"
+    assert "img/2024/patients/private/*" in denied[0]["note"] and "DenyPrivateFolder" in denied[0]["note"]
+    assert "DenyPrivateFolder" in f.remediation
+
+
+def test_a_folder_deny_outside_scope_does_not_fail_the_grant():
+    snap = v7(policy(grant(), _folder_deny("archive/private/")), keys=("img/a.png",), scope="img/")
+    assert one(snap, "v7-aws.read-grant").status == Status.PASS
+
+
+def test_not_resource_carving_a_folder_out_of_the_grant_fails_it():
+    carve = {**grant(), "Resource": None}
+    carve.pop("Resource")
+    carve["NotResource"] = [f"arn:aws:s3:::{B}/img/restricted/*", f"arn:aws:s3:::{B}"]
+    f = one(v7(policy(carve), keys=("img/a.png",)), "v7-aws.read-grant")
+    assert f.status == Status.FAIL
+    assert any(c["resource"].endswith("img/restricted/auditor-probe") and c["decision"] != "allowed"
+               for c in f.evidence["checked"])
