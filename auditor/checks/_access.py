@@ -10,7 +10,7 @@ comes back ``unknown`` naming the value that would flip it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +18,9 @@ from auditor.checks.registry import Outcome, Target
 from auditor.policy import Request, compile_cached, compile_policy, evaluate
 from auditor.policy import requestctx
 from auditor.policy.arns import arn_account  # noqa: F401  (re-exported for the checks)
-from auditor.policy.requestctx import REST_HEADER, Caller, RequestContext, flip_text
+from auditor.policy.requestctx import REST_HEADER, Caller, RequestContext, flip_text, policy_keys
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
-from auditor.remediation import statements_of
 
 V7_AWS_ROLE = "arn:aws:iam::258327614892:role/external_s3"
 V7_WASABI_USER = "arn:aws:iam::100000274636:user/darwin"
@@ -183,18 +182,6 @@ def actor_for(target: Target, integ: Integration) -> Actor | Outcome:
 # ----------------------------------------------------------------------------- requests
 
 
-def _condition_keys(docs: Iterable[Mapping[str, Any] | None]) -> set[str]:
-    keys: set[str] = set()
-    for doc in docs:
-        for st in statements_of(doc):
-            if not isinstance(st, Mapping):
-                continue
-            for block in (st.get("Condition") or {}).values():
-                if isinstance(block, Mapping):
-                    keys.update(str(k) for k in block)
-    return keys
-
-
 def caller_of(actor: Actor) -> Caller:
     """The request model's view of the actor (a vendor principal of another account is outside the organisation)."""
     return Caller(actor.arn, actor.type, actor.account, actor.name, outside_org=actor.cross_account)
@@ -283,7 +270,7 @@ def ask(actor: Actor, action: str, resource: str, *, resource_account: str | Non
     ctx = rc.context
     request = Request(principal=actor.arn, principal_type=actor.type, action=action, resource=resource,
                       resource_account=resource_account, context=ctx,
-                      unknown_keys=rc.unknown_keys(_condition_keys(docs)), principal_account=actor.account)
+                      unknown_keys=rc.unknown_keys(policy_keys(docs)), principal_account=actor.account)
     result = evaluate(request, identity_policies=identity, resource_policy=resource_doc,
                       permission_boundary=boundary, resource_policy_required=resource_policy_required)
     return Asked(action, resource, result, note, ctx)

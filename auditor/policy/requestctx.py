@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.policy.actions import can_carry
+from auditor.policy.variables import variable_keys
 
 REST_HEADER = "REST-HEADER"  # a back end signing the Authorization header
 REST_QUERY_STRING = "REST-QUERY-STRING"  # a browser fetching a presigned URL
@@ -112,6 +113,34 @@ class RequestContext:
             out.add(key)
         out.update(k for k in ALWAYS_UNKNOWN if k.lower() not in known)
         return frozenset(out)
+
+
+def policy_keys(docs: Iterable[Mapping[str, Any] | None]) -> set[str]:
+    """Every request key the policies consult: condition keys, and the keys their ``${...}``
+    variables name (in Resource, NotResource and condition values; only under Version 2012-10-17)."""
+    keys: set[str] = set()
+    for doc in docs:
+        if not isinstance(doc, Mapping):
+            continue
+        variables = doc.get("Version") == "2012-10-17"
+        raw = doc.get("Statement", [])
+        for st in [raw] if isinstance(raw, Mapping) else list(raw or []):
+            if not isinstance(st, Mapping):
+                continue
+            texts: list[str] = []
+            for element in ("Resource", "NotResource"):
+                value = st.get(element)
+                texts += [str(v) for v in (value if isinstance(value, list) else [value]) if v is not None]
+            cond = st.get("Condition")
+            for block in (cond.values() if isinstance(cond, Mapping) else ()):
+                if isinstance(block, Mapping):
+                    keys.update(str(k) for k in block)
+                    for v in block.values():
+                        texts += [str(x) for x in (v if isinstance(v, list) else [v])]
+            if variables:
+                for text in texts:
+                    keys.update(variable_keys(text))
+    return keys
 
 
 def _now(time: str | None) -> dict[str, Any]:
@@ -220,4 +249,4 @@ def flip_text(results: Iterable[Any]) -> str:
 
 
 __all__ = ["ALWAYS_UNKNOWN", "Caller", "DIRECT_ABSENT", "REST_HEADER", "REST_QUERY_STRING", "RequestContext",
-           "describe_key", "direct", "flip_text", "kms_via_s3"]
+           "describe_key", "direct", "flip_text", "kms_via_s3", "policy_keys"]

@@ -139,3 +139,29 @@ def test_a_folder_deny_deep_in_scope_fails_the_grant_on_a_scanned_estate(moto, a
     denied = [c for c in f.evidence["checked"] if c["decision"] == "explicitly_denied"]
     assert "DenyPatientsPrivate" in denied[0]["note"] and "slides/2024/patients/private/*" in denied[0]["note"]
     assert by[("v7-aws.read-grant", "v7-shallow")].status == Status.PASS
+
+
+def test_policy_variables_on_a_scanned_estate(moto, aws):
+    """Variables substitute only under Version 2012-10-17; one naming a key only the vendor knows is unknown."""
+    s3 = aws("s3")
+    scope = "258327614892/"  # V7's account id, as aws:PrincipalAccount substitutes it
+
+    def by_account(bucket, variable="${aws:PrincipalAccount}", version=True):
+        doc = {"Statement": [{**_grant(bucket), "Resource": f"arn:aws:s3:::{bucket}/{variable}/*"}]}
+        if version:
+            doc = {"Version": "2012-10-17", **doc}
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=f"{scope}a.svs", Body=b"x")
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(doc))
+
+    by_account("v7-var-2012")
+    by_account("v7-var-no-version", version=False)
+    by_account("v7-var-tag", variable="${aws:PrincipalTag/team}")
+    integrations = "".join(f'\n[[integrations]]\nvendor = "v7-aws"\naccount = "main"\nbucket = "{b}"\nscope = "{scope}"\n'
+                           for b in ("v7-var-2012", "v7-var-no-version", "v7-var-tag"))
+    config = f'[[accounts]]\nname = "main"\nendpoint_url = "{moto.endpoint}"\n{integrations}'
+    by = _findings(collect(parse_config(config)))
+    assert by[("v7-aws.read-grant", "v7-var-2012")].status == Status.PASS
+    assert by[("v7-aws.read-grant", "v7-var-no-version")].status == Status.FAIL
+    tag = by[("v7-aws.read-grant", "v7-var-tag")]
+    assert tag.status == Status.UNKNOWN and "aws:PrincipalTag/team (a tag on the vendor's principal)" in tag.message
