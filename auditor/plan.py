@@ -307,13 +307,9 @@ def _user_steps(plan: Plan, account: AccountState, user_name: str, vendor: str, 
         plan.changes.append(Change("user", f"user/{user_name}", f"Create the IAM user {user_name}",
                                    None, None, [f"aws iam create-user --user-name {user_name}"],
                                    f'resource "aws_iam_user" "{_tf_name(user_name)}" {{\n  name = "{user_name}"\n}}', []))
-    before = None
-    if user is not None and len(user.inline) == 1 and "baseline.vendor-excess-privilege" in failing:
-        # Least privilege fails: the user's one inline policy is replaced, not added to.
-        policy_name, before = user.inline[0].name, user.inline[0].document
     if failing & grant_rules or user is None:
         plan.changes.append(Change(
-            "user-policy", f"user/{user_name}", f"Give {user_name} the {vendor} permissions (least privilege)", before, doc,
+            "user-policy", f"user/{user_name}", f"Give {user_name} the {vendor} permissions (least privilege)", None, doc,
             [rem.put_user_policy_cmd(user_name, policy_name, doc)],
             f'resource "aws_iam_user_policy" "{_tf_name(policy_name)}" {{\n  name = "{policy_name}"\n'
             f'  user = "{user_name}"\n  policy = {_heredoc(doc)}\n}}', sorted(failing & grant_rules)))
