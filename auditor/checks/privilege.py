@@ -21,7 +21,6 @@ from auditor.checks._access import (
     norm_prefix,
     sampled_keys,
 )
-from auditor.checks._keyspace import region_keys
 from auditor.checks.access import actor_evidence
 from auditor.policy import expand_actions
 from auditor.policy.actions import resource_types
@@ -97,10 +96,8 @@ def needs_of(integ: Integration, bucket_name: str) -> Needs:
                  f"{integ.mode} on {prefix or 'the whole bucket'}")
 
 
-def _probe_keys(target: Target, needs: Needs, actor: Actor | None = None) -> list[tuple[str, frozenset[str], str]]:
-    """(key, actions allowed there, note): a sampled key and a representative one per zone, one outside,
-    and one per region of the key space the policies single out (a grant on ``archive/*`` is seen
-    even when no object there was sampled)."""
+def _probe_keys(target: Target, needs: Needs) -> list[tuple[str, frozenset[str], str]]:
+    """(key, actions allowed there, note): a sampled key and a representative one per zone, and one outside."""
     out: list[tuple[str, frozenset[str], str]] = []
 
     def allowed_at(key: str) -> frozenset[str]:
@@ -121,10 +118,6 @@ def _probe_keys(target: Target, needs: Needs, actor: Actor | None = None) -> lis
         if outside:
             out.append((outside, allowed_at(outside), "sampled object outside scope"))
         out.append((OUTSIDE + PROBE, frozenset(), "representative key outside scope"))
-    if actor is not None:
-        known = [k for k, _, _ in out]
-        for key, note in region_keys(actor, target.bucket, "", known):
-            out.append((key, allowed_at(key), note))
     return list({k: (k, a, n) for k, a, n in out}.values())
 
 
@@ -236,7 +229,7 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         for action in bucket_actions:
             a = ask_s3(target, actor, target.bucket, action)
             asked.append((a, action not in needs.bucket | TOLERATED_BUCKET, False))
-        for key, allowed_here, note in _probe_keys(target, needs, actor):
+        for key, allowed_here, note in _probe_keys(target, needs):
             outside = not allowed_here
             for action in object_actions:
                 a = ask_s3(target, actor, target.bucket, action, key, note=note)

@@ -124,18 +124,6 @@ def test_grant_outside_scope():
     assert "put-bucket-policy" in f.remediation
 
 
-def test_grant_on_a_folder_outside_scope_with_no_sampled_key_is_excess():
-    extra = v7_grant(resource=f"arn:aws:s3:::{B}/archive/2019/*")
-    f = one(with_v7(policy(v7_grant(resource=f"arn:aws:s3:::{B}/slides/*"), extra), keys=("slides/a.svs",),
-                    scope="slides/"), "baseline.vendor-excess-privilege")
-    assert f.status == Status.FAIL, f.message
-    assert any(e["resource"] == f"arn:aws:s3:::{B}/archive/2019/auditor-probe" and e["category"] == "outside scope"
-               for e in f.evidence["extra"])
-    # The twin: the grant limited to the scope.
-    assert one(with_v7(policy(v7_grant(resource=f"arn:aws:s3:::{B}/slides/*")), keys=("slides/a.svs",),
-                       scope="slides/"), "baseline.vendor-excess-privilege").status == Status.PASS
-
-
 def test_no_vendor_no_excess_finding():
     own = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:role/etl"}, "Action": "s3:*", "Resource": OBJ}
     assert findings(plain(policy(own)), "baseline.vendor-excess-privilege") == []
