@@ -235,6 +235,8 @@ class Asked:
             out["blocked_by"] = list(r.blocked_by)
         if getattr(r, "undecided_conditions", ()):
             out["undecided_conditions"] = list(r.undecided_conditions)
+        if getattr(r, "undecided_keys", ()):
+            out["undecided_keys"] = list(r.undecided_keys)  # the request values that would decide it
         return out
 
 

@@ -126,7 +126,7 @@ def grant_remediation(target: Target, actor: Actor, bucket: BucketState, stateme
                  for d in denies]
         parts.append("These statements explicitly deny the request; narrow them so they do not apply to "
                      f"{actor.arn} (e.g. add a condition on aws:PrincipalArn):\n" + "\n".join(lines))
-    implicit = [a for a in asked if a.denied and not deny_statements([a])]
+    implicit = [a for a in asked if a.decision == "implicitly_denied"]  # nothing allows (a Deny may also apply)
     if implicit or not denies:
         if actor.cross_account:
             merged = bucket.policy

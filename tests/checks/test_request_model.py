@@ -144,3 +144,11 @@ def test_describe_key_names_the_value():
     assert describe_key("aws:SourceIp") == "aws:SourceIp (the IP address the vendor's requests come from)"
     assert describe_key("aws:RequestTag/team").endswith("(a tag the vendor sends with the request)")
     assert describe_key("custom:key") == "custom:key"
+
+
+def test_no_grant_and_an_undecided_deny_fails_naming_both():
+    office_only = deny({"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, sid="OfficeOnly")
+    f = read(office_only)
+    assert f.status == Status.FAIL
+    assert "implicitly denied" not in f.message and "OfficeOnly" in f.message
+    assert "OfficeOnly" in f.remediation and "DarwinAccess" in f.remediation  # narrow the Deny and add the grant
