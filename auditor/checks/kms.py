@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,8 +18,8 @@ from auditor.checks._access import (
     conditions_text,
     summarise,
 )
-from auditor.checks.access import actor_evidence, deny_statements
-from auditor.checks.registry import Outcome, Target, check
+from auditor.checks.access import actor_evidence, deny_statements, zone_for
+from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import BucketState, KeyState, Status
 from auditor import remediation as fix
 from auditor.policy import Decision, Result, compile_cached, requestctx
@@ -157,13 +158,14 @@ def ask_key(target: Target, actor: Actor, key: KeyState, action: str, context_ar
     return asked
 
 
-def context_arns(bucket: BucketState) -> list[tuple[str, str]]:
-    """(encryption context aws:s3:arn, note) for the KMS calls S3 makes when the vendor reads objects."""
+def context_arns(bucket: BucketState, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(encryption context aws:s3:arn, note) for the KMS calls S3 makes when the vendor reads ``keys``
+    ((key, note) of the zone: a few sampled objects and the representative key)."""
     if bucket_key_enabled(bucket):
         return [(bucket.arn, "S3 Bucket Key: the encryption context is the bucket's ARN")]
-    sampled = [o.key for o in bucket.objects if not o.key.endswith("/")][:3]
-    return ([(f"{bucket.arn}/{k}", f"for sampled object {k}") for k in sampled]
-            or [(f"{bucket.arn}/{PROBE}", "for a representative object")])
+    sampled = [(k, n) for k, n in keys if not k.endswith(PROBE)][:3]
+    probe = [(k, n) for k, n in keys if k.endswith(PROBE)][:1]
+    return [(f"{bucket.arn}/{k}", f"object {k} ({n})") for k, n in sampled + probe]
 
 
 def _who(asked: list[Asked]) -> str:
@@ -174,8 +176,10 @@ def _who(asked: list[Asked]) -> str:
 
 
 @check("kms_key_policy", needs=("GetBucketEncryption",),
-       reads=("s3:GetEncryptionConfiguration", "kms:GetKeyPolicy", "kms:ListGrants"))
-def kms_key_policy(target: Target) -> Outcome | None:
+       reads=("s3:GetEncryptionConfiguration", "kms:GetKeyPolicy", "kms:ListGrants"), params={
+           "zone": Param(str, "scope", "where the vendor reads: the objects whose KMS calls are asked"),
+       })
+def kms_key_policy(target: Target, *, zone: str = "scope") -> Outcome | None:
     """The default-encryption customer key lets the vendor kms:Decrypt (read-write: also GenerateDataKey),
     by its key policy or a grant, with the vendor's IAM policies."""
     integ = target.integration
@@ -199,8 +203,12 @@ def kms_key_policy(target: Target) -> Outcome | None:
         return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe() if err else 'the key policy was not collected'}.",
                        _key_evidence(key_id, key, alg), resource=key.arn, principal=actor.arn)
     actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if target.mode == "read-write" else [])
+    z = zone_for(target, integ, zone)
+    if isinstance(z, Outcome):
+        return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn)
     # The vendor's GetObject/PutObject makes S3 call KMS for it.
-    asked = [ask_key(target, actor, key, a, arn, note) for arn, note in context_arns(target.bucket) for a in actions]
+    asked = [ask_key(target, actor, key, a, arn, note) for arn, note in context_arns(target.bucket, z.keys)
+             for a in actions]
     status, denied, unknown = summarise(asked)
     evidence = {**actor_evidence(actor), **_key_evidence(key_id, key, alg), "checked": [a.to_json() for a in asked],
                 "grants": len(key.grants) if key.grants is not None else None}

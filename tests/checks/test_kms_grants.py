@@ -24,11 +24,11 @@ def grant(ops=("Decrypt",), grantee=V7_ROLE, **constraints):
     return g
 
 
-def snap(key, mode="read-only", bucket_key=False, keys=("img/a.png",)):
+def snap(key, mode="read-only", bucket_key=False, keys=("img/a.png",), **options):
     enc = ({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY_ARN},
             "BucketKeyEnabled": bucket_key},)
     b = bucket(B, policy=policy(READ), encryption=enc, keys=keys)
-    return snapshot(account(b, keys=(key,)), integrations=(integ("v7-aws", B, mode),))
+    return snapshot(account(b, keys=(key,)), integrations=(integ("v7-aws", B, mode, **options),))
 
 
 def key(pol=None, grants=(), errors=()):
@@ -65,8 +65,12 @@ def test_grant_constraints_are_matched_against_the_encryption_context_s3_sends()
     assert one(snap(key(grants=(bucket_ctx,)), bucket_key=True), "v7-aws.kms-key-policy").status == Status.PASS
     # Without a Bucket Key the context is the object's ARN: the same grant does not apply.
     assert one(snap(key(grants=(bucket_ctx,)), bucket_key=False), "v7-aws.kms-key-policy").status == Status.FAIL
+    # A grant for one object covers that object only, not every object the vendor reads.
     exact = grant(EncryptionContextEquals={"aws:s3:arn": f"arn:aws:s3:::{B}/img/a.png"})
-    assert one(snap(key(grants=(exact,))), "v7-aws.kms-key-policy").status == Status.PASS
+    f = one(snap(key(grants=(exact,))), "v7-aws.kms-key-policy")
+    assert f.status == Status.FAIL
+    by_note = {c["note"].split(" ")[1]: c["decision"] for c in f.evidence["checked"]}
+    assert by_note == {"img/a.png": "allowed", "auditor-probe": "implicitly_denied"}
 
 
 def test_an_explicit_deny_in_the_key_policy_beats_a_grant():
@@ -121,3 +125,11 @@ def test_object_kms_counts_a_grant():
     assert one(with_grant, "baseline.object-kms").status == Status.PASS
     without = snapshot(account(b, keys=(key(grants=()),)), integrations=(integ("v7-aws", B),))
     assert one(without, "baseline.object-kms").status == Status.FAIL
+
+
+def test_the_kms_calls_asked_are_those_for_objects_the_vendor_reads():
+    scoped = _allow_v7({"StringLike": {"kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{B}/img/*"}})
+    k = key(policy(ROOT, scoped))
+    assert one(snap(k, keys=("img/a.png", "other/b.png"), scope="img/"), "v7-aws.kms-key-policy").status == Status.PASS
+    # With the whole bucket in scope, objects outside img/ are read too, and the key does not let V7 decrypt them.
+    assert one(snap(k, keys=("img/a.png", "other/b.png")), "v7-aws.kms-key-policy").status == Status.FAIL
