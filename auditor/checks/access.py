@@ -179,6 +179,8 @@ def _message(actor: Actor, asked: Sequence[Asked], status: Status, zone: Zone, a
     bad = [a for a in asked if (a.denied if status == Status.FAIL else a.unknown)]
     first = bad[0]
     where = first.resource.split(":::", 1)[-1]
+    if first.note.startswith("representative key for "):  # a region of the key space: name its pattern
+        where += f" ({first.note.split(' (', 1)[0].replace('representative key for', 'stands for')})"
     if status == Status.FAIL:
         return (f"{actor.describe()} cannot {first.action} {where}: {first.result.reason or first.decision}"
                 f" ({len(bad)} of {len(asked)} request(s) denied).")

@@ -272,6 +272,7 @@ def test_a_folder_deny_deep_in_scope_fails_the_grant_without_a_sampled_key_there
     assert denied and denied[0]["resource"] == f"arn:aws:s3:::{B}/img/2024/patients/private/auditor-probe"
     assert "img/2024/patients/private/*" in denied[0]["note"] and "DenyPrivateFolder" in denied[0]["note"]
     assert "DenyPrivateFolder" in f.remediation
+    assert "(stands for img/2024/patients/private/*)" in f.message
 
 
 def test_a_folder_deny_outside_scope_does_not_fail_the_grant():
