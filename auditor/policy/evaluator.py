@@ -601,8 +601,9 @@ def evaluate(request: Request, *, identity_policies: Iterable[Any] = (), resourc
                    + "; ".join(undecided) if maybe_denies else ""))
         return Result(hi[0], hi[1] + maybe_denies, hi[2], note, undecided, keys)
     maybe = [r for m in everything for r in (m.allow_maybe + m.deny_maybe)]
-    return Result(Decision.UNKNOWN, tuple(maybe), (), "the decision depends on conditions the scanner cannot know: "
-                  + "; ".join(undecided), undecided, keys)
+    on = f"the value of {', '.join(keys)}" if keys else "conditions the scanner cannot know"
+    return Result(Decision.UNKNOWN, tuple(maybe), (), f"the decision depends on {on}: " + "; ".join(undecided),
+                  undecided, keys)
 
 
 _READ_ONLY_IAM = re.compile(r"^iam:(Get|List|Generate|Simulate)", re.IGNORECASE)
