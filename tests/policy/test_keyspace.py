@@ -41,3 +41,24 @@ def test_regions_name_their_statement_and_skip_what_is_outside_or_variable():
     assert found["data/2024/private/auditor-probe"].source.startswith("bucket policy of scans statement DenyPrivate")
     assert "NotResource" in found["data/restricted/auditor-probe"].source
     assert "s3:prefix" in found["data/hidden/auditor-probe"].source
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from auditor.policy.variables import wildcard  # noqa: E402
+
+_PART = st.sampled_from(["data", "2024", "private", "x", "a.dcm", "*", "?", "*.tmp", "p-*"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PART, min_size=1, max_size=5), st.lists(st.sampled_from(["data", "2024", "x"]), max_size=3),
+       st.booleans())
+def test_a_representative_key_is_in_its_region_and_in_the_scope(parts, scope_parts, folder):
+    pattern = "/".join(parts) + ("/*" if folder else "")
+    scope = "".join(p + "/" for p in scope_parts)
+    key = representative(pattern, scope)
+    if key is not None:
+        assert key.startswith(scope) and wildcard(pattern).fullmatch(key)
+    if pattern.startswith(scope) and "*" not in pattern[:len(scope)] and "?" not in pattern[:len(scope)]:
+        assert key is not None  # a pattern that lies inside the scope always gets its key
