@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from auditor.policy.actions import can_carry
@@ -143,15 +144,18 @@ def policy_keys(docs: Iterable[Mapping[str, Any] | None]) -> set[str]:
     return keys
 
 
-def _now(time: str | None) -> dict[str, Any]:
-    if not time:
-        return {}
-    out: dict[str, Any] = {"aws:CurrentTime": time}
+@lru_cache(maxsize=64)
+def _time_keys(time: str) -> tuple[tuple[str, str], ...]:
+    out = [("aws:CurrentTime", time)]
     try:
-        out["aws:EpochTime"] = str(int(dt.datetime.fromisoformat(time.replace("Z", "+00:00")).timestamp()))
+        out.append(("aws:EpochTime", str(int(dt.datetime.fromisoformat(time.replace("Z", "+00:00")).timestamp()))))
     except ValueError:
         pass
-    return out
+    return tuple(out)
+
+
+def _now(time: str | None) -> dict[str, Any]:
+    return dict(_time_keys(time)) if time else {}
 
 
 def _principal(caller: Caller) -> dict[str, Any]:
@@ -197,8 +201,9 @@ def direct(caller: Caller, action: str, *, resource_account: str | None, region:
         ctx["s3:signatureversion"] = SIGV4
     elif service == "kms" and caller.account:
         ctx["kms:CallerAccount"] = caller.account
-    ctx.update(extra or {})
-    if service == "s3" and not any(k.lower() == "s3:prefix" for k in ctx):
+    if extra:
+        ctx.update(extra)
+    if service == "s3" and not (extra and any(k.lower() == "s3:prefix" for k in extra)):
         absent.add("s3:prefix")
     return RequestContext(action, ctx, frozenset(absent))
 
