@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -94,7 +94,6 @@ class RequestContext:
     action: str
     context: Mapping[str, Any]
     absent: frozenset[str] = frozenset()
-    _known: frozenset[str] = field(default=frozenset(), repr=False)
 
     def unknown_keys(self, policy_keys: Iterable[str]) -> frozenset[str]:
         """Of the condition keys the policies use, those only the vendor knows.
