@@ -18,7 +18,7 @@ from auditor.checks.registry import Outcome, Target
 from auditor.policy import Request, compile_cached, compile_policy, evaluate
 from auditor.policy import requestctx
 from auditor.policy.arns import arn_account  # noqa: F401  (re-exported for the checks)
-from auditor.policy.requestctx import REST_HEADER, Caller, RequestContext, flip_text, policy_keys
+from auditor.policy.requestctx import REST_HEADER, Caller, RequestContext, combine, flip_text, policy_keys
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 
@@ -269,13 +269,17 @@ def ask(actor: Actor, action: str, resource: str, *, resource_account: str | Non
     rc = context or request_context(actor, action, resource_account=resource_account, extra=extra_context,
                                     finished_at=snapshot.finished_at if snapshot else None, region=region,
                                     auth_type=auth_type)
-    ctx = rc.context
-    request = Request(principal=actor.arn, principal_type=actor.type, action=action, resource=resource,
-                      resource_account=resource_account, context=ctx,
-                      unknown_keys=rc.unknown_keys(policy_keys(docs)), principal_account=actor.account)
-    result = evaluate(request, identity_policies=identity, resource_policy=resource_doc,
-                      permission_boundary=boundary, resource_policy_required=resource_policy_required)
-    return Asked(action, resource, result, note, ctx)
+    keys = policy_keys(docs)
+    unknown = rc.unknown_keys(keys)
+    answers = []
+    for ctx, label in rc.variants(keys):  # one per possible value of e.g. s3:TlsVersion, if consulted
+        request = Request(principal=actor.arn, principal_type=actor.type, action=action, resource=resource,
+                          resource_account=resource_account, context=ctx, unknown_keys=unknown,
+                          principal_account=actor.account)
+        answers.append((label, evaluate(request, identity_policies=identity, resource_policy=resource_doc,
+                                        permission_boundary=boundary,
+                                        resource_policy_required=resource_policy_required)))
+    return Asked(action, resource, combine(answers), note, rc.context)
 
 
 def bucket_policy(bucket: BucketState) -> NamedPolicy | None:

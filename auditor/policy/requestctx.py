@@ -15,13 +15,18 @@ Authorization Reference, :mod:`auditor.policy.actions`). A key is then one of:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from auditor.policy.actions import can_carry
+from auditor.policy.evaluator import Decision, Result
 from auditor.policy.variables import variable_keys
+
+# Keys whose value is one of a few: AWS API endpoints accept TLS 1.2 or 1.3 only (AWS requires
+# TLS 1.2 at least on every API endpoint), so a request's s3:TlsVersion is 1.2 or 1.3.
+CHOICES: dict[str, tuple[str, ...]] = {"s3:TlsVersion": ("1.2", "1.3")}
 
 REST_HEADER = "REST-HEADER"  # a back end signing the Authorization header
 REST_QUERY_STRING = "REST-QUERY-STRING"  # a browser fetching a presigned URL
@@ -94,6 +99,18 @@ class RequestContext:
     action: str
     context: Mapping[str, Any]
     absent: frozenset[str] = frozenset()
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # key -> its possible values
+
+    def variants(self, policy_keys: Iterable[str]) -> list[tuple[dict[str, Any], str]]:
+        """The contexts to decide over: one per possible value of each key with a few possible values
+        that the policies consult (with a label such as ``s3:TlsVersion=1.2``); just the context otherwise."""
+        used = {k.lower() for k in policy_keys}
+        out: list[tuple[dict[str, Any], str]] = [(dict(self.context), "")]
+        for key, values in self.choices.items():
+            if key.lower() not in used or any(k.lower() == key.lower() for k in self.context):
+                continue
+            out = [({**ctx, key: v}, f"{label}, {key}={v}".lstrip(", ")) for ctx, label in out for v in values]
+        return out
 
     def unknown_keys(self, policy_keys: Iterable[str]) -> frozenset[str]:
         """Of the condition keys the policies use, those only the vendor knows.
@@ -102,7 +119,7 @@ class RequestContext:
         facts, or the action cannot carry it per the Service Authorization Reference); the rest are
         unknown, as is ``aws:SourceIp`` always.
         """
-        known = {k.lower() for k in self.context}
+        known = {k.lower() for k in self.context} | {k.lower() for k in self.choices}
         out = set()
         for key in policy_keys:
             low = key.lower()
@@ -204,7 +221,8 @@ def direct(caller: Caller, action: str, *, resource_account: str | None, region:
         ctx.update(extra)
     if service == "s3" and not (extra and any(k.lower() == "s3:prefix" for k in extra)):
         absent.add("s3:prefix")
-    return RequestContext(action, ctx, frozenset(absent))
+    choices = {k: v for k, v in CHOICES.items() if k.split(":", 1)[0].lower() == service}
+    return RequestContext(action, ctx, frozenset(absent), choices)
 
 
 def kms_via_s3(caller: Caller, action: str, *, key_account: str | None, region: str | None,
@@ -230,6 +248,25 @@ def kms_via_s3(caller: Caller, action: str, *, key_account: str | None, region: 
     return RequestContext(action, ctx, _absent(caller))
 
 
+def combine(results: Sequence[tuple[str, Result]]) -> Result:
+    """One answer from the answers for each possible value (:meth:`RequestContext.variants`): the
+    common one when they agree, else ``unknown`` naming the key and what each value gives."""
+    first = results[0][1]
+    if all(r.decision == first.decision for _, r in results):
+        return first
+    keys: dict[str, None] = {}
+    for label, r in results:
+        for part in label.split(", "):
+            keys[part.split("=", 1)[0]] = None
+        for k in r.undecided_keys:
+            keys[k] = None
+    deciding = tuple({(ref.policy, ref.index): ref for _, r in results for ref in r.deciding}.values())
+    outcomes = tuple(f"{label}: {r.decision.value.replace('_', ' ')}" for label, r in results)
+    conditions = tuple(dict.fromkeys(c for _, r in results for c in r.undecided_conditions)) + outcomes
+    return Result(Decision.UNKNOWN, deciding, (), f"the decision depends on the value of {', '.join(keys)}: "
+                  + "; ".join(outcomes), conditions, tuple(keys))
+
+
 def flip_text(results: Iterable[Any]) -> str:
     """What an unknown answer hangs on, naming the values that would flip it.
 
@@ -253,4 +290,4 @@ def flip_text(results: Iterable[Any]) -> str:
 
 
 __all__ = ["ALWAYS_UNKNOWN", "Caller", "DIRECT_ABSENT", "REST_HEADER", "REST_QUERY_STRING", "RequestContext",
-           "describe_key", "direct", "flip_text", "kms_via_s3", "policy_keys"]
+           "combine", "describe_key", "direct", "flip_text", "kms_via_s3", "policy_keys"]

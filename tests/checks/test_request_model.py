@@ -152,3 +152,14 @@ def test_no_grant_and_an_undecided_deny_fails_naming_both():
     assert f.status == Status.FAIL
     assert "implicitly denied" not in f.message and "OfficeOnly" in f.message
     assert "OfficeOnly" in f.remediation and "DarwinAccess" in f.remediation  # narrow the Deny and add the grant
+
+
+def test_tls_version_is_1_2_or_1_3_so_a_deny_below_1_2_never_applies():
+    # AWS's own recommendation for enforcing TLS 1.2 (S3 User Guide); AWS API endpoints refuse older TLS.
+    below_12 = deny({"NumericLessThan": {"s3:TlsVersion": "1.2"}}, sid="EnforceTls12")
+    assert read(GRANT, below_12).status == Status.PASS
+    # Requiring 1.3 hangs on the vendor's client: unknown, naming the key and what each value gives.
+    below_13 = deny({"NumericLessThan": {"s3:TlsVersion": "1.3"}}, sid="EnforceTls13")
+    f = read(GRANT, below_13)
+    assert f.status == Status.UNKNOWN
+    assert "s3:TlsVersion (the TLS version of the vendor's client)" in f.message and "s3:TlsVersion=1.2" in f.message
