@@ -163,3 +163,12 @@ def test_tls_version_is_1_2_or_1_3_so_a_deny_below_1_2_never_applies():
     f = read(GRANT, below_13)
     assert f.status == Status.UNKNOWN
     assert "s3:TlsVersion (the TLS version of the vendor's client)" in f.message and "s3:TlsVersion=1.2" in f.message
+
+
+def test_policy_keys_include_the_keys_variables_name_under_version_2012_only():
+    from auditor.policy.requestctx import policy_keys
+
+    st = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${aws:PrincipalTag/team}/*",
+          "Condition": {"StringEquals": {"s3:ExistingObjectTag/owner": "${aws:username}"}}}
+    assert policy_keys([policy(st)]) == {"s3:ExistingObjectTag/owner", "aws:PrincipalTag/team", "aws:username"}
+    assert policy_keys([{"Statement": [st]}]) == {"s3:ExistingObjectTag/owner"}  # literal without Version
