@@ -178,6 +178,8 @@ class KeyState:
     aliases: tuple[str, ...] = ()
     policy: Mapping[str, Any] | None = None
     errors: tuple[ApiError, ...] = ()
+    # ListGrants: GrantId, Name, GranteePrincipal, Operations, Constraints. None = not collected.
+    grants: tuple[Mapping[str, Any], ...] | None = None
 
     @property
     def aws_managed(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -101,6 +102,10 @@ class FaultProxy:
                 transport = fault.transport
                 if fault.request_rewrite is not None:
                     path_qs, body = fault.request_rewrite(path_qs, body)
+                if fault.status and request.headers.get("X-Amz-Target"):  # JSON APIs (KMS)
+                    body_json = json.dumps({"__type": fault.code, "message": fault.message})
+                    return web.Response(status=fault.status, body=body_json.encode(),
+                                        content_type="application/x-amz-json-1.1")
                 if fault.status:
                     error = f"<Code>{fault.code}</Code><Message>{fault.message}</Message>"
                     if request.content_type == "application/x-www-form-urlencoded":  # query APIs (STS, IAM)

@@ -11,8 +11,9 @@ from auditor.collect.calls import RepeatedToken, call
 from auditor.collect.session import AccountSession
 from auditor.docshape import policy_problem
 from auditor.model import ApiError, BucketState, KeyState
+from auditor.policy.arns import arn_region
 
-READS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListAliases")
+READS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListAliases", "kms:ListGrants")
 
 AWS_S3_ALIAS = "alias/aws/s3"
 
@@ -35,8 +36,31 @@ def keys_used(buckets: Iterable[BucketState]) -> dict[str, str | None]:
 
 
 def _region_of(key_ref: str, hint: str | None) -> str | None:
-    parts = key_ref.split(":")
-    return parts[3] if key_ref.startswith("arn:") and len(parts) > 3 and parts[3] else hint
+    return arn_region(key_ref) or hint
+
+
+async def _grants(kms: Any, key_id: str, limit: asyncio.Semaphore) -> tuple[tuple[dict[str, Any], ...] | None, ApiError | None]:
+    """Every grant on the key (ListGrants, all pages): KMS weighs them with the key policy and IAM."""
+    out: list[dict[str, Any]] = []
+    marker = None
+    seen = RepeatedToken("ListGrants", "NextMarker")
+    while True:
+        params: dict[str, Any] = {"KeyId": key_id, **({"Marker": marker} if marker else {})}
+        resp, err = await call("ListGrants", kms.list_grants(**params), limit)
+        if err:
+            return None, err
+        if not isinstance(resp, dict) or not isinstance(resp.get("Grants", []), list):
+            return None, ApiError("ListGrants", "MalformedResponse", "the answer has no list of grants")
+        for g in resp.get("Grants", []):
+            if isinstance(g, dict):
+                out.append({k: g[k] for k in ("GrantId", "Name", "GranteePrincipal", "Operations", "Constraints",
+                                              "IssuingAccount", "RetiringPrincipal") if k in g})
+        if not resp.get("Truncated") or not resp.get("NextMarker"):
+            return tuple(out), None
+        marker = resp.get("NextMarker")
+        repeated = seen.repeated(marker)
+        if repeated:
+            return None, repeated
 
 
 async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
@@ -100,8 +124,13 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
             if problem:
                 policy = None
                 key_errors.append(ApiError("GetKeyPolicy", "MalformedPolicy", problem))
+        grants = None
+        if meta.get("KeyManager") != "AWS":  # AWS-managed keys cannot be granted on by the customer
+            grants, gerr = await _grants(kms, meta["KeyId"], limit)
+            if gerr:
+                key_errors.append(gerr)
         return KeyState(key_id=meta["KeyId"], arn=meta["Arn"], manager=meta.get("KeyManager"),
-                        aliases=key_aliases, policy=policy, errors=tuple(key_errors))
+                        aliases=key_aliases, policy=policy, errors=tuple(key_errors), grants=grants)
 
     async def contained(ref: str, hint: str | None) -> KeyState:
         # An answer about one key that cannot be read affects that key only, not the account.
