@@ -230,7 +230,7 @@ def _repeat_page(api: str) -> Callable[[bytes], bytes]:
                                 b"<IsTruncated>true</IsTruncated><Marker>same-marker</Marker>"
                                 b"</GetAccountAuthorizationDetailsResult>", 1)
         return iam
-    if api == "ListAliases":
+    if api in ("ListAliases", "ListGrants"):
         def kms(data: bytes) -> bytes:
             doc = json.loads(data or b"{}")
             doc.update(Truncated=True, NextMarker="same-marker")
@@ -239,7 +239,7 @@ def _repeat_page(api: str) -> Callable[[bytes], bytes]:
     raise ValueError(f"{api} is not paginated")
 
 
-PAGINATED = ("ListBuckets", "ListObjectsV2", "GetAccountAuthorizationDetails", "ListAliases")
+PAGINATED = ("ListBuckets", "ListObjectsV2", "GetAccountAuthorizationDetails", "ListAliases", "ListGrants")
 KINDS = ("refused", "500", "reset", "timeout", "truncated", "garbled", "short", "repeated-token")
 
 

@@ -49,8 +49,9 @@ async def _grants(kms: Any, key_id: str, limit: asyncio.Semaphore) -> tuple[tupl
         resp, err = await call("ListGrants", kms.list_grants(**params), limit)
         if err:
             return None, err
-        if not isinstance(resp, dict) or not isinstance(resp.get("Grants", []), list):
-            return None, ApiError("ListGrants", "MalformedResponse", "the answer has no list of grants")
+        if not isinstance(resp, dict) or not isinstance(resp.get("Grants"), list):
+            # botocore reads an unparseable JSON answer as an empty one: no Grants list is no answer.
+            return None, ApiError("ListGrants", "MalformedResponse", "the answer holds no Grants list")
         for g in resp.get("Grants", []):
             if isinstance(g, dict):
                 out.append({k: g[k] for k in ("GrantId", "Name", "GranteePrincipal", "Operations", "Constraints",

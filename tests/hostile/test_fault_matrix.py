@@ -30,7 +30,8 @@ pytestmark = pytest.mark.slow
 APIS = ("GetCallerIdentity", "ListBuckets", "GetBucketLocation", "GetBucketPolicy", "GetBucketCors",
         "GetBucketEncryption", "GetPublicAccessBlock", "GetBucketOwnershipControls", "GetBucketVersioning",
         "ListObjectsV2", "HeadObject", "GetObject", "GetAccountPublicAccessBlock",
-        "GetAccountAuthorizationDetails", "ListAccessKeys", "DescribeKey", "GetKeyPolicy", "ListAliases")
+        "GetAccountAuthorizationDetails", "ListAccessKeys", "DescribeKey", "GetKeyPolicy", "ListAliases",
+        "ListGrants")
 
 # A body fault on an answer that has no body, or whose body is the data itself (an object's bytes,
 # which the scanner reads as content, not as a protocol answer), cannot be told from a real answer.
