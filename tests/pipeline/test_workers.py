@@ -92,3 +92,37 @@ def test_credentials_never_show_in_a_repr():
     chunk = workers_mod.Chunk(account=None, region="us-east-1", credentials=creds, settings=None,  # type: ignore[arg-type]
                               account_id="1", concurrency=1, entries=(), integrations=())
     assert "secret-value" not in repr(chunk)
+
+
+async def _endpoints():
+    import aioboto3
+
+    from auditor.collect.session import AccountSession
+    from auditor.config import AccountConfig, ScanSettings
+
+    session = aioboto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="eu-west-1")
+    acct = AccountSession(AccountConfig(name="a"), session, ScanSettings(), "eu-west-1")
+    try:
+        s3 = await acct.client("s3")
+        model = s3.meta.service_model
+        resolve = s3._ruleset_resolver.construct_endpoint
+        policy, listing = model.operation_model("GetBucketPolicy"), model.operation_model("ListObjectsV2")
+        a1 = await resolve(policy, {"Bucket": "alpha"}, {})
+        a2 = await resolve(policy, {"Bucket": "alpha"}, {})
+        b = await resolve(policy, {"Bucket": "beta"}, {})
+        dotted = await resolve(policy, {"Bucket": "with.dots"}, {})
+        listed = await resolve(listing, {"Bucket": "beta", "Prefix": "x/"}, {})
+        return a1, a2, b, dotted, listed
+    finally:
+        await acct.aclose()
+
+
+def test_endpoints_are_resolved_once_per_bucket_and_stay_per_bucket():
+    import asyncio
+
+    a1, a2, b, dotted, listed = asyncio.run(_endpoints())
+    assert a1 is a2  # the second request of the same shape reuses the answer
+    assert a1.url == "https://alpha.s3.eu-west-1.amazonaws.com"
+    assert b.url == "https://beta.s3.eu-west-1.amazonaws.com"
+    assert dotted.url == "https://s3.eu-west-1.amazonaws.com/with.dots"  # path style: a dotted name breaks TLS
+    assert listed.url == b.url
