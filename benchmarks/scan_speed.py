@@ -162,9 +162,10 @@ class LatencyProxy:
 # ----------------------------------------------------------------------------- the scan
 
 
-def config_text(url: str, concurrency: int) -> str:
+def config_text(url: str, concurrency: int, workers: int = 0) -> str:
     """No [[integrations]]: vendors are inferred from the bucket policies, as on a first scan."""
-    return f'[scan]\nconcurrency = {concurrency}\n\n[[accounts]]\nname = "bench"\nendpoint_url = "{url}"\n'
+    scan = f"concurrency = {concurrency}\n" + (f"workers = {workers}\n" if workers else "")
+    return f'[scan]\n{scan}\n[[accounts]]\nname = "bench"\nendpoint_url = "{url}"\n'
 
 
 
@@ -218,7 +219,7 @@ print(json.dumps({{"wall": t1 - t0, "cpu": c1 - c0, "evaluate": t2 - t1, "report
 
 
 def run(buckets: int, delay_ms: float, concurrency: int, workdir: Path, populate: Path,
-        profile: Path | None = None) -> dict:
+        profile: Path | None = None, workers: int = 0) -> dict:
     os.environ.update(ENV)
     ready, stop = mp.Queue(), mp.Queue()
     child = mp.Process(target=serve, args=(ready, stop), daemon=True)
@@ -233,7 +234,7 @@ def run(buckets: int, delay_ms: float, concurrency: int, workdir: Path, populate
         proxy = LatencyProxy(endpoint, delay_ms / 1000)
         url = proxy.start()
         config = workdir / "bench.toml"
-        config.write_text(config_text(url, concurrency))
+        config.write_text(config_text(url, concurrency, workers))
         warm = timed_scan(config)  # fills the cache from moto
         print(f"warm-up scan: {warm['wall']:.1f} s (moto-bound)")
         proxy.seen.clear()
@@ -290,6 +291,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--populate", type=Path, default=POPULATE,
                         help="the shared population script (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="[scan] workers for the timed scan (default: one process per core)")
     parser.add_argument("--profile", type=Path, help="write cProfile statistics of the timed collection here")
     args = parser.parse_args()
     if not args.populate.is_file():
@@ -297,7 +300,8 @@ def main() -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = run(args.buckets, args.delay_ms, args.concurrency, Path(tmp), args.populate, args.profile)
+        result = run(args.buckets, args.delay_ms, args.concurrency, Path(tmp), args.populate, args.profile,
+                     args.workers)
     print(report(result, args.buckets, args.delay_ms, args.concurrency))
     return 0
 
