@@ -80,7 +80,7 @@ def test_chunks_cover_every_index_once():
 
 def test_processes_follow_the_setting_and_the_estate(monkeypatch):
     settings = parse_config("[scan]\nworkers = 3\n[[accounts]]\nname = 'a'\n", "auditor.toml").scan
-    assert workers_mod.plan_processes(settings, 10) == 1  # too few buckets to pay for a process
+    assert workers_mod.plan_processes(settings, 1000) == 1  # too few buckets to pay for a process
     assert workers_mod.plan_processes(settings, 10_000) == 3
     monkeypatch.setattr(workers_mod, "available_cores", lambda: 2)
     assert workers_mod.plan_processes(dataclasses.replace(settings, workers=0), 10_000) == 2
