@@ -45,6 +45,7 @@ SCAN_KEYS = {
     "listing_budget": "keys listed per bucket when looking for .mrxs slides (default 5000)",
     "timeout": "seconds to wait for one API answer (default 30)",
     "max_attempts": "tries per API call, with adaptive backoff on throttling (default 8)",
+    "workers": "processes that collect a large account's buckets (default: one per core; 1 = this process only)",
 }
 
 SUPPRESS_KEYS = {"rule", "resource", "reason", "until"}
@@ -82,6 +83,7 @@ class ScanSettings:
     listing_budget: int = 5000
     timeout: int = 30
     max_attempts: int = 8
+    workers: int = 0  # 0: one process per available core
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,10 +312,13 @@ class _Parser:
         self._unknown(None, 0, d, set(SCAN_KEYS), "[scan]")
         values = {}
         for key, default in (("concurrency", 16), ("sample_size", 50), ("listing_budget", 5000),
-                             ("timeout", 30), ("max_attempts", 8)):
+                             ("timeout", 30), ("max_attempts", 8), ("workers", None)):
+            if key not in d and default is None:
+                continue
             v = d.get(key, default)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise self.fail(None, 0, key, f"must be a positive integer, got {v!r}", f"write {key} = {default}")
+                raise self.fail(None, 0, key, f"must be a positive integer, got {v!r}",
+                                f"write {key} = {default or 2}")
             values[key] = v
         return ScanSettings(**values)
 

@@ -20,11 +20,12 @@ from auditor.collect import kms as kms_mod
 from auditor.collect import objects as objects_mod
 from auditor.collect import organizations as org_mod
 from auditor.collect import s3 as s3_mod
+from auditor.collect import workers as workers_mod
 from auditor.collect.calls import call
 from auditor.collect.session import AccountSession, SessionFactory, open_account
 from auditor.config import AccountConfig, Config
 from auditor.errors import AuditorError
-from auditor.model import COLLECTOR, AccountState, ApiError, BucketState, Integration, SkippedAccount, Snapshot
+from auditor.model import AccountState, ApiError, Integration, SkippedAccount, Snapshot
 from auditor.redact import redact, redact_error
 
 REQUIRED_READS = tuple(dict.fromkeys(s3_mod.READS + iam_mod.READS + kms_mod.READS + objects_mod.READS
@@ -73,9 +74,18 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
         mine = [x for x in integrations if x.account == acct_conf.name]
         results[i] = await collect_account(acct_conf, mine, config, limit, progress, session_factory)
 
-    async with asyncio.TaskGroup() as tg:
-        for i, a in enumerate(targets):
-            tg.create_task(one(i, a))
+    # Worker processes only with the real session factory: an injected one (tests, emulators)
+    # cannot be handed to another process.
+    pool = workers_mod.BucketPool(config.scan) if session_factory is aioboto3.Session else None
+    token = workers_mod.POOL.set(pool)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for i, a in enumerate(targets):
+                tg.create_task(one(i, a))
+    finally:
+        workers_mod.POOL.reset(token)
+        if pool is not None:
+            pool.close()
     accounts = tuple(r for r in results if isinstance(r, AccountState))
     skipped = tuple(org_skipped) + tuple(r for r in results if isinstance(r, SkippedAccount))
     return Snapshot(started_at=started, finished_at=now_iso(), accounts=accounts, skipped=skipped,
@@ -135,24 +145,8 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
         errors.append(err)
     progress.add(len(entries))
 
-    # Buckets in flight are bounded too: each one fans out into several calls, and creating them
-    # all at once for thousands of buckets costs memory without adding speed.
-    in_flight = asyncio.Semaphore(max(16, 8 * config.scan.concurrency))
-
-    async def bucket(entry):
-        async with in_flight:
-            on_bucket = [i for i in integrations if i.bucket == entry["Name"]]
-            try:
-                state = await s3_mod.collect_bucket(acct, account_id, entry, on_bucket, config.scan, limit)
-                state = await objects_mod.probe_objects(acct, state, on_bucket, config.scan, limit)
-            except Exception as e:  # noqa: BLE001
-                # Recorded on this bucket: every rule about it is unknown with the reason; the others go on.
-                state = BucketState(name=entry["Name"], account_id=account_id, region=entry.get("BucketRegion"),
-                                    errors=(ApiError(COLLECTOR, "CollectorError", redact_error(e)),))
-        progress.advance()
-        return state
-
-    buckets = await asyncio.gather(*(bucket(e) for e in entries))
+    buckets = await workers_mod.collect_buckets(acct, account_id, entries, integrations, config.scan, limit,
+                                                progress.advance)
     try:
         pab, pab_err = await pab_task
     except Exception as e:  # noqa: BLE001

@@ -93,7 +93,7 @@ def _created_dirs(parent: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_text(path: Path, encoding: str = "utf-8") -> Iterator[TextIO]:
+def atomic_text(path: Path, encoding: str = "utf-8", newline: str | None = None) -> Iterator[TextIO]:
     """A text file written in a temporary file beside ``path`` and renamed into place when the block ends.
 
     Special files (``-``, devices, FIFOs) are written in place instead. When the block fails (or the
@@ -102,11 +102,11 @@ def atomic_text(path: Path, encoding: str = "utf-8") -> Iterator[TextIO]:
     if is_special(path):
         fd = _std_fd(path)
         if fd is not None:
-            buf = io.StringIO()
+            buf = io.StringIO(newline=newline)
             yield buf
             _write_in_place(path, buf.getvalue().encode(encoding))
             return
-        with open(path, "w", encoding=encoding) as fh:
+        with open(path, "w", encoding=encoding, newline=newline) as fh:
             yield fh
         return
     path = Path(path)
@@ -114,7 +114,7 @@ def atomic_text(path: Path, encoding: str = "utf-8") -> Iterator[TextIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding=encoding) as fh:
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as fh:
             yield fh
         os.replace(tmp, path)
     except BaseException:

@@ -50,6 +50,11 @@ def displayable(result: ScanResult, fn=document) -> ScanResult:
     return dataclasses.replace(result, findings=findings, skipped=skipped)
 
 
+def plain_finding(f: Any) -> Any:
+    """One finding with only non-finite numbers replaced (reports written a finding at a time)."""
+    return _finding(f, lambda s: s)
+
+
 def plain(result: ScanResult) -> ScanResult:
     """``result`` with only non-finite numbers replaced (for machine formats: JSON, SARIF)."""
     return displayable(result, fn=lambda s: s)
