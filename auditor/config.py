@@ -13,6 +13,7 @@ from auditor.errors import ConfigError
 from auditor.model import Integration
 from auditor.profile import VendorProfile
 from auditor.rulepack import RulePack, load_packs
+from auditor.validate import endpoint_problem, region_problem
 
 PROVIDERS = ("aws", "wasabi", "s3-compatible")
 MODES = ("read-only", "read-write")
@@ -40,6 +41,7 @@ SCAN_KEYS = {
     "timeout": "seconds to wait for one API answer (default 30)",
     "max_attempts": "tries per API call, with adaptive backoff on throttling (default 8)",
     "rule_dirs": "directories of extra vendor packs (*.toml), relative to this file",
+    "workers": "processes that collect a large account's buckets (default: one per core; 1 = this process only)",
 }
 
 SUPPRESS_KEYS = {"rule", "resource", "reason", "until"}
@@ -77,6 +79,7 @@ class ScanSettings:
     timeout: int = 30
     max_attempts: int = 8
     rule_dirs: tuple[str, ...] = ()
+    workers: int = 0  # 0: one process per available core
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,10 @@ def load_config(path: str | Path, rule_dirs: Sequence[str | Path] = ()) -> Confi
                           "create it (see README 'Configuration') or pass --config FILE") from None
     except OSError as e:
         raise ConfigError(str(path), None, f"cannot read config file ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[:e.start].count(b"\n") + 1
+        raise ConfigError(str(path), None, f"not UTF-8 text (byte 0x{e.object[e.start]:02x})",
+                          "save the file as UTF-8", line=line) from None
     return parse_config(text, str(path), rule_dirs)
 
 
@@ -139,6 +146,8 @@ def parse_config(text: str, path: str = "auditor.toml", rule_dirs: Sequence[str 
     """Validate ``text``; vendor keys come from the built-in packs, ``rule_dirs`` and ``[scan] rule_dirs``."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(path, None, "invalid TOML: nested too deeply", "flatten the arrays or tables") from None
     except tomllib.TOMLDecodeError as e:
         line = _toml_error_line(str(e))
         if line is None and "end of document" in str(e):
@@ -289,6 +298,12 @@ class _Parser:
         role_arn = self._str(t, 0, d, "role_arn")
         if role_arn and not ARN_ROLE.match(role_arn):
             raise self.fail(t, 0, "role_arn", f"'{role_arn}' is not an IAM role ARN", "use arn:aws:iam::123456789012:role/NAME")
+        endpoint = self._str(t, 0, d, "endpoint_url")
+        if endpoint and endpoint_problem(endpoint):
+            raise self.fail(t, 0, "endpoint_url", endpoint_problem(endpoint), "write e.g. https://organizations.us-east-1.amazonaws.com")
+        for region in self._str_list(t, 0, d, "regions"):
+            if region_problem(region):
+                raise self.fail(t, 0, "regions", region_problem(region), "write a region such as eu-west-1")
         return OrganizationConfig(role_name=role_name, external_id=self._str(t, 0, d, "external_id"),
                                   profile=self._str(t, 0, d, "profile"), role_arn=role_arn,
                                   endpoint_url=self._str(t, 0, d, "endpoint_url"), exclude=exclude,
@@ -308,10 +323,13 @@ class _Parser:
         if "rule_dirs" in d:
             values["rule_dirs"] = self._str_list(None, 0, d, "rule_dirs")
         for key, default in (("concurrency", 16), ("sample_size", 50), ("listing_budget", 5000),
-                             ("timeout", 30), ("max_attempts", 8)):
+                             ("timeout", 30), ("max_attempts", 8), ("workers", None)):
+            if key not in d and default is None:
+                continue
             v = d.get(key, default)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise self.fail(None, 0, key, f"must be a positive integer, got {v!r}", f"write {key} = {default}")
+                raise self.fail(None, 0, key, f"must be a positive integer, got {v!r}",
+                                f"write {key} = {default or 2}")
             values[key] = v
         return ScanSettings(**values)
 
@@ -329,8 +347,11 @@ class _Parser:
         if external_id and not role_arn:
             raise self.fail(t, i, "external_id", "external_id needs role_arn", "add role_arn or remove external_id")
         endpoint = self._str(t, i, d, "endpoint_url")
-        if endpoint and not re.match(r"^https?://", endpoint):
-            raise self.fail(t, i, "endpoint_url", f"'{endpoint}' is not an http(s) URL", "write e.g. https://s3.wasabisys.com")
+        if endpoint and endpoint_problem(endpoint):
+            raise self.fail(t, i, "endpoint_url", endpoint_problem(endpoint), "write e.g. https://s3.wasabisys.com")
+        for region in self._str_list(t, i, d, "regions"):
+            if region_problem(region, provider):
+                raise self.fail(t, i, "regions", region_problem(region, provider), "write a region such as eu-west-1")
         account_id = self._str(t, i, d, "account_id")
         if account_id and not re.fullmatch(r"\d{12}", account_id):
             raise self.fail(t, i, "account_id", f"'{account_id}' is not a 12-digit account id", "write the 12 digits")

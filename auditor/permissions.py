@@ -26,6 +26,19 @@ def required_reads() -> tuple[str, ...]:
     return tuple(sorted(a for a in reads if a.split(":", 1)[-1].startswith(READ_VERBS)))
 
 
+# Content reads (EXIF, MP4 headers, COCO files) fetch bounded byte ranges of sampled objects with
+# s3:GetObject; for an object under SSE-KMS, S3 decrypts it with the caller's kms:Decrypt on the
+# object's key. Without it those reads fail (AccessDenied) and the content rules are unknown.
+CONTENT_DECRYPT = {
+    "Sid": "AuditorContentReadsOfKmsEncryptedObjects",
+    "Effect": "Allow",
+    "Action": ["kms:Decrypt"],
+    "Resource": "*",
+    # Only when S3 asks on the scanner's behalf (reading an object body), never directly.
+    "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+}
+
+
 def scanner_policy() -> dict[str, Any]:
     """The IAM policy document for the scanner's audit role: every read it makes, nothing else."""
     return {
@@ -35,5 +48,5 @@ def scanner_policy() -> dict[str, Any]:
             "Effect": "Allow",
             "Action": list(required_reads()),
             "Resource": "*",
-        }],
+        }, CONTENT_DECRYPT],
     }

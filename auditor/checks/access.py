@@ -23,8 +23,10 @@ from auditor.checks._access import (
     sampled_keys,
     summarise,
 )
+from auditor.checks._keyspace import region_keys
 from auditor.checks.registry import REQUIRED, Outcome, Param, Target, check
 from auditor.model import BucketState, Integration, Status
+from auditor.policy.requestctx import REST_HEADER, REST_QUERY_STRING
 
 GRANT_READS = ("s3:GetBucketPolicy", "iam:GetAccountAuthorizationDetails", "s3:ListBucket")
 ALLOWED_SHOWN = 5
@@ -105,7 +107,7 @@ def grant_remediation(target: Target, actor: Actor, bucket: BucketState, stateme
                  for d in denies]
         parts.append("These statements explicitly deny the request; narrow them so they do not apply to "
                      f"{actor.arn} (e.g. add a condition on aws:PrincipalArn):\n" + "\n".join(lines))
-    implicit = [a for a in asked if a.denied and not deny_statements([a])]
+    implicit = [a for a in asked if a.decision == "implicitly_denied"]  # nothing allows (a Deny may also apply)
     if implicit or not denies:
         if actor.cross_account:
             merged = bucket.policy
@@ -176,11 +178,26 @@ def _message(actor: Actor, asked: Sequence[Asked], status: Status, zone: Zone, a
     bad = [a for a in asked if (a.denied if status == Status.FAIL else a.unknown)]
     first = bad[0]
     where = first.resource.split(":::", 1)[-1]
+    if first.note.startswith("representative key for "):  # a region of the key space: name its pattern
+        where += f" ({first.note.split(' (', 1)[0].replace('representative key for', 'stands for')})"
     if status == Status.FAIL:
         return (f"{actor.describe()} cannot {first.action} {where}: {first.result.reason or first.decision}"
                 f" ({len(bad)} of {len(asked)} request(s) denied).")
     return (f"Could not establish whether {actor.describe()} may {first.action} {where}: it depends on "
             f"{conditions_text(bad) or 'request context the scanner cannot know'}.")
+
+
+def auth_types(integ: Integration, zone: str, action: str, presigned: bool = False) -> list[tuple[str, str]]:
+    """How the vendor's requests for ``action`` on ``zone`` are signed, from its profile's ``[requests]``:
+    in the header (its back end), and as a presigned URL where a browser request carries it."""
+    out = [(REST_HEADER, "")]
+    profile = integ.profile
+    browser = presigned or bool(profile and any(
+        r.auth == "presigned" and integ.mode in r.modes and (not r.zones or zone in r.zones)
+        and (not r.actions or action in r.actions) for r in profile.requests))
+    if browser:
+        out.append((REST_QUERY_STRING, "; presigned URL in a browser"))
+    return out
 
 
 @check("object_grant", needs=("GetBucketPolicy",), reads=GRANT_READS, params={
@@ -189,9 +206,11 @@ def _message(actor: Actor, asked: Sequence[Asked], status: Status, zone: Zone, a
     "list_bucket": Param(bool, False, "also require s3:ListBucket with s3:prefix = the zone's prefix"),
     "bucket_actions": Param(list, [], "bucket actions that must be allowed on the zone's bucket", kind="actions"),
     "sid": Param(str, "VendorAccess", "Sid of the statement the remediation adds"),
+    "presigned": Param(bool, False, "browsers also make these requests through presigned URLs the vendor signs "
+                                    "(s3:authType REST-QUERY-STRING as well as REST-HEADER): both must be allowed"),
 })
 def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool, sid: str,
-                 bucket_actions: list | None = None) -> Outcome | None:
+                 bucket_actions: list | None = None, presigned: bool = False) -> Outcome | None:
     """The vendor's principal may do ``actions`` on every object of ``zone`` (and list it)."""
     integ = target.integration
     if integ is None:
@@ -202,7 +221,10 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
     z = zone_for(target, integ, zone)
     if isinstance(z, Outcome):
         return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn)
-    asked = [ask_s3(target, actor, z.bucket, action, key, note=note) for key, note in z.keys for action in actions]
+    keys = list(z.keys) + region_keys(actor, z.bucket, z.list_prefix, (k for k, _ in z.keys))
+    asked = [ask_s3(target, actor, z.bucket, action, key, note=note + how, auth_type=auth_type)
+             for key, note in keys for action in actions
+             for auth_type, how in auth_types(integ, zone, action, presigned)]
     if list_bucket:
         asked.append(ask_s3(target, actor, z.bucket, "s3:ListBucket", prefix=z.list_prefix,
                             note=f"listing with s3:prefix={z.list_prefix!r}"))

@@ -8,14 +8,15 @@ which also makes the writer quote any cell holding a bare CR, so no value can st
 
 from __future__ import annotations
 
-import io
+import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
-
 from auditor.model import ScanResult
-from auditor.report.files import write_atomic
+from auditor.report.files import atomic_text
+from auditor.report.safe import plain_finding
+from auditor.textsafe import document
 
 FILENAME = "findings.csv"
 
@@ -27,30 +28,41 @@ COLUMNS = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# Excel's limit on the characters of one cell; a longer cell is cut there, with a marker.
+CELL_LIMIT = 32767
+CUT_MARKER = "…[cut: {n} characters in all]"
+
+
 def neutralise(value: object) -> object:
-    """Prefix a text cell that a spreadsheet would evaluate."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """Prefix a text cell that a spreadsheet would evaluate; show bidi and control characters as
+    escapes; cut a cell longer than a spreadsheet holds."""
+    if not isinstance(value, str):
+        return value
+    value = document(value)
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    if len(value) > CELL_LIMIT:
+        marker = CUT_MARKER.format(n=len(value))
+        value = value[:CELL_LIMIT - len(marker)] + marker
     return value
 
 
-def to_frame(result: ScanResult) -> pd.DataFrame:
-    """The findings as a DataFrame with ``COLUMNS``, every text cell neutralised."""
-    rows = []
-    for f in result.findings:
+def rows(result: ScanResult) -> Iterator[list[object]]:
+    """The findings as rows of ``COLUMNS``, every text cell neutralised (no NaN/Infinity in any cell)."""
+    for f in map(plain_finding, result.findings):
         doc = f.to_json()
         doc["evidence"] = json.dumps(doc["evidence"], separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-        rows.append({c: doc.get(c) for c in COLUMNS})
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    return frame.map(neutralise) if len(frame) else frame
+        yield [neutralise(doc.get(c)) for c in COLUMNS]
 
 
 def render_csv(result: ScanResult, out_dir: Path, *, excel: bool = False) -> Path:
-    """Write findings.csv (UTF-8; with ``excel``, UTF-8 with BOM so Excel reads accents right)."""
-    buf = io.StringIO()
-    # CRLF: Python's csv writer quotes a cell containing a character of the line terminator, and only
-    # those; with "\n" alone a bare "\r" inside a value would be written unquoted and split the row.
-    to_frame(result).to_csv(buf, index=False, lineterminator="\r\n")
+    """Write findings.csv row by row (UTF-8; with ``excel``, UTF-8 with BOM so Excel reads accents right)."""
     path = Path(out_dir) / FILENAME
-    write_atomic(path, buf.getvalue(), encoding="utf-8-sig" if excel else "utf-8")
+    with atomic_text(path, encoding="utf-8-sig" if excel else "utf-8", newline="") as fh:
+        # newline="" is the csv module's rule; CRLF: the writer quotes a cell containing a character
+        # of the line terminator, and only those; with "\n" alone a bare "\r" inside a value would
+        # be written unquoted and split the row.
+        writer = csv.writer(fh, lineterminator="\r\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(rows(result))
     return path

@@ -14,7 +14,7 @@ import importlib.resources
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from auditor.model import Finding, ScanResult, Severity, Status
-from auditor.report.files import write_atomic
+from auditor.report.files import atomic_text
+from auditor.report.safe import displayable
+from auditor.textsafe import deep
 
 FILENAME = "report.html"
 BASELINE = "baseline"  # baseline rules are listed after the vendors
@@ -30,7 +32,8 @@ SEVERITIES = tuple(s.value for s in Severity)
 STATUSES = ("fail", "unknown", "pass")
 STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.PASS: 2}
 SEVERITY_COLOURS = {"critical": "#8b1a1a", "high": "#d9480f", "medium": "#e8a317", "low": "#3b7dd8", "info": "#868e96"}
-CHANGE_KINDS = (("new", "New problems"), ("resolved", "Resolved"), ("still_failing", "Still failing"))
+CHANGE_KINDS = (("new", "New problems"), ("resolved", "Resolved"), ("still_failing", "Still failing"),
+                ("unverified", "Could not be verified (failing before, unknown now)"))
 
 # JSON inside <script> must not be able to close the element or open a comment: escape the
 # characters HTML cares about as JSON \u escapes (JSON.parse reads them back unchanged).
@@ -156,20 +159,28 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
     }
 
 
-def render_html_text(result: ScanResult, *, previous_changes: Mapping[str, Any] | None = None) -> str:
-    """The report page as a string (see ``render_html``)."""
+def _pieces(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> Iterator[str]:
+    result, previous_changes = displayable(result), deep(previous_changes)  # bidi and controls shown escaped
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
                       lstrip_blocks=True, undefined=StrictUndefined, keep_trailing_newline=True)
     css, js = _asset("report.css"), _asset("report.js")
     csp = (f"default-src 'none'; style-src '{_sha256(css)}'; script-src '{_sha256(js)}'; "
            "base-uri 'none'; form-action 'none'")
     template = env.from_string(_asset("report.html.j2"))
-    return template.render(csp=csp, css=Markup(css), js=Markup(js), **_view(result, previous_changes))
+    return template.generate(csp=csp, css=Markup(css), js=Markup(js), **_view(result, previous_changes))
+
+
+def render_html_text(result: ScanResult, *, previous_changes: Mapping[str, Any] | None = None) -> str:
+    """The report page as a string (see ``render_html``)."""
+    return "".join(_pieces(result, previous_changes))
 
 
 def render_html(result: ScanResult, out_dir: Path, *, previous_changes: Mapping[str, Any] | None = None) -> Path:
-    """Write report.html into ``out_dir`` (temporary file + rename). ``previous_changes`` is a scan
-    diff ({"new", "resolved", "still_failing"}: lists of finding dicts) shown as its own section."""
+    """Write report.html into ``out_dir`` as the template produces it (temporary file + rename).
+    ``previous_changes`` is a scan diff ({"new", "resolved", "still_failing"}: lists of finding
+    dicts) shown as its own section."""
     path = Path(out_dir) / FILENAME
-    write_atomic(path, render_html_text(result, previous_changes=previous_changes))
+    with atomic_text(path) as fh:
+        for piece in _pieces(result, previous_changes):
+            fh.write(piece)
     return path

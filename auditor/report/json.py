@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from auditor.model import ScanResult
-from auditor.report.files import write_atomic
+from auditor.report.safe import finite, plain_finding
+from auditor.report.stream import LazyList, write_json
 
 FILENAME = "findings.json"
 
 
-def to_document(result: ScanResult) -> dict[str, Any]:
-    """The findings.json document."""
+def to_document(result: ScanResult, *, stream: bool = False) -> dict[str, Any]:
+    """The findings.json document (never NaN or Infinity, which JSON does not have). With ``stream``,
+    its findings are made only while ``write_json`` writes it (a ``LazyList``: for that writer only,
+    other encoders see an empty list)."""
+    def made():
+        return (plain_finding(f).to_json() for f in result.findings)
+
+    findings = LazyList(made, len(result.findings)) if stream else list(made())
     return {
         "schema_version": 1,
         "tool": {"name": "auditor", "version": result.tool_version},
@@ -23,14 +29,15 @@ def to_document(result: ScanResult) -> dict[str, Any]:
             "accounts": list(result.accounts),
             "buckets": result.buckets,
             "skipped_accounts": [
-                {"name": s.name, "account_id": s.account_id, "reason": s.reason} for s in result.skipped
+                finite({"name": s.name, "account_id": s.account_id, "reason": s.reason}) for s in result.skipped
             ],
+            "failed_calls": [finite(dict(c)) for c in result.failed_calls],
         },
-        "findings": [f.to_json() for f in result.findings],
+        "findings": findings,
     }
 
 
 def render_json(result: ScanResult, out_dir: Path) -> Path:
     path = Path(out_dir) / FILENAME
-    write_atomic(path, json.dumps(to_document(result), indent=2, ensure_ascii=False) + "\n")
+    write_json(path, to_document(result, stream=True))
     return path

@@ -9,14 +9,14 @@ carry a SARIF suppression. The schema the output is tested against is ``auditor/
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from auditor.model import Finding, ScanResult, Severity, Status
-from auditor.report.files import write_atomic
+from auditor.report.safe import plain_finding
+from auditor.report.stream import LazyList, write_json
 
 FILENAME = "findings.sarif"
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -95,9 +95,11 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
     return result
 
 
-def to_document(result: ScanResult) -> dict[str, Any]:
-    """The SARIF log: one run, rules sorted by id, results in the findings' order."""
-    reported = [f for f in result.findings if f.status != Status.PASS]
+def to_document(result: ScanResult, *, stream: bool = False) -> dict[str, Any]:
+    """The SARIF log: one run, rules sorted by id, results in the findings' order (no NaN/Infinity).
+    With ``stream``, results are made only while ``write_json`` writes the log (see
+    ``report.json.to_document``)."""
+    reported = [plain_finding(f) for f in result.findings if f.status != Status.PASS]
     by_rule: dict[str, list[Finding]] = {}
     for f in sorted(reported, key=lambda x: x.rule_id):
         by_rule.setdefault(f.rule_id, []).append(f)
@@ -114,7 +116,8 @@ def to_document(result: ScanResult) -> dict[str, Any]:
             "tool": {"driver": {"name": "auditor", "version": result.tool_version, "rules": descriptors}},
             "invocations": [{"executionSuccessful": True, "startTimeUtc": result.started_at,
                              "endTimeUtc": result.finished_at, "toolExecutionNotifications": notifications}],
-            "results": [_result(f, index[f.rule_id]) for f in reported],
+            "results": (LazyList(lambda: (_result(f, index[f.rule_id]) for f in reported), len(reported)) if stream
+                        else [_result(f, index[f.rule_id]) for f in reported]),
             "properties": {"accounts": list(result.accounts), "buckets": result.buckets},
         }],
     }
@@ -123,5 +126,5 @@ def to_document(result: ScanResult) -> dict[str, Any]:
 def render_sarif(result: ScanResult, out_dir: Path) -> Path:
     """Write findings.sarif into ``out_dir`` (temporary file + rename)."""
     path = Path(out_dir) / FILENAME
-    write_atomic(path, json.dumps(to_document(result), indent=2, ensure_ascii=False) + "\n")
+    write_json(path, to_document(result, stream=True))
     return path

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditor.model import Finding, ScanResult, Severity, Status
+from auditor.textsafe import terminal
 
 STATUS_STYLE = {Status.FAIL: "bold red", Status.UNKNOWN: "bold yellow", Status.PASS: "green"}
 SEVERITY_STYLE = {
@@ -36,6 +37,8 @@ def summary_line(result: ScanResult) -> str:
         parts.append(f"suppressed: {result.suppressed}")
     if result.skipped:
         parts.append(f"skipped accounts: {len(result.skipped)}")
+    if getattr(result, "failed_calls", ()):
+        parts.append(f"failed calls: {len(result.failed_calls)}")
     return " · ".join(parts)
 
 
@@ -49,26 +52,27 @@ def render_table(result: ScanResult, console: Console, *, show_passes: bool = Fa
     for f in rows:
         status = Text(f.status.value.upper(), style="dim" if f.suppressed else STATUS_STYLE[f.status])
         status.append("\n" + f.severity.value, style=SEVERITY_STYLE[f.severity])
-        rule = Text(f.rule_id, style="bold")
+        rule = Text(terminal(f.rule_id), style="bold")
         if f.inferred:
             rule.append(" (inferred)", style="dim")
-        rule.append("\n" + (f.bucket or "-"), style="dim")
+        rule.append("\n" + terminal(f.bucket or "-"), style="dim")
         if f.resource != f"arn:aws:s3:::{f.bucket}":
-            rule.append("\n" + f.resource, style="dim")
-        message = Text(f.message)
+            rule.append("\n" + terminal(f.resource), style="dim")
+        message = Text(terminal(f.message))
         if f.suppressed:
             status.append("\nsuppressed", style="dim")
-            message.append(f"\nSuppressed: {f.suppression.get('reason')}"
-                           + (f" (until {f.suppression['until']})" if f.suppression.get("until") else ""), style="dim")
+            message.append(terminal(f"\nSuppressed: {f.suppression.get('reason')}"
+                                    + (f" (until {f.suppression['until']})" if f.suppression.get("until") else "")),
+                           style="dim")
         table.add_row(status, rule, message)
     if rows:
         console.print(table)
     elif result.findings:
         console.print("[green]Every check passed.[/green]")
     for s in result.skipped:
-        console.print(Text(f"skipped account {s.name}: {s.reason}", style="yellow"))
+        console.print(Text(terminal(f"skipped account {s.name}: {s.reason}"), style="yellow"))
     if not show_passes:
         passes = sum(1 for f in result.findings if f.status == Status.PASS)
         if passes:
             console.print(Text(f"{passes} passing checks not shown (use --show-passes).", style="dim"))
-    console.print(Text(summary_line(result), style="bold"))
+    console.print(Text(terminal(summary_line(result)), style="bold"))

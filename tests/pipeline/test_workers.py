@@ -1,0 +1,128 @@
+"""A large account's buckets collected across processes give the snapshot and findings of one process."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from auditor.collect import collect
+from auditor.collect import workers as workers_mod
+from auditor.config import parse_config
+from auditor.engine import evaluate
+from auditor.rulepack import load_packs
+
+V7 = "arn:aws:iam::258327614892:role/external_s3"
+
+
+def _estate(s3, n: int) -> None:
+    for i in range(n):
+        name = f"shard-{i:03d}"
+        s3.create_bucket(Bucket=name)
+        if i % 3 == 0:
+            s3.put_object(Bucket=name, Key=f"images/{i}.jpg", Body=b"x")
+        if i % 4 == 0:
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": V7}, "Action": "s3:GetObject",
+                 "Resource": f"arn:aws:s3:::{name}/*"}]}))
+        if i % 5 == 0:
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [
+                {"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]})
+
+
+def _config(endpoint: str, workers: int):
+    return parse_config(f"""
+[scan]
+concurrency = 8
+workers = {workers}
+
+[[accounts]]
+name = "main"
+endpoint_url = "{endpoint}"
+
+[[integrations]]
+vendor = "v7-aws"
+account = "main"
+bucket = "shard-004"
+""", "auditor.toml")
+
+
+@pytest.mark.slow
+def test_two_processes_collect_what_one_does(moto, aws, monkeypatch):
+    _estate(aws("s3"), 24)
+    monkeypatch.setattr(workers_mod, "MIN_BUCKETS_PER_PROCESS", 4)
+    started = []
+    real_executor = workers_mod.BucketPool.executor
+
+    def spy(self, extra):
+        started.append(extra)
+        return real_executor(self, extra)
+
+    monkeypatch.setattr(workers_mod.BucketPool, "executor", spy)
+    one = collect(_config(moto.endpoint, 1))
+    assert started == []
+    two = collect(_config(moto.endpoint, 2))
+    assert started and started[0] == 1  # one worker process besides this one
+
+    assert [b.name for b in two.accounts[0].buckets] == [b.name for b in one.accounts[0].buckets]
+    assert two.accounts == one.accounts
+    packs = load_packs()
+    assert evaluate(two, packs) == evaluate(one, packs)
+
+
+def test_chunks_cover_every_index_once():
+    for n in (0, 1, 24, 25, 26, 999, 10_000):
+        for processes in (1, 2, 3, 8):
+            parts = workers_mod.chunks(n, processes)
+            assert [i for part in parts for i in part] == list(range(n))
+
+
+def test_processes_follow_the_setting_and_the_estate(monkeypatch):
+    settings = parse_config("[scan]\nworkers = 3\n[[accounts]]\nname = 'a'\n", "auditor.toml").scan
+    assert workers_mod.plan_processes(settings, 1000) == 1  # too few buckets to pay for a process
+    assert workers_mod.plan_processes(settings, 10_000) == 3
+    monkeypatch.setattr(workers_mod, "available_cores", lambda: 2)
+    assert workers_mod.plan_processes(dataclasses.replace(settings, workers=0), 10_000) == 2
+
+
+def test_credentials_never_show_in_a_repr():
+    creds = workers_mod.Credentials("AKIAEXAMPLE", "secret-value", "token-value")
+    assert "secret-value" not in repr(creds) and "token-value" not in repr(creds)
+    chunk = workers_mod.Chunk(account=None, region="us-east-1", credentials=creds, settings=None,  # type: ignore[arg-type]
+                              account_id="1", concurrency=1, entries=(), integrations=())
+    assert "secret-value" not in repr(chunk)
+
+
+async def _endpoints():
+    import aioboto3
+
+    from auditor.collect.session import AccountSession
+    from auditor.config import AccountConfig, ScanSettings
+
+    session = aioboto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="eu-west-1")
+    acct = AccountSession(AccountConfig(name="a"), session, ScanSettings(), "eu-west-1")
+    try:
+        s3 = await acct.client("s3")
+        model = s3.meta.service_model
+        resolve = s3._ruleset_resolver.construct_endpoint
+        policy, listing = model.operation_model("GetBucketPolicy"), model.operation_model("ListObjectsV2")
+        a1 = await resolve(policy, {"Bucket": "alpha"}, {})
+        a2 = await resolve(policy, {"Bucket": "alpha"}, {})
+        b = await resolve(policy, {"Bucket": "beta"}, {})
+        dotted = await resolve(policy, {"Bucket": "with.dots"}, {})
+        listed = await resolve(listing, {"Bucket": "beta", "Prefix": "x/"}, {})
+        return a1, a2, b, dotted, listed
+    finally:
+        await acct.aclose()
+
+
+def test_endpoints_are_resolved_once_per_bucket_and_stay_per_bucket():
+    import asyncio
+
+    a1, a2, b, dotted, listed = asyncio.run(_endpoints())
+    assert a1 is a2  # the second request of the same shape reuses the answer
+    assert a1.url == "https://alpha.s3.eu-west-1.amazonaws.com"
+    assert b.url == "https://beta.s3.eu-west-1.amazonaws.com"
+    assert dotted.url == "https://s3.eu-west-1.amazonaws.com/with.dots"  # path style: a dotted name breaks TLS
+    assert listed.url == b.url
