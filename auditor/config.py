@@ -44,6 +44,7 @@ SCAN_KEYS = {
     "listing_budget": "keys listed per bucket when looking for .mrxs slides (default 5000)",
     "timeout": "seconds to wait for one API answer (default 30)",
     "max_attempts": "tries per API call, with adaptive backoff on throttling (default 8)",
+    "content": "read object headers and the first bytes of sampled objects (default true; false = --no-content)",
 }
 
 SUPPRESS_KEYS = {"rule", "resource", "reason", "until"}
@@ -81,6 +82,7 @@ class ScanSettings:
     listing_budget: int = 5000
     timeout: int = 30
     max_attempts: int = 8
+    content: bool = True  # HeadObject and bounded GetObject reads of sampled objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,8 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), None, "config file not found",
-                          "create it (see README 'Configuration') or pass --config FILE") from None
+                          "write one with `auditor init` (see README 'Scanning your accounts'), pass --config FILE, "
+                          "or run `auditor scan` without --config to scan the default credentials' account") from None
     except OSError as e:
         raise ConfigError(str(path), None, f"cannot read config file ({e.strerror})") from e
     return parse_config(text, str(path))
@@ -302,7 +305,10 @@ class _Parser:
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise self.fail(None, 0, key, f"must be a positive integer, got {v!r}", f"write {key} = {default}")
             values[key] = v
-        return ScanSettings(**values)
+        content = d.get("content", True)
+        if not isinstance(content, bool):
+            raise self.fail(None, 0, "content", f"must be true or false, got {content!r}", "write content = false")
+        return ScanSettings(**values, content=content)
 
     def account(self, i: int, d: dict) -> AccountConfig:
         t = "accounts"

@@ -11,11 +11,13 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from auditor.model import ScanResult
 from auditor.report.files import write_atomic
+
+if TYPE_CHECKING:  # pandas is imported when a CSV is written, not when the CLI starts
+    import pandas as pd
 
 FILENAME = "findings.csv"
 
@@ -34,8 +36,10 @@ def neutralise(value: object) -> object:
     return value
 
 
-def to_frame(result: ScanResult) -> pd.DataFrame:
+def to_frame(result: ScanResult) -> "pd.DataFrame":
     """The findings as a DataFrame with ``COLUMNS``, every text cell neutralised."""
+    import pandas as pd
+
     rows = []
     for f in result.findings:
         doc = f.to_json()
@@ -45,12 +49,17 @@ def to_frame(result: ScanResult) -> pd.DataFrame:
     return frame.map(neutralise) if len(frame) else frame
 
 
-def render_csv(result: ScanResult, out_dir: Path, *, excel: bool = False) -> Path:
-    """Write findings.csv (UTF-8; with ``excel``, UTF-8 with BOM so Excel reads accents right)."""
+def to_text(result: ScanResult) -> str:
+    """findings.csv as text (for a file or stdout)."""
     buf = io.StringIO()
     # CRLF: Python's csv writer quotes a cell containing a character of the line terminator, and only
     # those; with "\n" alone a bare "\r" inside a value would be written unquoted and split the row.
     to_frame(result).to_csv(buf, index=False, lineterminator="\r\n")
+    return buf.getvalue()
+
+
+def render_csv(result: ScanResult, out_dir: Path, *, excel: bool = False) -> Path:
+    """Write findings.csv (UTF-8; with ``excel``, UTF-8 with BOM so Excel reads accents right)."""
     path = Path(out_dir) / FILENAME
-    write_atomic(path, buf.getvalue(), encoding="utf-8-sig" if excel else "utf-8")
+    write_atomic(path, to_text(result), encoding="utf-8-sig" if excel else "utf-8")
     return path
