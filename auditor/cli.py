@@ -206,6 +206,25 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--shards", type=int, default=None, help="with --dask-scheduler: number of shards (default: one per worker)")
     scan.set_defaults(func=cmd_scan)
 
+    init = sub.add_parser(
+        "init", help="write a commented auditor.toml from what a scan of your account finds",
+        description="Scan the default credentials' account (or --profile) read-only and write a commented "
+                    "auditor.toml: the account, every bucket found, and an [[integrations]] entry for each bucket "
+                    "whose policy names a vendor (V7, Datature), with the keys still to fill in marked FILL IN.",
+        epilog="examples:\n  auditor init                      # ./auditor.toml\n"
+               "  auditor init --profile prod -o prod.toml\n  auditor init -o -                 # print it",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ia = init.add_argument_group("account")
+    ia.add_argument("--profile", help="shared-config profile (default: AWS_PROFILE, else the default credential chain)")
+    ia.add_argument("--region", help="region of the clients")
+    ia.add_argument("--endpoint-url", help="one endpoint for every service; AWS_ENDPOINT_URL does the same")
+    ia.add_argument("--bucket", action="append", metavar="GLOB", help="only buckets matching GLOB (repeatable)")
+    init.add_argument("--output", "-o", default="auditor.toml", metavar="FILE",
+                      help="where to write it (default ./auditor.toml; '-' prints it)")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    init.set_defaults(func=cmd_init, no_content=False, vendor=None)
+
     demo = sub.add_parser("demo", help="scan sample buckets in an embedded emulator (no credentials, no network)",
                           description="Start an embedded S3/IAM/KMS emulator on 127.0.0.1, create sample buckets for "
                                       "every vendor (some set up right, some wrong), scan them and write every report.",
@@ -582,6 +601,36 @@ def _report(result: ScanResult, args: argparse.Namespace, changes: dict | None =
     return exit_status(result.findings, args.fail_on, len(result.skipped))
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from auditor.config import parse_config
+    from auditor.credentials import check_profiles
+    from auditor.init import render_config
+    from auditor.infer import infer_integrations
+    from auditor.rulepack import load_packs
+
+    target = None if args.output == "-" else Path(args.output)
+    if target is not None and target.exists() and not args.force:
+        raise UsageError(f"init: {target} already exists — pass --force to replace it, or -o OTHER.toml")
+    config = _apply_account_flags(_zero_config(args), args)
+    check_profiles([(a.profile, "--profile") for a in config.accounts])
+    snapshot = _collect(config, args)
+    integrations = infer_integrations(snapshot, load_packs())
+    text = render_config(snapshot, integrations, config.accounts[0])
+    parse_config(text, str(target or "auditor.toml"))  # what we write loads as written
+    if target is None:
+        sys.stdout.write(text)
+        return 0
+    from auditor.report.files import write_atomic
+
+    write_atomic(target, text)
+    todo = text.count("\n# FILL IN ")
+    buckets = sum(len(a.buckets) for a in snapshot.accounts)
+    _console().print(f"wrote {target}: {buckets} bucket(s), {len(integrations)} vendor integration(s)"
+                     + (f", {todo} with keys to fill in (marked FILL IN)" if todo else "")
+                     + ". Next: review it and run `auditor scan`.", markup=False, highlight=False)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -829,7 +878,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if getattr(args, "default_formats", None) and args.format is None:
         # With --output and no --format: the table (to stderr when -o -) and JSON.
         args.format = ("table", "json") if getattr(args, "output", None) else _formats(args.default_formats)
-    if getattr(args, "output", None) is not None:
+    if args.command == "init" and args.output != "-" and not (Path(args.output).exists() and not args.force):
+        _writable_file(Path(args.output), "--output")
+    elif getattr(args, "output", None) is not None and getattr(args, "default_formats", None):
         _output_formats(args)
         if args.output == "-":
             _OUT["human_to_stderr"] = True

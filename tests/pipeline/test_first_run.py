@@ -206,3 +206,69 @@ def test_scan_content_must_be_a_boolean(value):
 
     with pytest.raises(ConfigError, match="content: must be true or false"):
         parse_config(f"[scan]\ncontent = {json.dumps(value)}\n")
+
+
+def test_init_writes_a_commented_config_that_loads_and_scans(moto, aws, tmp_path, monkeypatch, capsys):
+    from auditor.config import load_config
+
+    _v7_bucket(aws, "radiology-scans")
+    aws("s3").create_bucket(Bucket="plain-bucket")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
+    assert main(["init", "--quiet"]) == 0
+    assert "wrote auditor.toml: 2 bucket(s), 1 vendor integration(s)" in capsys.readouterr().out
+    text = (tmp_path / "auditor.toml").read_text()
+    assert "#   plain-bucket" in text and "# concurrency = 16" in text
+    config = load_config(tmp_path / "auditor.toml")
+    assert [(i.vendor, i.bucket, i.mode) for i in config.integrations] == [("v7-aws", "radiology-scans", "read-only")]
+    assert config.accounts[0].endpoint_url == moto.endpoint
+
+    # An existing file is kept unless --force; -o - prints the same text.
+    assert main(["init", "--quiet"]) == 2
+    assert "already exists — pass --force" in capsys.readouterr().err
+    assert main(["init", "--quiet", "-o", "-"]) == 0
+    assert capsys.readouterr().out.startswith("# auditor.toml, written by `auditor init`")
+
+    # The written config scans: the V7 rules are configured, no longer inferred.
+    assert main(["scan", "--quiet", "--no-history", "--format", "json"]) in (0, 1, 3)
+    doc = json.loads((tmp_path / "auditor-reports" / "findings.json").read_text())
+    grant = next(f for f in doc["findings"] if f["rule_id"] == "v7-aws.read-grant")
+    assert grant["inferred"] is False
+
+
+def test_init_marks_what_it_cannot_read_and_the_file_still_loads():
+    from auditor.config import AccountConfig, parse_config
+    from auditor.init import render_config
+    from auditor.model import Integration, Snapshot
+
+    snap = Snapshot(started_at="2026-01-01T00:00:00Z", finished_at="2026-01-01T00:00:01Z", accounts=(), skipped=())
+    datature = Integration(vendor="datature", account="default", bucket="nexus", mode="read-only",
+                           options={"prefix": "images/"}, inferred=True)
+    text = render_config(snap, [datature], AccountConfig(name="default", profile="prod"))
+    assert "# FILL IN role_arn" in text and '# role_arn = "FILL IN"' in text
+    config = parse_config(text)
+    assert config.integrations == () and config.accounts[0].profile == "prod"
+    filled = text.replace('# role_arn = "FILL IN"', 'role_arn = "arn:aws:iam::123456789012:role/datature-nexus"')
+    filled = "\n".join(line[2:] if line.startswith("# ") and any(
+        line[2:].startswith(k) for k in ("[[integrations]]", "vendor =", "account =", "bucket =", "mode =", "prefix =",
+                                         "role_arn =")) else line for line in filled.splitlines())
+    assert parse_config(filled).integrations[0].options["role_arn"].endswith("datature-nexus")
+
+
+def test_from_snapshot_and_help_load_no_aws_client_or_pandas(moto, aws, tmp_path):
+    aws("s3").create_bucket(Bucket="offline-bucket")
+    snap = tmp_path / "snap.json"
+    env = {"AWS_ENDPOINT_URL": moto.endpoint}
+    assert _cli(["scan", "-q", "--no-history", "--format", "json", "--save-snapshot", str(snap)], tmp_path, env).returncode in (0, 1, 3)
+    probe = ("import sys, runpy; sys.argv = ['auditor'] + sys.argv[1:]\n"
+             "from auditor.cli import main\n"
+             "code = main(sys.argv[1:])\n"
+             "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'aioboto3', 'aiobotocore', "
+             "'pandas', 'moto', 'numpy', 'jinja2'})\n"
+             "print('LOADED', heavy, code)\n")
+    for args in (["scan", "--from-snapshot", str(snap), "--no-history", "--format", "json,sarif", "--output-dir", "o"],
+                 ["--help"], ["scan", "--help"]):
+        done = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+        line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED"))
+        assert line.startswith("LOADED []"), (args, line, done.stderr)
