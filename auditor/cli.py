@@ -512,7 +512,7 @@ MACHINE_FORMATS = ("json", "sarif", "csv")
 
 
 def _renderers() -> dict[str, Callable[..., Path]]:
-    """Render functions by format, imported when asked for (pandas only for CSV, jinja2 only for HTML)."""
+    """Render functions by format, imported when asked for (jinja2 only for HTML)."""
 
     def json_(result, out_dir):
         from auditor.report.json import render_json
@@ -632,11 +632,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import importlib.util
-
-    if importlib.util.find_spec("moto") is None:
+    try:
+        import moto.server  # noqa: F401 — the emulator ships in the demo extra
+    except ImportError:
         raise UsageError("demo: the embedded emulator is not installed — pip install 'auditor[demo]' "
-                         "(from a checkout: pip install '.[demo]')")
+                         "(from a checkout: pip install '.[demo]')") from None
     from auditor.demo import run_demo
 
     console = _console()

@@ -8,16 +8,13 @@ which also makes the writer quote any cell holding a bare CR, so no value can st
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from auditor.model import ScanResult
 from auditor.report.files import write_atomic
-
-if TYPE_CHECKING:  # pandas is imported when a CSV is written, not when the CLI starts
-    import pandas as pd
 
 FILENAME = "findings.csv"
 
@@ -36,17 +33,14 @@ def neutralise(value: object) -> object:
     return value
 
 
-def to_frame(result: ScanResult) -> "pd.DataFrame":
-    """The findings as a DataFrame with ``COLUMNS``, every text cell neutralised."""
-    import pandas as pd
-
-    rows = []
+def rows(result: ScanResult) -> list[list[object]]:
+    """The findings as rows of ``COLUMNS``, every text cell neutralised (None is an empty cell)."""
+    out = []
     for f in result.findings:
         doc = f.to_json()
         doc["evidence"] = json.dumps(doc["evidence"], separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-        rows.append({c: doc.get(c) for c in COLUMNS})
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    return frame.map(neutralise) if len(frame) else frame
+        out.append([neutralise(doc.get(c)) for c in COLUMNS])
+    return out
 
 
 def to_text(result: ScanResult) -> str:
@@ -54,7 +48,9 @@ def to_text(result: ScanResult) -> str:
     buf = io.StringIO()
     # CRLF: Python's csv writer quotes a cell containing a character of the line terminator, and only
     # those; with "\n" alone a bare "\r" inside a value would be written unquoted and split the row.
-    to_frame(result).to_csv(buf, index=False, lineterminator="\r\n")
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows(result))
     return buf.getvalue()
 
 

@@ -272,3 +272,22 @@ def test_from_snapshot_and_help_load_no_aws_client_or_pandas(moto, aws, tmp_path
                               timeout=120)
         line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED"))
         assert line.startswith("LOADED []"), (args, line, done.stderr)
+
+
+def test_history_counts_equal_the_scans_own_counts(moto, aws, tmp_path, monkeypatch, capsys):
+    for name in ("count-a", "count-b"):
+        aws("s3").create_bucket(Bucket=name)
+    _v7_bucket(aws, "count-v7")
+    cfg = tmp_path / "auditor.toml"
+    cfg.write_text(f'[[accounts]]\nname = "main"\nendpoint_url = "{moto.endpoint}"\n'
+                   '[[suppress]]\nrule = "baseline.tls-only"\nresource = "arn:aws:s3:::count-a"\nreason = "accepted"\n')
+    history = tmp_path / "h.sqlite"
+    main(["scan", "--config", str(cfg), "--quiet", "--format", "json", "--output-dir", str(tmp_path),
+          "--history", str(history)])
+    findings = json.loads((tmp_path / "findings.json").read_text())["findings"]
+    capsys.readouterr()
+    assert main(["history", "--history", str(history), "--format", "json"]) == 0
+    recorded = json.loads(capsys.readouterr().out)[-1]["counts"]
+    own = {s: sum(1 for f in findings if f["status"] == s and not f.get("suppressed")) for s in ("fail", "unknown", "pass")}
+    assert recorded == own
+    assert any(f.get("suppressed") for f in findings)
