@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn)
+from rich.text import Text
 
 from auditor import __version__
 from auditor.errors import AuditorError, ConfigError, SnapshotError
@@ -96,6 +98,13 @@ class _Progress:
 
     def advance(self, n: int = 1) -> None:
         self._p.advance(self._task, n)
+
+
+class _Count(ProgressColumn):
+    """``done/total`` once the total is known; nothing before (never ``0/?``)."""
+
+    def render(self, task) -> Text:
+        return Text("" if task.total is None else f"{int(task.completed)}/{int(task.total)}", style="progress.download")
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -503,7 +512,7 @@ def _collect_snapshot(config, args):
         return collect_distributed(config, args.dask_scheduler, args.shards)
     if not _progress_enabled(args):
         return collect(config)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Count(), TimeElapsedColumn())
     with Progress(*columns, console=_err_console(), transient=True) as progress:
         return collect(config, progress=_Progress(progress, max(1, len(config.accounts))))
 

@@ -51,8 +51,12 @@ def test_scan_without_config_scans_the_account_with_inferred_vendors_and_aws_end
     assert not [e for e in account.errors if e.api == "GetAccountPublicAccessBlock"], account.errors
     assert "3 buckets in 1 account" in out
 
-    # --bucket and --vendor narrow the same zero-config scan.
-    code = main(["scan", "--quiet", "--no-history", "--bucket", "ml-*", "--vendor", "v7-aws", "--format", "json"])
+    # --bucket and --vendor narrow the same zero-config scan; --verbose says what is scanned, how.
+    code = main(["scan", "--quiet", "--no-history", "--bucket", "ml-*", "--vendor", "v7-aws", "--format", "json",
+                 "--verbose"])
+    err = capsys.readouterr().err
+    assert f"account default: keys from AWS_ACCESS_KEY_ID, endpoint {moto.endpoint}, buckets ml-*" in err
+    assert "collected 2 bucket(s) in" in err
     doc = json.loads((tmp_path / "auditor-reports" / "findings.json").read_text())
     assert {f["bucket"] for f in doc["findings"]} == {"ml-images", "ml-thumbs"}
     assert {f["vendor"] for f in doc["findings"]} == {"baseline", "v7-aws"}
