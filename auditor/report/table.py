@@ -7,6 +7,7 @@ and each message is capped at two lines, with the report that holds the rest nam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from rich.cells import cell_len
@@ -126,6 +127,17 @@ def short_resource(f: Finding, many_accounts: bool = False) -> str:
     return r or (f.bucket or "-")
 
 
+_ARN = re.compile(r"\barn:aws[\w-]*:([\w-]+):([\w-]*):(\d{12})?:")
+
+
+def shorten_arns(text: str, accounts: Sequence[str]) -> str:
+    """ARNs in ``text`` without the prefix every one of them shares in a one-account scan
+    (``arn:aws:iam::123456789012:role/x`` → ``role/x``); another account's ARNs stay whole."""
+    if len(accounts) != 1:
+        return text
+    return _ARN.sub(lambda m: "" if m.group(3) == accounts[0] else m.group(0), text)
+
+
 def _groups(findings: Iterable[Finding]) -> list[list[Finding]]:
     groups: dict[tuple, list[Finding]] = {}
     for f in sorted(findings, key=sort_key):
@@ -161,7 +173,7 @@ def render_table(result: ScanResult, console: Console, *, show_passes: bool = Fa
     if not shown and result.findings:
         console.print(Text("Every check passed.", style="green"))
     for group in _groups(shown):
-        truncated_any |= _render_group(console, group, width, many_accounts)
+        truncated_any |= _render_group(console, group, width, many_accounts, tuple(result.accounts))
     passes = sum(1 for f in result.findings if f.status == Status.PASS)
     tail = []
     if not show_passes and passes:
@@ -176,7 +188,8 @@ def render_table(result: ScanResult, console: Console, *, show_passes: bool = Fa
             console.print(Text(piece, style="dim"), no_wrap=True, crop=True)
 
 
-def _render_group(console: Console, group: list[Finding], width: int, many_accounts: bool) -> bool:
+def _render_group(console: Console, group: list[Finding], width: int, many_accounts: bool,
+                  accounts: Sequence[str] = ()) -> bool:
     first = group[0]
     resources = list(dict.fromkeys(short_resource(f, many_accounts) for f in group))
     console.print()
@@ -205,7 +218,7 @@ def _render_group(console: Console, group: list[Finding], width: int, many_accou
     if first.suppressed and first.suppression:
         message += f" Suppressed: {first.suppression.get('reason')}" + (
             f" (until {first.suppression['until']})" if first.suppression.get("until") else "")
-    lines, cut = wrap(" ".join(message.split()).split(" "), inner, max_lines=MAX_MESSAGE_LINES)
+    lines, cut = wrap(" ".join(shorten_arns(message, accounts).split()).split(" "), inner, max_lines=MAX_MESSAGE_LINES)
     for line in lines:
         console.print(Text(INDENT + line), no_wrap=True, crop=True)
     return cut or len(messages) > 1
