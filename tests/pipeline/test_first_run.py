@@ -295,3 +295,24 @@ def test_history_counts_equal_the_scans_own_counts(moto, aws, tmp_path, monkeypa
     own = {s: sum(1 for f in findings if f["status"] == s and not f.get("suppressed")) for s in ("fail", "unknown", "pass")}
     assert recorded == own
     assert any(f.get("suppressed") for f in findings)
+
+
+def test_redaction_of_what_botocore_logs():
+    from auditor.credentials import redact
+
+    samples = {
+        "Authorization': b'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request, "
+        "SignedHeaders=host, Signature=abcdef0123456789'": ("AKIAIOSFODNN7EXAMPLE", "abcdef0123456789"),
+        "'X-Amz-Security-Token': b'FwoGZXIvYXdzEJr//////////wEaDAnother'": ("FwoGZXIvYXdzEJr",),
+        "<Credentials><AccessKeyId>ASIAQWERTYUIOPASDFGH</AccessKeyId><SecretAccessKey>wJalrXUtnFEMI/K7MDENG"
+        "</SecretAccessKey><SessionToken>IQoJb3JpZ2luX2VjE</SessionToken>": ("ASIAQWERTYUIOPASDFGH", "wJalrXUtnFEMI",
+                                                                             "IQoJb3JpZ2luX2VjE"),
+        '{"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG", "SessionToken": "IQoJb3JpZ2luX2VjE"}': ("wJalrXUtnFEMI",
+                                                                                            "IQoJb3JpZ2luX2VjE"),
+        "https://s3/?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F2026&X-Amz-Signature=0a1b2c3d": ("AKIAIOSFODNN7EXAMPLE",
+                                                                                            "0a1b2c3d"),
+    }
+    for text, secrets in samples.items():
+        clean = redact(text)
+        for secret in secrets:
+            assert secret not in clean, (secret, clean)

@@ -112,3 +112,24 @@ def test_no_color_under_a_terminal(tmp_path):
                if any(p in {"31", "32", "33", "34", "35", "36", "41", "38", "48"} for p in sgr.split(";"))]
     assert not colours, colours[:5]
     assert "8 buckets in 1 account" in ANSI.sub("", raw)
+
+
+def test_layout_helpers_never_split_a_token():
+    from auditor.report.table import list_lines, shorten_arns, wrap
+
+    names = [f"bucket-{i:03d}-with-a-long-name" for i in range(100)]
+    lines = list_lines(names, 76, 2)
+    assert len(lines) == 2 and all(cell_len(line) <= 76 for line in lines)
+    shown = [x for x in " ".join(lines).replace(",", " ").split() if x.startswith("bucket-")]
+    assert all(x in names for x in shown)
+    assert lines[-1].endswith(f"… +{100 - len(shown)} more")
+    assert list_lines(["a", "b"], 76, 2) == ["a, b"]
+
+    lines, cut = wrap(("word " * 60).split(), 40, max_lines=2)
+    assert cut and len(lines) == 2 and lines[-1].endswith("…") and all(cell_len(x) <= 40 for x in lines)
+    long = "x" * 90
+    assert wrap([long], 40)[0] == [long[:39] + "…"]  # wider than the line: cut visibly, not folded
+
+    text = "role arn:aws:iam::123456789012:role/app may be assumed by arn:aws:iam::277710232653:root"
+    assert shorten_arns(text, ["123456789012"]) == "role role/app may be assumed by arn:aws:iam::277710232653:root"
+    assert shorten_arns(text, ["123456789012", "210987654321"]) == text
