@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="config file (default ./auditor.toml; without one, the default credentials' account)")
     acct = scan.add_argument_group("account (without a config file; with one, they apply to every account)")
     acct.add_argument("--profile", help="shared-config profile (default: AWS_PROFILE, else the default credential chain)")
-    acct.add_argument("--region", help="region of the clients (default: AWS_REGION / the profile's region, else us-east-1)")
+    acct.add_argument("--region", help="region of the account-wide clients (default us-east-1; each bucket is read in its own region)")
     acct.add_argument("--endpoint-url", help="one endpoint for every service (Wasabi, an emulator); "
                                              "AWS_ENDPOINT_URL does the same")
     acct.add_argument("--bucket", action="append", metavar="GLOB",

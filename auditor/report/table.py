@@ -164,8 +164,12 @@ def render_table(result: ScanResult, console: Console, *, show_passes: bool = Fa
     many_accounts = len(result.accounts) > 1
     for line in wrap(summary_line(result).split(" · "), width - 1, sep=" · ")[0]:
         console.print(Text(line, style="bold"), no_wrap=True, crop=True)
+    from auditor.credentials import explain
+
     for s in result.skipped:
-        for line in wrap(f"skipped account {s.name}: {s.reason}".split(" "), width - 1,
+        known = explain(s.reason)
+        fix = f" — {known[1]}" if known else ""
+        for line in wrap(f"skipped account {s.name}: {s.reason}{fix}".split(" "), width - 1,
                          max_lines=MAX_MESSAGE_LINES)[0]:
             console.print(Text(line, style="yellow"), no_wrap=True, crop=True)
     shown = [f for f in result.findings if show_passes or f.status != Status.PASS]
