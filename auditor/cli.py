@@ -461,15 +461,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _describe_account(a) -> str:
-    import os as _os
-
+    """Where the account's credentials come from, for --verbose (never the credentials themselves)."""
     if a.role_arn:
         source = f"role {a.role_arn}"
     elif a.profile:
         source = f"profile {a.profile}"
-    elif _os.environ.get("AWS_PROFILE"):
-        source = f"profile {_os.environ['AWS_PROFILE']} (AWS_PROFILE)"
-    elif _os.environ.get("AWS_ACCESS_KEY_ID"):
+    elif os.environ.get("AWS_PROFILE"):
+        source = f"profile {os.environ['AWS_PROFILE']} (AWS_PROFILE)"
+    elif os.environ.get("AWS_ACCESS_KEY_ID"):
         source = "keys from AWS_ACCESS_KEY_ID"
     else:
         source = "the default credential chain"
@@ -931,8 +930,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(e))
         return EXIT_USAGE
     except OSError as e:  # writing a report or snapshot failed (disk full, permissions changed)
-        if e.errno == errno.EPIPE:  # `| head`: the reader went away
-            return EXIT_USAGE
+        if e.errno == errno.EPIPE:  # `| head`: the reader went away; as a shell reports a writer killed by SIGPIPE
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            except OSError:
+                pass
+            return 128 + 13
         where = e.filename2 or e.filename or "output"
         _error(f"{where}: cannot write ({e.strerror or e}) — check the path and free space; "
                "files already written are complete, none is left half-written")
