@@ -768,12 +768,22 @@ def cmd_rules(args: argparse.Namespace) -> int:
                            "check": r.check, "modes": list(r.modes), "reference": r.reference}
                           for _, r in rows], indent=2))
         return 0
+    console = _console()
+    if console.width < 120:  # a list: ids whole, text wrapped at words
+        for _, r in rows:
+            console.print(Text.assemble((r.id, "bold"), f" · {r.severity.value}"), no_wrap=True, crop=True)
+            console.print(Text(r.title), style="", overflow="ellipsis")
+            console.print(Text(r.reference, style="dim"), overflow="ellipsis")
+            console.print()
+        return 0
     table = Table(title="auditor rules", show_lines=True)
-    for col in ("Rule", "Severity", "Title", "Reference"):
-        table.add_column(col, overflow="fold")
+    table.add_column("Rule", no_wrap=True)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Title", overflow="ellipsis", ratio=1)
+    table.add_column("Reference", overflow="ellipsis", ratio=2)
     for _, r in rows:
         table.add_row(r.id, r.severity.value, r.title, r.reference)
-    _console().print(table)
+    console.print(table)
     return 0
 
 
@@ -825,8 +835,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         items = changes[key]
         table = Table(title=f"{label}: {len(items)}", title_style=style, expand=True)
         table.add_column("Status", width=9)
-        table.add_column("Rule · bucket", ratio=2, overflow="fold")
-        table.add_column("Finding", ratio=3, overflow="fold")
+        table.add_column("Rule · bucket", ratio=2, overflow="ellipsis")  # ids and names whole, or cut with …
+        table.add_column("Finding", ratio=3, overflow="ellipsis")
         for f in items:
             status = f.get("status_now", f["status"]) if key == "resolved" else f["status"]
             table.add_row(f"{status}\n{f['severity']}", f"{f['rule_id']}\n{f.get('bucket') or '-'}", f["message"])
