@@ -133,3 +133,15 @@ def test_layout_helpers_never_split_a_token():
     text = "role arn:aws:iam::123456789012:role/app may be assumed by arn:aws:iam::277710232653:root"
     assert shorten_arns(text, ["123456789012"]) == "role role/app may be assumed by arn:aws:iam::277710232653:root"
     assert shorten_arns(text, ["123456789012", "210987654321"]) == text
+
+
+@pytest.mark.parametrize("columns", ["80", "140"])
+def test_rules_listing_keeps_every_id_whole(columns, known_ids, monkeypatch, capsys):
+    from auditor.cli import main
+
+    monkeypatch.setenv("COLUMNS", columns)
+    assert main(["rules"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(cell_len(line) <= int(columns) for line in lines)
+    for rule_id in known_ids:
+        assert any(re.search(rf"(?<![\w.-]){re.escape(rule_id)}(?![\w-])", line) for line in lines), rule_id
