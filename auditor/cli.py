@@ -367,6 +367,10 @@ def _apply_account_flags(config, args: argparse.Namespace):
     from auditor.credentials import endpoint_from_env
 
     endpoint = args.endpoint_url or None
+    for url, where in ((endpoint, "--endpoint-url"), (endpoint_from_env(), "AWS_ENDPOINT_URL")):
+        if url and not url.startswith(("http://", "https://")):
+            raise UsageError(f"{where} {url}: not an http(s) URL — write e.g. https://s3.wasabisys.com "
+                             "or http://127.0.0.1:9000")
     changes = {}
     if args.profile:
         changes["profile"] = args.profile

@@ -316,3 +316,13 @@ def test_redaction_of_what_botocore_logs():
         clean = redact(text)
         for secret in secrets:
             assert secret not in clean, (secret, clean)
+
+
+def test_an_endpoint_that_is_not_a_url_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["scan", "--endpoint-url", "localhost:9000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--endpoint-url localhost:9000: not an http(s) URL" in err
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "minio:9000")
+    assert main(["scan"]) == 2
+    assert "AWS_ENDPOINT_URL minio:9000: not an http(s) URL" in capsys.readouterr().err
