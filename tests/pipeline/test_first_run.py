@@ -326,3 +326,14 @@ def test_an_endpoint_that_is_not_a_url_is_a_usage_error(tmp_path, monkeypatch, c
     monkeypatch.setenv("AWS_ENDPOINT_URL", "minio:9000")
     assert main(["scan"]) == 2
     assert "AWS_ENDPOINT_URL minio:9000: not an http(s) URL" in capsys.readouterr().err
+
+
+def test_per_service_endpoint_variables_work_like_one_endpoint(moto, aws, tmp_path, monkeypatch, capsys):
+    aws("s3").create_bucket(Bucket="per-service")
+    monkeypatch.chdir(tmp_path)
+    for service in ("S3", "S3_CONTROL", "STS", "IAM", "KMS"):
+        monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", moto.endpoint)
+    assert main(["scan", "--quiet", "--no-history", "--format", "json", "--save-snapshot", "snap.json"]) in (0, 1, 3)
+    account = load_snapshot(tmp_path / "snap.json").accounts[0]
+    assert [b.name for b in account.buckets] == ["per-service"]
+    assert not [e for e in account.errors if e.api == "GetAccountPublicAccessBlock"], account.errors
