@@ -6,6 +6,7 @@ import argparse
 import errno
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -384,6 +385,8 @@ def _apply_account_flags(config, args: argparse.Namespace):
         url = endpoint or (None if a.endpoint_url else endpoint_from_env())
         if url:
             extra["endpoint_url"] = url
+            if a.provider == "aws" and re.match(r"^https?://([\w.-]+\.)?wasabisys\.com(:\d+)?(/|$)", url):
+                extra["provider"] = "wasabi"  # no KMS or S3 Control there: recorded as unsupported, not failed
         accounts.append(dataclasses.replace(a, **extra) if extra else a)
     scan = dataclasses.replace(config.scan, content=False) if args.no_content else config.scan
     return dataclasses.replace(config, accounts=tuple(accounts), scan=scan)

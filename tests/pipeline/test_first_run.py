@@ -337,3 +337,18 @@ def test_per_service_endpoint_variables_work_like_one_endpoint(moto, aws, tmp_pa
     account = load_snapshot(tmp_path / "snap.json").accounts[0]
     assert [b.name for b in account.buckets] == ["per-service"]
     assert not [e for e in account.errors if e.api == "GetAccountPublicAccessBlock"], account.errors
+
+
+def test_a_wasabi_endpoint_without_a_config_is_scanned_as_wasabi():
+    import argparse
+
+    from auditor.cli import _apply_account_flags, _zero_config
+
+    def account(url):
+        ns = argparse.Namespace(endpoint_url=url, profile=None, region=None, bucket=["ml-*"], no_content=False)
+        return _apply_account_flags(_zero_config(ns), ns).accounts[0]
+
+    assert account("https://s3.eu-central-1.wasabisys.com").provider == "wasabi"
+    assert account("https://s3.wasabisys.com").buckets == ("ml-*",)
+    assert account("http://127.0.0.1:9000").provider == "aws"
+    assert account("https://wasabisys.com.example.org").provider == "aws"
