@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +21,8 @@ from rich.text import Text
 from auditor import __version__
 from auditor.errors import AuditorError, ConfigError, SnapshotError
 from auditor.model import ScanResult
+from auditor.redact import redact
+from auditor.textsafe import terminal
 
 FORMATS = ("table", "json", "csv", "html", "sarif")
 EXIT_USAGE = 2
@@ -300,8 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "never writes to an account. It does read data: s3:GetObject is used for the headers "
                     "(HeadObject) and the first bytes of a bounded sample of objects in buckets a vendor uses "
                     "(image orientation, video headers, COCO files) — never a whole large object. "
-                    "With --no-content the scan makes no such read and s3:GetObject is left out.",
-        epilog="the identity that runs auditor also needs, outside this document:\n"
+                    "With --no-content the scan makes no such read and s3:GetObject (and kms:Decrypt) are left out.",
+        epilog="content reads: s3:GetObject fetches bounded byte ranges of sampled objects (EXIF orientation,\n"
+               "  MP4 headers, Tenyks's COCO files); for objects under SSE-KMS, S3 also needs kms:Decrypt on the\n"
+               "  object's key — granted in the second statement, only through S3 (kms:ViaService).\n\n"
+               "the identity that runs auditor also needs, outside this document:\n"
                "  sts:AssumeRole on each [[accounts]] role_arn, and with [organization] on\n"
                "  arn:aws:iam::*:role/ROLE_NAME (the member accounts' audit role);\n"
                "  each of those roles' trust policy must allow that identity (with sts:ExternalId\n"
@@ -454,17 +461,50 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
         findings = apply_suppressions(result.findings, config.suppressions, result.finished_at[:10], config.path)
         result = dataclasses.replace(result, findings=findings)
-    changes = None
-    if not args.no_history:
-        from auditor.history import open_history
+    _verbose(args, f"evaluated in {time.monotonic() - t0:.1f} s")
+    if args.no_history:
+        return _report(result, args)
+    return _report_then_record(result, args)
 
+
+def _report_then_record(result: ScanResult, args: argparse.Namespace) -> int:
+    """Reports first; then the history. A history that cannot be read or written costs one line and
+    exit 2, never the reports."""
+    import sqlite3
+
+    from auditor.history import HistoryError, open_history
+
+    history, changes, problem = None, None, None
+    try:
         history = open_history(args.history)
-        try:
-            changes = history.previous_changes(history.record(result))
-        finally:
-            history.close()
-    _verbose(args, f"done in {time.monotonic() - t0:.1f} s")
-    return _report(result, args, changes)
+        changes = history.changes_to(result)
+    except (HistoryError, OSError, sqlite3.Error) as e:
+        problem = e
+    try:
+        status = _report(result, args, changes)
+        if history is not None and problem is None:
+            try:
+                history.record(result)
+            except (OSError, sqlite3.Error) as e:
+                problem = e
+    finally:
+        if history is not None:
+            with contextlib.suppress(Exception):
+                history.close()
+    if problem is not None:
+        where = getattr(args, "history", None) or _history_path()
+        text = str(problem) if isinstance(problem, HistoryError) else f"{where}: cannot record the scan ({problem})"
+        _err_console().print(terminal(f"auditor: error: {text} — the reports were written; free space or make the "
+                                      "history writable, or pass --history PATH or --no-history"),
+                             markup=False, highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    return status
+
+
+def _history_path() -> Path:
+    from auditor.history import default_path
+
+    return default_path()
 
 
 def _describe_account(a) -> str:
@@ -612,8 +652,8 @@ def _report(result: ScanResult, args: argparse.Namespace, changes: dict | None =
             else:
                 written.append(str(renderers[fmt](result, args.output_dir)))
     for path in written:
-        console.print(f"wrote {path}", style="dim", markup=False, highlight=False)
-    return exit_status(result.findings, args.fail_on, len(result.skipped))
+        console.print(terminal(f"wrote {path}"), style="dim", markup=False, highlight=False)
+    return exit_status(result.findings, args.fail_on, len(result.skipped) + len(result.failed_calls))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -695,7 +735,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if unknown:
         console.print(f"{unknown} check(s) could not be verified (see the unknown findings above).", style="yellow")
     line = verdict(result, args.fail_on)
-    console.print(line, style="bold green" if line == "READY" else "bold red", soft_wrap=True)  # one line, for grep
+    console.print(terminal(line), style="bold green" if line == "READY" else "bold red", soft_wrap=True, markup=False)  # one line, for grep
     return status
 
 
@@ -718,8 +758,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps(plan.to_json(), indent=2))
     else:
         console = _console()
-        console.print(render_text(plan), markup=False, highlight=False, soft_wrap=True)
-        console.print(f"\nwrote {out / 'plan.json'}, {out / 'plan.sh'}, {out / 'plan.tf'}", style="dim")
+        console.print(terminal(render_text(plan)), markup=False, highlight=False, soft_wrap=True)
+        console.print(terminal(f"\nwrote {out / 'plan.json'}, {out / 'plan.sh'}, {out / 'plan.tf'}"), style="dim",
+                      markup=False)
     return 0
 
 
@@ -743,6 +784,10 @@ def cmd_items_list(args: argparse.Namespace) -> int:
         prefix = args.prefix if args.prefix is not None else integ.option("prefix", "")
         settings = config.scan
     elif args.bucket:
+        from auditor.validate import endpoint_problem
+
+        if args.endpoint_url and endpoint_problem(args.endpoint_url):
+            raise UsageError(f"--endpoint-url: {endpoint_problem(args.endpoint_url)} — write e.g. https://s3.wasabisys.com")
         bucket = parse_bucket(args.bucket)
         account = AccountConfig(name="target", profile=args.profile, endpoint_url=args.endpoint_url)
         prefix = args.prefix or ""
@@ -754,12 +799,17 @@ def cmd_items_list(args: argparse.Namespace) -> int:
         if _progress_enabled(args):
             columns = (SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, console=console, transient=True) as progress:
-                task = progress.add_task(f"Listing s3://{bucket}/{prefix}", total=None)
+                task = progress.add_task(terminal(f"Listing s3://{bucket}/{prefix}", one_line=True).replace("[", "\\["),
+                                         total=None)
                 n = items_list(account, bucket, prefix, out, settings=settings, group_by=args.group_by,
                                extensions=extensions, on_page=lambda k: progress.advance(task, k))
         else:
             n = items_list(account, bucket, prefix, out, settings=settings, group_by=args.group_by, extensions=extensions)
-    _console().print(f"wrote {n} datapoint(s) from s3://{bucket}/{prefix} to {args.output}")
+    from auditor.report.files import is_special
+
+    # Written to standard output (-, /dev/stdout): the note goes to stderr, so stdout is the JSON alone.
+    note = _err_console() if is_special(args.output) else _console()
+    note.print(terminal(f"wrote {n} datapoint(s) from s3://{bucket}/{prefix} to {args.output}"), markup=False)
     return 0
 
 
@@ -778,9 +828,10 @@ def cmd_rules(args: argparse.Namespace) -> int:
     console = _console()
     if console.width < 120:  # a list: ids whole, text wrapped at words
         for _, r in rows:
-            console.print(Text.assemble((r.id, "bold"), f" · {r.severity.value}"), no_wrap=True, crop=True)
-            console.print(Text(r.title), style="", overflow="ellipsis")
-            console.print(Text(r.reference, style="dim"), overflow="ellipsis")
+            console.print(Text.assemble((terminal(r.id, one_line=True), "bold"), f" · {r.severity.value}"),
+                          no_wrap=True, crop=True)
+            console.print(Text(terminal(r.title)), overflow="ellipsis")
+            console.print(Text(terminal(r.reference), style="dim"), overflow="ellipsis")
             console.print()
         return 0
     table = Table(title="auditor rules", show_lines=True)
@@ -788,8 +839,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
     table.add_column("Severity", no_wrap=True)
     table.add_column("Title", overflow="ellipsis", ratio=1)
     table.add_column("Reference", overflow="ellipsis", ratio=2)
-    for _, r in rows:
-        table.add_row(r.id, r.severity.value, r.title, r.reference)
+    for _, r in rows:  # rule packs are data: shown like any other text
+        table.add_row(*(Text(terminal(v)) for v in (r.id, r.severity.value, r.title, r.reference)))
     console.print(table)
     return 0
 
@@ -816,8 +867,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     for col in ("Scan", "Started", "Accounts", "Buckets", "Fail", "Unknown", "Pass", "Skipped"):
         table.add_column(col)
     for s in scans:
-        table.add_row(str(s.id), s.started_at, str(len(s.accounts)), str(s.buckets), str(s.counts["fail"]),
-                      str(s.counts["unknown"]), str(s.counts["pass"]), str(s.skipped))
+        table.add_row(*(Text(terminal(v)) for v in (s.id, s.started_at, len(s.accounts), s.buckets, s.counts["fail"],
+                                                     s.counts["unknown"], s.counts["pass"], s.skipped)))
     _console().print(table)
     return 0
 
@@ -836,17 +887,20 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(json.dumps(changes, indent=2))
         return 0
     console = _console()
-    console.print(f"Changes from scan {changes['old_scan']} to scan {changes['new_scan']}", style="bold")
+    console.print(f"Changes from scan {changes['old_scan']} to scan {changes['new_scan']}", style="bold", markup=False)
     for label, key, style in (("New", "new", "red"), ("Resolved", "resolved", "green"),
-                              ("Still failing", "still_failing", "yellow")):
-        items = changes[key]
+                              ("Still failing", "still_failing", "yellow"),
+                              ("Could not be verified (failing before, unknown now)", "unverified", "yellow")):
+        items = changes.get(key, [])
         table = Table(title=f"{label}: {len(items)}", title_style=style, expand=True)
         table.add_column("Status", width=9)
         table.add_column("Rule · bucket", ratio=2, overflow="ellipsis")  # ids and names whole, or cut with …
         table.add_column("Finding", ratio=3, overflow="ellipsis")
         for f in items:
-            status = f.get("status_now", f["status"]) if key == "resolved" else f["status"]
-            table.add_row(f"{status}\n{f['severity']}", f"{f['rule_id']}\n{f.get('bucket') or '-'}", f["message"])
+            status = f.get("status_now", f["status"]) if key in ("resolved", "unverified") else f["status"]
+            message = f["message"] if key != "unverified" else f"was: {f['message']}\nnow: {f.get('message_now', '')}"
+            table.add_row(Text(terminal(f"{status}\n{f['severity']}")),
+                          Text(terminal(f"{f['rule_id']}\n{f.get('bucket') or '-'}")), Text(terminal(message)))
         if items:
             console.print(table)
         else:
@@ -888,7 +942,13 @@ def _writable_dir(path: Path, flag: str) -> None:
 
 
 def _writable_file(path: Path, flag: str) -> None:
+    from auditor.report.files import is_special
+
     p = Path(path)
+    if is_special(p):  # "-", /dev/stdout, a FIFO, a device: written in place, never replaced
+        if str(p) != "-" and not os.access(p, os.W_OK):
+            raise UsageError(f"{flag} {path}: is not writable — choose another file")
+        return
     if p.is_dir():
         raise UsageError(f"{flag} {path}: is a directory — give a file name")
     if p.exists():
@@ -919,8 +979,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
         _writable_file(args.save_snapshot, "--save-snapshot")
     if args.command == "items-list":
         _writable_file(args.output, "--output")
-    if args.command == "scan" and getattr(args, "history", None) and not args.no_history:
-        _writable_file(args.history, "--history")
+    if args.command == "scan" and not args.no_history:
+        if getattr(args, "history", None):
+            _writable_file(args.history, "--history")
+        elif os.environ.get("AUDITOR_HISTORY"):
+            _writable_file(Path(os.environ["AUDITOR_HISTORY"]), "$AUDITOR_HISTORY")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -940,11 +1003,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    previous = _on_sigterm()
     try:
         _check_outputs(args)
         return args.func(args)
     except AuditorError as e:  # config, usage, snapshot, credentials: one line, exit 2
-        _error(str(e))
+        _error(f"auditor: error: {e}")
         return EXIT_USAGE
     except OSError as e:  # writing a report or snapshot failed (disk full, permissions changed)
         if e.errno == errno.EPIPE:  # `| head`: the reader went away; as a shell reports a writer killed by SIGPIPE
@@ -954,34 +1018,54 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pass
             return 128 + 13
         where = e.filename2 or e.filename or "output"
-        _error(f"{where}: cannot write ({e.strerror or e}) — check the path and free space; "
+        _error(f"auditor: error: {where}: cannot write ({e.strerror or e}) — check the path and free space; "
                "files already written are complete, none is left half-written")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except Exception as e:  # noqa: BLE001 — never a traceback; the fix if we know it, else how to see more
+    except _Terminated:
+        return 143
+    except RecursionError:
+        _error("auditor: error: an input is nested too deeply to be read (over the recursion limit) — "
+               "check the snapshot, config or answer it came from")
+        return EXIT_USAGE
+    except Exception as e:  # noqa: BLE001 — never a traceback (it could quote a credential), never exit 1
         from auditor.credentials import explain
 
         known = explain(f"{type(e).__name__} {e}")
-        if known:
-            _error(f"{known[0]} — {known[1]} [{type(e).__name__}: {_one_line(str(e))}]")
+        if known:  # a credential or endpoint problem botocore raised outside a call: the fix
+            _error(f"auditor: error: {known[0]} — {known[1]} [{type(e).__name__}: {e}]")
             return EXIT_USAGE
-        if args.debug:
-            import traceback
-
-            traceback.print_exc()
-        _error(f"internal error ({type(e).__name__}: {_one_line(str(e))}) — run again with --debug for the "
-               "details and report it")
+        _error(f"auditor: internal error: {type(e).__name__}: {e} — nothing was left half-written; "
+               "please report this (with the command line)")
         return EXIT_USAGE
+    finally:
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                signal.signal(signal.SIGTERM, previous)
 
 
-def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+class _Terminated(BaseException):
+    """SIGTERM: unwinds like Ctrl-C, so temporary files are removed and nothing is left half-written."""
+
+
+def _on_sigterm():
+    def stop(signum, frame):  # noqa: ARG001
+        raise _Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, stop)
+    except (ValueError, OSError):  # not the main thread (embedded use)
+        return None
 
 
 def _error(text: str) -> None:
-    _err_console().print(f"auditor: error: {_one_line(text, 2000)}", markup=False, highlight=False, soft_wrap=True)
+    """One line on stderr: credentials redacted, control characters shown as escapes."""
+    line = terminal(redact(text), one_line=True)[:4000]
+    try:
+        _err_console().print(line, markup=False, highlight=False, soft_wrap=True)
+    except Exception:  # noqa: BLE001 — stderr itself is broken
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

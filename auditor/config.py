@@ -10,6 +10,7 @@ from typing import Any
 
 from auditor.errors import ConfigError
 from auditor.model import Integration
+from auditor.validate import endpoint_problem, region_problem
 
 VENDORS = ("v7-aws", "v7-wasabi", "datature", "tenyks", "redbrick")
 PROVIDERS = ("aws", "wasabi", "s3-compatible")
@@ -131,12 +132,18 @@ def load_config(path: str | Path) -> Config:
                           "or run `auditor scan` without --config to scan the default credentials' account") from None
     except OSError as e:
         raise ConfigError(str(path), None, f"cannot read config file ({e.strerror})") from e
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[:e.start].count(b"\n") + 1
+        raise ConfigError(str(path), None, f"not UTF-8 text (byte 0x{e.object[e.start]:02x})",
+                          "save the file as UTF-8", line=line) from None
     return parse_config(text, str(path))
 
 
 def parse_config(text: str, path: str = "auditor.toml") -> Config:
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(path, None, "invalid TOML: nested too deeply", "flatten the arrays or tables") from None
     except tomllib.TOMLDecodeError as e:
         line = _toml_error_line(str(e))
         if line is None and "end of document" in str(e):
@@ -283,6 +290,12 @@ class _Parser:
         role_arn = self._str(t, 0, d, "role_arn")
         if role_arn and not ARN_ROLE.match(role_arn):
             raise self.fail(t, 0, "role_arn", f"'{role_arn}' is not an IAM role ARN", "use arn:aws:iam::123456789012:role/NAME")
+        endpoint = self._str(t, 0, d, "endpoint_url")
+        if endpoint and endpoint_problem(endpoint):
+            raise self.fail(t, 0, "endpoint_url", endpoint_problem(endpoint), "write e.g. https://organizations.us-east-1.amazonaws.com")
+        for region in self._str_list(t, 0, d, "regions"):
+            if region_problem(region):
+                raise self.fail(t, 0, "regions", region_problem(region), "write a region such as eu-west-1")
         return OrganizationConfig(role_name=role_name, external_id=self._str(t, 0, d, "external_id"),
                                   profile=self._str(t, 0, d, "profile"), role_arn=role_arn,
                                   endpoint_url=self._str(t, 0, d, "endpoint_url"), exclude=exclude,
@@ -324,8 +337,11 @@ class _Parser:
         if external_id and not role_arn:
             raise self.fail(t, i, "external_id", "external_id needs role_arn", "add role_arn or remove external_id")
         endpoint = self._str(t, i, d, "endpoint_url")
-        if endpoint and not re.match(r"^https?://", endpoint):
-            raise self.fail(t, i, "endpoint_url", f"'{endpoint}' is not an http(s) URL", "write e.g. https://s3.wasabisys.com")
+        if endpoint and endpoint_problem(endpoint):
+            raise self.fail(t, i, "endpoint_url", endpoint_problem(endpoint), "write e.g. https://s3.wasabisys.com")
+        for region in self._str_list(t, i, d, "regions"):
+            if region_problem(region, provider):
+                raise self.fail(t, i, "regions", region_problem(region, provider), "write a region such as eu-west-1")
         account_id = self._str(t, i, d, "account_id")
         if account_id and not re.fullmatch(r"\d{12}", account_id):
             raise self.fail(t, i, "account_id", f"'{account_id}' is not a 12-digit account id", "write the 12 digits")

@@ -141,6 +141,14 @@ class History:
             raise HistoryError(f"{self.path}: need two scans to diff; {len(ids)} recorded (run `auditor scan` again)")
         return diff_findings(self._findings(old), self._findings(new), old, new)
 
+    def changes_to(self, result: ScanResult) -> dict[str, Any] | None:
+        """The diff from the last recorded scan to ``result`` (not recorded yet), or None when none is."""
+        ids = [s.id for s in self.scans()]
+        if not ids:
+            return None
+        now = {f.fingerprint: f.to_json() for f in result.findings if not f.suppressed}
+        return diff_findings(self._findings(ids[-1]), now, ids[-1], None)
+
     def previous_changes(self, scan_id: int) -> dict[str, Any] | None:
         """The diff from the scan before ``scan_id`` to it, or None for the first scan."""
         earlier = [s.id for s in self.scans() if s.id < scan_id]
@@ -149,19 +157,45 @@ class History:
 
 def diff_findings(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]],
                   old_id: int | None = None, new_id: int | None = None) -> dict[str, Any]:
-    """Classify by fingerprint: a problem (fail/unknown) now and not before is new, and so on."""
+    """Classify by fingerprint: a problem (fail/unknown) now and not before is new, and so on.
+
+    A fail that is ``unknown`` now — same fingerprint, or the same rule on the same bucket and
+    account when the failed call left no principal to name — is neither resolved nor still failing:
+    it "could not be verified" (``unverified``), and the unknown finding is not counted as new.
+    """
     def problems(d: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return {fp: f for fp, f in d.items() if f["status"] in PROBLEM}
 
+    def place(f: dict[str, Any]) -> tuple:
+        return (f.get("rule_id"), f.get("vendor"), f.get("account_id"), f.get("bucket"))
+
     before, after = problems(old), problems(new)
+    unknown_now: dict[tuple, list[str]] = {}
+    for fp, f in after.items():
+        if f["status"] == "unknown":
+            unknown_now.setdefault(place(f), []).append(fp)
+    unverified, used, done = [], set(), set()
+    for fp, f in before.items():
+        if f["status"] != "fail":
+            continue
+        if fp in after and after[fp]["status"] == "unknown":
+            now = [fp]
+        elif fp not in after and unknown_now.get(place(f)):
+            now = unknown_now[place(f)]
+        else:
+            continue
+        unverified.append({**f, "status_now": "unknown", "message_now": after[now[0]]["message"]})
+        used.update(now)
+        done.add(fp)
     key = lambda f: (f["rule_id"], f["resource"])  # noqa: E731
     return {
         "old_scan": old_id,
         "new_scan": new_id,
-        "new": sorted((after[fp] for fp in after.keys() - before.keys()), key=key),
+        "new": sorted((after[fp] for fp in after.keys() - before.keys() - used), key=key),
         "resolved": sorted(({**before[fp], "status_now": new[fp]["status"] if fp in new else "absent"}
-                            for fp in before.keys() - after.keys()), key=key),
-        "still_failing": sorted((after[fp] for fp in after.keys() & before.keys()), key=key),
+                            for fp in before.keys() - after.keys() - done), key=key),
+        "still_failing": sorted((after[fp] for fp in (after.keys() & before.keys()) - done), key=key),
+        "unverified": sorted(unverified, key=key),
     }
 
 

@@ -43,6 +43,13 @@ _SEVERITY_RANK = {
 # --------------------------------------------------------------------------- snapshot
 
 
+# The api of an error that stopped the collection of a whole bucket: every call about it counts as failed.
+COLLECTOR = "collector"
+BUCKET_APIS = frozenset({"GetBucketLocation", "GetBucketPolicy", "GetBucketCors", "GetBucketEncryption",
+                         "GetPublicAccessBlock", "GetBucketOwnershipControls", "GetBucketVersioning",
+                         "ListObjectsV2", "HeadObject", "GetObject"})
+
+
 @dataclass(frozen=True, slots=True)
 class ApiError:
     """An API call that was refused or failed: data, never swallowed."""
@@ -52,7 +59,8 @@ class ApiError:
     message: str = ""
 
     def describe(self) -> str:
-        text = f"{self.api} failed with {self.code}"
+        text = (f"collecting this resource failed ({self.code})" if self.api == COLLECTOR
+                else f"{self.api} failed with {self.code}")
         return f"{text}: {self.message}" if self.message else text
 
 
@@ -103,9 +111,10 @@ class BucketState:
         return f"arn:aws:s3:::{self.name}"
 
     def error(self, api: str) -> ApiError | None:
-        """The recorded failure of ``api`` on this bucket, if any."""
+        """The recorded failure of ``api`` on this bucket, if any (a failed collection of the whole
+        bucket is a failure of every call)."""
         for err in self.errors:
-            if err.api == api:
+            if err.api == api or (err.api == COLLECTOR and api in BUCKET_APIS):
                 return err
         return None
 
@@ -169,6 +178,8 @@ class KeyState:
     aliases: tuple[str, ...] = ()
     policy: Mapping[str, Any] | None = None
     errors: tuple[ApiError, ...] = ()
+    # ListGrants: GrantId, Name, GranteePrincipal, Operations, Constraints. None = not collected.
+    grants: tuple[Mapping[str, Any], ...] | None = None
 
     @property
     def aws_managed(self) -> bool:
@@ -284,6 +295,8 @@ class Finding:
     reference: str = ""
     principal: str | None = None  # the vendor principal the finding is about, when there is one
     suppression: Mapping[str, Any] | None = None  # {"reason", "until", "rule", "resource"} when suppressed
+    # Set on a copy made for display (escaped text): the identity of the finding it shows.
+    shown_fingerprint: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def suppressed(self) -> bool:
@@ -294,6 +307,8 @@ class Finding:
         """Stable identity across scans: rule id + resource + principal + vendor."""
         import hashlib
 
+        if self.shown_fingerprint is not None:  # noqa: SIM102
+            return self.shown_fingerprint
         text = "\x1f".join((self.rule_id, self.resource, self.principal or "", self.vendor))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -332,6 +347,9 @@ class ScanResult:
     findings: tuple[Finding, ...]
     skipped: tuple[SkippedAccount, ...] = ()
     tool_version: str = "0.1.0"
+    # Calls that failed during collection, one entry per (account, bucket, api, code): a scan with any
+    # is incomplete (exit 3) even where no rule's verdict depended on the call.
+    failed_calls: tuple[Mapping[str, Any], ...] = ()
 
     def counts(self) -> dict[str, dict[str, int]]:
         """{status: {severity: n}} over the findings that are not suppressed."""

@@ -13,7 +13,7 @@ from auditor.model import Finding, Integration, ScanResult, Severity, Status
 SOURCE = "command line"
 
 # Integration key → flag, for messages (PRODUCT.md §2 keys, spelled as flags).
-FLAGS = {k: "--" + k.replace("_", "-") for keys, _ in VENDOR_KEYS.values() for k in keys}
+FLAGS = {k: "--" + k.replace("_", "-") for keys, _ in VENDOR_KEYS.values() for k in keys} | {"regions": "--region"}
 
 EXAMPLES = """\
 examples (one per vendor):

@@ -31,6 +31,19 @@ def required_reads(*, content: bool = True) -> tuple[str, ...]:
     return tuple(sorted(a for a in reads if a.split(":", 1)[-1].startswith(READ_VERBS)))
 
 
+# Content reads (EXIF, MP4 headers, COCO files) fetch bounded byte ranges of sampled objects with
+# s3:GetObject; for an object under SSE-KMS, S3 decrypts it with the caller's kms:Decrypt on the
+# object's key. Without it those reads fail (AccessDenied) and the content rules are unknown.
+CONTENT_DECRYPT = {
+    "Sid": "AuditorContentReadsOfKmsEncryptedObjects",
+    "Effect": "Allow",
+    "Action": ["kms:Decrypt"],
+    "Resource": "*",
+    # Only when S3 asks on the scanner's behalf (reading an object body), never directly.
+    "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}},
+}
+
+
 def scanner_policy(*, content: bool = True) -> dict[str, Any]:
     """The IAM policy document for the scanner's audit role: every read it makes, nothing else."""
     return {
@@ -40,5 +53,5 @@ def scanner_policy(*, content: bool = True) -> dict[str, Any]:
             "Effect": "Allow",
             "Action": list(required_reads(content=content)),
             "Resource": "*",
-        }],
+        }] + ([CONTENT_DECRYPT] if content else []),  # no object reads: no decryption either
     }

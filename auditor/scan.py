@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from auditor import __version__
 from auditor.config import Config
 from auditor.engine import bucket_count, evaluate
-from auditor.model import Finding, Integration, ScanResult, Severity, Snapshot, Status
+from auditor.model import ApiError, Finding, Integration, ScanResult, Severity, Snapshot, Status
 from auditor.rulepack import RulePack, load_packs
 
 if TYPE_CHECKING:  # the collectors (aioboto3) load only when something is collected, not for --from-snapshot
@@ -39,7 +39,42 @@ def evaluate_snapshot(snapshot: Snapshot, packs: Sequence[RulePack] | None = Non
         findings=findings,
         skipped=snapshot.skipped,
         tool_version=__version__,
+        failed_calls=failed_calls(snapshot),
     )
+
+
+def failed_calls(snapshot: Snapshot) -> tuple[dict, ...]:
+    """Every failed call recorded in ``snapshot`` (providers' NotSupported excluded), once per place and code."""
+    out: dict[tuple, dict] = {}
+
+    def add(account, bucket, err) -> None:
+        if err.code == "NotSupported":
+            return
+        key = (account.account_id, bucket, err.api, err.code)
+        if key not in out:
+            out[key] = {"account_id": account.account_id, "bucket": bucket, "api": err.api, "code": err.code,
+                        "message": err.message}
+
+    for account in snapshot.accounts:
+        for err in account.errors:
+            add(account, None, err)
+        for u in account.users:
+            for err in u.errors:
+                add(account, None, err)
+        for k in account.keys:
+            for err in k.errors:
+                add(account, None, err)
+        for b in account.buckets:
+            for err in b.errors:
+                add(account, b.name, err)
+            for o in b.objects:
+                for err in o.errors:
+                    add(account, b.name, err)
+            for blob in b.blobs.values():
+                err = blob.get("error") if isinstance(blob, dict) else None
+                if isinstance(err, dict) and "api" in err and err.get("code") not in ("TooLarge",):
+                    add(account, b.name, ApiError(str(err["api"]), str(err.get("code")), str(err.get("message", ""))))
+    return tuple(out.values())
 
 
 def run_scan(config: Config, *, progress: ProgressSink | None = None) -> tuple[Snapshot, ScanResult]:

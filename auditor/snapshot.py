@@ -66,7 +66,50 @@ def _build(tp: Any, data: Any, where: str) -> Any:
         if not isinstance(data, dict):
             raise SnapshotError(f"{where}: expected an object")
         return data
+    if tp is bool and not isinstance(data, bool):
+        raise SnapshotError(f"{where}: expected true or false, got {_kind(data)}")
+    if tp is int and (isinstance(data, bool) or not isinstance(data, int)):
+        raise SnapshotError(f"{where}: expected an integer, got {_kind(data)}")
+    if tp is str and not isinstance(data, str):
+        raise SnapshotError(f"{where}: expected a string, got {_kind(data)}")
     return data
+
+
+def _kind(value: Any) -> str:
+    return {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+MAX_DEPTH = 64  # real snapshots nest a policy document a few levels deep
+
+
+def _check_values(value: Any, where: str = "snapshot", depth: int = 0) -> None:
+    """Reject what no scan writes and later stages cannot carry: deep nesting, NaN/Infinity (rejected
+    while parsing), strings that are not Unicode text (lone surrogates)."""
+    stack = [(value, where, depth)]
+    while stack:
+        v, w, d = stack.pop()
+        if d > MAX_DEPTH:
+            raise SnapshotError(f"{w}: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(v, str):
+            _check_text(v, w)
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                _check_text(k, w)
+                stack.append((item, f"{w}.{k}" if len(w) < 200 else w, d + 1))
+        elif isinstance(v, list):
+            stack.extend((item, f"{w}[{i}]" if len(w) < 200 else w, d + 1) for i, item in enumerate(v))
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SnapshotError(f"{where}: holds a lone surrogate (\\ud800–\\udfff), which is not text") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def dump(snapshot: Snapshot) -> str:
@@ -75,12 +118,15 @@ def dump(snapshot: Snapshot) -> str:
 
 def load(text: str, source: str = "snapshot") -> Snapshot:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise SnapshotError(f"{source}: not an auditor snapshot: nested too deeply to read") from None
+    except ValueError as e:  # JSONDecodeError, NaN/Infinity
         raise SnapshotError(f"{source}: not JSON ({e})") from None
     if not isinstance(data, dict) or data.get("schema_version") != 1:
         raise SnapshotError(f"{source}: not an auditor snapshot (schema_version 1 expected)")
     try:
+        _check_values(data)
         return from_data(Snapshot, data)
     except SnapshotError as e:
         raise SnapshotError(f"{source}: {e} — the file was changed after `auditor scan --save-snapshot` wrote it; "
@@ -96,4 +142,7 @@ def load_snapshot(path: Path) -> Snapshot:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise SnapshotError(f"{path}: cannot read snapshot ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise SnapshotError(f"{path}: not an auditor snapshot: byte {e.start} is not UTF-8 — use the file "
+                            "`auditor scan --save-snapshot` wrote") from None
     return load(text, str(path))

@@ -1,24 +1,26 @@
 """Shared by the access checks: who the vendor's caller is, which policies apply to it, and
 how its request is put to the IAM evaluator (``auditor.policy``) with the context it really has.
 
-PRODUCT.md §5: the vendor calls over HTTPS (``aws:SecureTransport`` true), not from the
-customer's VPC endpoints (``aws:SourceVpce`` absent), and a vendor account is not in the
-customer's organisation (``aws:PrincipalOrgID`` absent). Keys nobody can know (source IP,
-and any condition key the scanner has no value for) are passed as unknown, so a decision
-that hangs on them comes back ``unknown`` with the condition quoted.
+The request context is the vendor's real request (:mod:`auditor.policy.requestctx`, PRODUCT.md
+§5): over HTTPS from the vendor's own infrastructure (no VPC or access-point keys), not in the
+customer's organisation, and without the keys its action can never carry. Keys only the vendor
+knows (its source IP, a tag it sends) are passed as unknown, so a decision that hangs on them
+comes back ``unknown`` naming the value that would flip it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.checks.registry import Outcome, Target
 from auditor.policy import Request, compile_cached, compile_policy, evaluate
+from auditor.policy import requestctx
+from auditor.policy.arns import arn_account  # noqa: F401  (re-exported for the checks)
+from auditor.policy.requestctx import REST_HEADER, Caller, RequestContext, combine, flip_text, policy_keys
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
-from auditor.remediation import statements_of
 
 V7_AWS_ROLE = "arn:aws:iam::258327614892:role/external_s3"
 V7_WASABI_USER = "arn:aws:iam::100000274636:user/darwin"
@@ -30,24 +32,6 @@ VENDOR_SIDE = compile_policy(ALLOW_ALL, "vendor's own identity policy (assumed t
 PROBE = "auditor-probe"
 NO_DATATURE_ROLE = ("Could not verify: no role is known through which Datature reads this bucket — set role_arn "
                     "(the role Datature assumes) in the integration.")
-
-# Never known to the scanner (PRODUCT.md §5).
-ALWAYS_UNKNOWN = ("aws:SourceIp", "aws:SourceVpc", "aws:VpcSourceIp")
-# Keys a vendor's direct API call does not carry (it is not an AWS service acting for
-# someone, not MFA-authenticated console use, not from the customer's VPC endpoint).
-ABSENT = frozenset(k.lower() for k in (
-    "aws:SourceVpce", "aws:SourceArn", "aws:SourceAccount", "aws:SourceOwner", "aws:SourceOrgID",
-    "aws:SourceOrgPaths", "aws:CalledVia", "aws:CalledViaFirst", "aws:CalledViaLast",
-    "aws:MultiFactorAuthPresent", "aws:MultiFactorAuthAge", "aws:FederatedProvider",
-    "aws:PrincipalServiceName", "aws:PrincipalServiceNamesList", "sts:ExternalId",
-))
-ORG_KEYS = frozenset(("aws:principalorgid", "aws:principalorgpaths"))
-
-
-def arn_account(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[4] else None
-
 
 # ----------------------------------------------------------------------------- policies
 
@@ -61,10 +45,11 @@ class NamedPolicy:
     kind: str  # "inline-user" | "inline-role" | "inline-group" | "managed" | "bucket" | "key" | "trust" | "boundary"
     owner: str = ""  # user/role/group name, bucket, key id, or managed policy ARN
     policy_name: str = ""  # inline policy name
+    compiled: Any = None  # an already compiled form (e.g. a key policy with the key's grants)
 
 
 def compiled(p: NamedPolicy, policy_type: str) -> Any:
-    return compile_cached(p.document, p.name, policy_type)
+    return p.compiled if p.compiled is not None else compile_cached(p.document, p.name, policy_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,48 +182,17 @@ def actor_for(target: Target, integ: Integration) -> Actor | Outcome:
 # ----------------------------------------------------------------------------- requests
 
 
-def _condition_keys(docs: Iterable[Mapping[str, Any] | None]) -> set[str]:
-    keys: set[str] = set()
-    for doc in docs:
-        for st in statements_of(doc):
-            if not isinstance(st, Mapping):
-                continue
-            for block in (st.get("Condition") or {}).values():
-                if isinstance(block, Mapping):
-                    keys.update(str(k) for k in block)
-    return keys
+def caller_of(actor: Actor) -> Caller:
+    """The request model's view of the actor (a vendor principal of another account is outside the organisation)."""
+    return Caller(actor.arn, actor.type, actor.account, actor.name, outside_org=actor.cross_account)
 
 
-def request_context(actor: Actor, *, resource_account: str | None, extra: Mapping[str, Any] | None = None,
-                    finished_at: str | None = None, region: str | None = None) -> dict[str, Any]:
-    ctx: dict[str, Any] = {"aws:SecureTransport": "true", "aws:PrincipalArn": actor.arn,
-                           "aws:PrincipalIsAWSService": "false", "aws:ViaAWSService": "false"}
-    if actor.account:
-        ctx["aws:PrincipalAccount"] = actor.account
-    if actor.type == "iam_user":
-        ctx["aws:PrincipalType"] = "User"
-        ctx["aws:username"] = actor.name
-    elif actor.type == "iam_role":
-        ctx["aws:PrincipalType"] = "AssumedRole"
-    if resource_account:
-        ctx["aws:ResourceAccount"] = resource_account
-    if finished_at:
-        ctx["aws:CurrentTime"] = finished_at
-    if region:
-        ctx["aws:RequestedRegion"] = region
-    ctx.update(extra or {})
-    return ctx
-
-
-def unknown_keys_for(actor: Actor, context: Mapping[str, Any], docs: Iterable[Mapping[str, Any] | None]) -> frozenset[str]:
-    """Condition keys in ``docs`` the scanner has no value for and cannot take as absent."""
-    known = {k.lower() for k in context}
-    absent = set(ABSENT)
-    if actor.cross_account:
-        absent |= ORG_KEYS  # a vendor account is not in the customer's organisation
-    absent.add("s3:prefix")  # only ListBucket requests carry it; list checks put it in the context
-    unknown = {k for k in _condition_keys(docs) if k.lower() not in known and k.lower() not in absent}
-    return frozenset(unknown | set(ALWAYS_UNKNOWN))
+def request_context(actor: Actor, action: str, *, resource_account: str | None,
+                    extra: Mapping[str, Any] | None = None, finished_at: str | None = None,
+                    region: str | None = None, auth_type: str = REST_HEADER) -> RequestContext:
+    """The vendor's direct request (:func:`auditor.policy.requestctx.direct`)."""
+    return requestctx.direct(caller_of(actor), action, resource_account=resource_account, region=region,
+                             time=finished_at, auth_type=auth_type, extra=extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +235,8 @@ class Asked:
             out["blocked_by"] = list(r.blocked_by)
         if getattr(r, "undecided_conditions", ()):
             out["undecided_conditions"] = list(r.undecided_conditions)
+        if getattr(r, "undecided_keys", ()):
+            out["undecided_keys"] = list(r.undecided_keys)  # the request values that would decide it
         return out
 
 
@@ -292,8 +248,11 @@ def ref_json(ref: Any) -> dict[str, Any]:
 def ask(actor: Actor, action: str, resource: str, *, resource_account: str | None,
         resource_policy: NamedPolicy | None, resource_policy_required: bool = False,
         extra_context: Mapping[str, Any] | None = None, note: str = "", snapshot=None,
-        region: str | None = None) -> Asked:
-    """Evaluate ``actor`` doing ``action`` on ``resource`` over every policy that applies."""
+        region: str | None = None, auth_type: str = REST_HEADER, context: RequestContext | None = None) -> Asked:
+    """Evaluate ``actor`` doing ``action`` on ``resource`` over every policy that applies.
+
+    ``context``: a request context built by the caller (e.g. a KMS call S3 makes for the vendor);
+    by default the vendor's direct request with ``auth_type`` and ``extra_context``."""
     if actor.cross_account:
         # The vendor's own side is taken to allow (its account, its policies).
         identity = [VENDOR_SIDE]
@@ -307,14 +266,20 @@ def ask(actor: Actor, action: str, resource: str, *, resource_account: str | Non
     resource_doc = compiled(resource_policy, "resource") if resource_policy else None
     if resource_policy:
         docs.append(resource_policy.document)
-    ctx = request_context(actor, resource_account=resource_account, extra=extra_context,
-                          finished_at=snapshot.finished_at if snapshot else None, region=region)
-    request = Request(principal=actor.arn, principal_type=actor.type, action=action, resource=resource,
-                      resource_account=resource_account, context=ctx,
-                      unknown_keys=unknown_keys_for(actor, ctx, docs), principal_account=actor.account)
-    result = evaluate(request, identity_policies=identity, resource_policy=resource_doc,
-                      permission_boundary=boundary, resource_policy_required=resource_policy_required)
-    return Asked(action, resource, result, note, ctx)
+    rc = context or request_context(actor, action, resource_account=resource_account, extra=extra_context,
+                                    finished_at=snapshot.finished_at if snapshot else None, region=region,
+                                    auth_type=auth_type)
+    keys = policy_keys(docs)
+    unknown = rc.unknown_keys(keys)
+    answers = []
+    for ctx, label in rc.variants(keys):  # one per possible value of e.g. s3:TlsVersion, if consulted
+        request = Request(principal=actor.arn, principal_type=actor.type, action=action, resource=resource,
+                          resource_account=resource_account, context=ctx, unknown_keys=unknown,
+                          principal_account=actor.account)
+        answers.append((label, evaluate(request, identity_policies=identity, resource_policy=resource_doc,
+                                        permission_boundary=boundary,
+                                        resource_policy_required=resource_policy_required)))
+    return Asked(action, resource, combine(answers), note, rc.context)
 
 
 def bucket_policy(bucket: BucketState) -> NamedPolicy | None:
@@ -324,12 +289,13 @@ def bucket_policy(bucket: BucketState) -> NamedPolicy | None:
 
 
 def ask_s3(target: Target, actor: Actor, bucket: BucketState, action: str, key: str | None = None, *,
-           prefix: str | None = None, note: str = "") -> Asked:
-    """An S3 request on ``bucket`` (``key`` for object actions; ``prefix`` as ``s3:prefix`` for listing)."""
+           prefix: str | None = None, note: str = "", auth_type: str = REST_HEADER) -> Asked:
+    """An S3 request on ``bucket`` (``key`` for object actions; ``prefix`` as ``s3:prefix`` for listing);
+    ``auth_type`` REST-QUERY-STRING for a browser's presigned URL."""
     resource = f"{bucket.arn}/{key}" if key is not None else bucket.arn
     extra = {"s3:prefix": prefix} if prefix is not None else None
     return ask(actor, action, resource, resource_account=bucket.account_id, resource_policy=bucket_policy(bucket),
-               extra_context=extra, note=note, snapshot=target.snapshot, region=bucket.region)
+               extra_context=extra, note=note, snapshot=target.snapshot, region=bucket.region, auth_type=auth_type)
 
 
 # ----------------------------------------------------------------------------- keys
@@ -365,5 +331,5 @@ def summarise(asked: Sequence[Asked]) -> tuple[Status, list[Asked], list[Asked]]
 
 
 def conditions_text(asked: Sequence[Asked]) -> str:
-    conds = sorted({c for a in asked for c in getattr(a.result, "undecided_conditions", ())})
-    return "; ".join(conds)
+    """What the undecided answers hang on, naming the values that would flip them ("" if nothing)."""
+    return flip_text(a.result for a in asked)

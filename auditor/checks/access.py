@@ -23,8 +23,10 @@ from auditor.checks._access import (
     sampled_keys,
     summarise,
 )
+from auditor.checks._keyspace import region_keys
 from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import BucketState, Integration, Status
+from auditor.policy.requestctx import REST_HEADER, REST_QUERY_STRING
 from auditor import remediation as fix
 
 GRANT_READS = ("s3:GetBucketPolicy", "iam:GetAccountAuthorizationDetails", "s3:ListBucket")
@@ -124,7 +126,7 @@ def grant_remediation(target: Target, actor: Actor, bucket: BucketState, stateme
                  for d in denies]
         parts.append("These statements explicitly deny the request; narrow them so they do not apply to "
                      f"{actor.arn} (e.g. add a condition on aws:PrincipalArn):\n" + "\n".join(lines))
-    implicit = [a for a in asked if a.denied and not deny_statements([a])]
+    implicit = [a for a in asked if a.decision == "implicitly_denied"]  # nothing allows (a Deny may also apply)
     if implicit or not denies:
         if actor.cross_account:
             merged = bucket.policy
@@ -177,6 +179,8 @@ def _message(actor: Actor, asked: Sequence[Asked], status: Status, zone: Zone, a
     bad = [a for a in asked if (a.denied if status == Status.FAIL else a.unknown)]
     first = bad[0]
     where = first.resource.split(":::", 1)[-1]
+    if first.note.startswith("representative key for "):  # a region of the key space: name its pattern
+        where += f" ({first.note.split(' (', 1)[0].replace('representative key for', 'stands for')})"
     if status == Status.FAIL:
         return (f"{actor.describe()} cannot {first.action} {where}: {first.result.reason or first.decision}"
                 f" ({len(bad)} of {len(asked)} request(s) denied).")
@@ -189,8 +193,11 @@ def _message(actor: Actor, asked: Sequence[Asked], status: Status, zone: Zone, a
     "zone": Param(str, "scope", "scope | thumbnails | prefix | tenyks-data | tenyks-metadata"),
     "list_bucket": Param(bool, False, "also require s3:ListBucket with s3:prefix = the zone's prefix"),
     "sid": Param(str, "VendorAccess", "Sid of the statement the remediation adds"),
+    "presigned": Param(bool, False, "browsers also make these requests through presigned URLs the vendor signs "
+                                    "(s3:authType REST-QUERY-STRING as well as REST-HEADER): both must be allowed"),
 })
-def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool, sid: str) -> Outcome | None:
+def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool, sid: str,
+                 presigned: bool = False) -> Outcome | None:
     """The vendor's principal may do ``actions`` on every object of ``zone`` (and list it)."""
     integ = target.integration
     if integ is None:
@@ -201,7 +208,10 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
     z = zone_for(target, integ, zone)
     if isinstance(z, Outcome):
         return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn)
-    asked = [ask_s3(target, actor, z.bucket, action, key, note=note) for key, note in z.keys for action in actions]
+    keys = list(z.keys) + region_keys(actor, z.bucket, z.list_prefix, (k for k, _ in z.keys))
+    auth = [(REST_HEADER, "")] + ([(REST_QUERY_STRING, "; presigned URL in a browser")] if presigned else [])
+    asked = [ask_s3(target, actor, z.bucket, action, key, note=note + how, auth_type=auth_type)
+             for key, note in keys for action in actions for auth_type, how in auth]
     if list_bucket:
         asked.append(ask_s3(target, actor, z.bucket, "s3:ListBucket", prefix=z.list_prefix,
                             note=f"listing with s3:prefix={z.list_prefix!r}"))

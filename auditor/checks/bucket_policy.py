@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.checks._access import PROBE, ask, bucket_policy, conditions_text, external_actor, ref_json
+from auditor.checks._access import PROBE, actor_for, ask, bucket_policy, conditions_text, external_actor, ref_json
 from auditor.policy import is_public_policy
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Status
@@ -49,21 +49,55 @@ def tls_only(target: Target) -> Outcome:
     if bucket.policy is None:
         return Outcome(Status.FAIL, "The bucket has no policy, so requests over plain HTTP are not denied.",
                        {"bucket_policy": None}, remediation)
-    caller = external_actor("probe", PROBE_CALLER)
-    asked = []
-    for action in ("s3:GetObject", "s3:PutObject"):
-        a = ask(caller, action, f"{bucket.arn}/{PROBE}", resource_account=bucket.account_id,
-                resource_policy=bucket_policy(bucket), extra_context={"aws:SecureTransport": "false"},
-                note="any caller, over plain HTTP", snapshot=target.snapshot)
-        asked.append(a)
+    # Every principal must be denied: any caller (the probe), the vendors on this bucket, and every
+    # principal a Deny's NotPrincipal exempts — a Deny that spares the vendor does not make the
+    # bucket TLS-only for the vendor's requests.
+    callers = [external_actor("probe", PROBE_CALLER)]
+    for integ in target.integrations:
+        actor = actor_for(target, integ)
+        if not isinstance(actor, Outcome):
+            callers.append(actor)
+    for arn in _exempted(bucket.policy):
+        callers.append(external_actor("exempted", arn))
+    seen, asked = set(), []
+    for caller in callers:
+        if caller.arn in seen:
+            continue
+        seen.add(caller.arn)
+        for action in ("s3:GetObject", "s3:PutObject"):
+            asked.append(ask(caller, action, f"{bucket.arn}/{PROBE}", resource_account=bucket.account_id,
+                             resource_policy=bucket_policy(bucket), extra_context={"aws:SecureTransport": "false"},
+                             note=f"{caller.arn if caller.vendor != 'probe' else 'any caller'}, over plain HTTP",
+                             snapshot=target.snapshot))
     evidence = {"checked": [a.to_json() for a in asked]}
     explicit = [a for a in asked if a.decision == "explicitly_denied"]
     if len(explicit) == len(asked):
-        return Outcome(Status.PASS, "The bucket policy denies requests with aws:SecureTransport false.", evidence)
+        return Outcome(Status.PASS, "The bucket policy denies requests with aws:SecureTransport false, "
+                       "for every principal.", evidence)
     unknown = [a for a in asked if a.unknown]
     if unknown:
         return Outcome(Status.UNKNOWN, "Could not establish whether plain-HTTP requests are denied: it depends on "
                        f"{conditions_text(unknown)}.", evidence)
-    missing = ", ".join(a.action for a in asked if a.decision != "explicitly_denied")
-    return Outcome(Status.FAIL, f"No bucket-policy statement denies {missing} over plain HTTP "
-                   "(aws:SecureTransport false).", evidence, remediation)
+    spared = [a for a in asked if a.decision != "explicitly_denied"]
+    who = sorted({a.note.rsplit(",", 1)[0] for a in spared})
+    missing = ", ".join(dict.fromkeys(a.action for a in spared))
+    if "any caller" in who:
+        return Outcome(Status.FAIL, f"No bucket-policy statement denies {missing} over plain HTTP "
+                       "(aws:SecureTransport false).", evidence, remediation)
+    return Outcome(Status.FAIL, f"Plain-HTTP requests ({missing}) are not denied for {', '.join(who)}: the "
+                   "TLS deny must cover every principal (a Deny whose NotPrincipal exempts a principal does not).",
+                   evidence, remediation)
+
+
+def _exempted(policy) -> list[str]:
+    """Principals a Deny statement's NotPrincipal exempts."""
+    out: list[str] = []
+    for st in fix.statements_of(policy):
+        if not isinstance(st, dict) or st.get("Effect") != "Deny" or "NotPrincipal" not in st:
+            continue
+        np = st["NotPrincipal"]
+        values = np.get("AWS", []) if isinstance(np, dict) else []
+        for v in [values] if isinstance(values, str) else values:
+            if isinstance(v, str) and v != "*":
+                out.append(v if v.startswith("arn:") else f"arn:aws:iam::{v}:root")
+    return out

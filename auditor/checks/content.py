@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from auditor.prefixes import norm_prefix
-from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, summarise
+from auditor.checks._access import actor_for, summarise
+from auditor.checks.kms import ask_key, bucket_key_enabled
 from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import ObjectState, Status
 
@@ -224,7 +225,7 @@ def mrxs_companion(target: Target) -> Outcome | None:
 # ----------------------------------------------------------------------------- object encryption
 
 
-@check("object_kms", reads=("s3:GetObject", "kms:DescribeKey", "kms:GetKeyPolicy"))
+@check("object_kms", reads=("s3:GetObject", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants"))
 def object_kms(target: Target) -> list[Outcome] | None:
     """No sampled object is encrypted with a key its vendor cannot use (objects keep the key they were written with)."""
     if not target.integrations:
@@ -243,8 +244,10 @@ def object_kms(target: Target) -> list[Outcome] | None:
         bad, undecided, checked = [], [], {}
         for o in kms_objects:
             key_ref = o.kms_key_id or "alias/aws/s3"
-            if key_ref in checked:
-                verdict = checked[key_ref]
+            # The encryption context S3 sends: the object's ARN (the bucket's with an S3 Bucket Key).
+            context_arn = target.bucket.arn if bucket_key_enabled(target.bucket) else f"{target.bucket.arn}/{o.key}"
+            if (key_ref, context_arn) in checked:
+                verdict = checked[(key_ref, context_arn)]
             else:
                 key = target.account.key(key_ref)
                 if key is None:
@@ -254,15 +257,10 @@ def object_kms(target: Target) -> list[Outcome] | None:
                 elif key.policy is None:
                     verdict = ("unknown", f"the policy of key {key.arn} was not collected")
                 else:
-                    asked = ask(actor, "kms:Decrypt", key.arn,
-                                resource_account=arn_account(key.arn) or target.account.account_id,
-                                resource_policy=NamedPolicy(f"key policy of {key.key_id}", key.policy, "key", key.key_id),
-                                resource_policy_required=True, snapshot=target.snapshot,
-                                extra_context={"kms:ViaService": f"s3.{target.bucket.region or 'us-east-1'}.amazonaws.com",
-                                               "kms:CallerAccount": actor.account or ""})
+                    asked = ask_key(target, actor, key, "kms:Decrypt", context_arn)
                     status, _, _ = summarise([asked])
                     verdict = (status.value, f"key {key.arn}: {asked.result.reason}")
-                checked[key_ref] = verdict
+                checked[(key_ref, context_arn)] = verdict
             if verdict[0] == "fail":
                 bad.append({"key": o.key, "kms_key": key_ref, "why": verdict[1]})
             elif verdict[0] == "unknown":

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from auditor.checks._access import NamedPolicy, actor_for, arn_account, ask, conditions_text, summarise
-from auditor.checks.access import actor_evidence, deny_statements
-from auditor.checks.registry import Outcome, Target, check
+from auditor.checks._access import (
+    PROBE,
+    Actor,
+    Asked,
+    NamedPolicy,
+    actor_for,
+    arn_account,
+    ask,
+    caller_of,
+    conditions_text,
+    summarise,
+)
+from auditor.checks.access import actor_evidence, deny_statements, zone_for
+from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import BucketState, KeyState, Status
 from auditor import remediation as fix
+from auditor.policy import Decision, Result, compile_cached, requestctx
+from auditor.policy.grants import grants_policy, with_grants
 
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 
@@ -96,9 +111,77 @@ def kms_key_type(target: Target) -> Outcome:
                    _key_evidence(key_id, key, alg))
 
 
-@check("kms_key_policy", needs=("GetBucketEncryption",), reads=("s3:GetEncryptionConfiguration", "kms:GetKeyPolicy"))
-def kms_key_policy(target: Target) -> Outcome | None:
-    """The default-encryption customer key's policy lets the vendor kms:Decrypt (read-write: also GenerateDataKey)."""
+# ----------------------------------------------------------------------------- key use through S3
+
+
+def bucket_key_enabled(bucket: BucketState) -> bool:
+    """S3 Bucket Keys: S3 asks KMS with the bucket's ARN as encryption context, not the object's."""
+    return any(r.get("BucketKeyEnabled") is True for r in bucket.encryption or ())
+
+
+def key_access_policy(key: KeyState) -> NamedPolicy:
+    """The key policy together with the key's grants (KMS weighs both, with IAM)."""
+    name = f"key policy of {key.key_id}"
+    kp = compile_cached(key.policy, name, "resource")
+    gp = grants_policy(key.grants, f"grants of key {key.key_id}") if key.grants else None
+    combined = with_grants(kp, gp)
+    return NamedPolicy(name, combined.document, "key", key.key_id, compiled=combined)
+
+
+def grants_problem(key: KeyState) -> str | None:
+    """Why the key's grants are not known, if they are not."""
+    if key.grants is not None:
+        return None
+    err = next((e for e in key.errors if e.api == "ListGrants"), None)
+    return err.describe() if err else "the key's grants (ListGrants) were not collected"
+
+
+def ask_key(target: Target, actor: Actor, key: KeyState, action: str, context_arn: str, note: str = "") -> Asked:
+    """The KMS call S3 makes for the vendor (``action`` on ``key``, encryption context ``context_arn``),
+    decided over the key policy, the key's grants and the vendor's IAM policies.
+
+    Grants only allow: with grants unknown, a request the rest does not allow is unknown, naming
+    the failed call; one it allows or explicitly denies is decided."""
+    account = arn_account(key.arn) or target.account.account_id
+    rc = requestctx.kms_via_s3(caller_of(actor), action, key_account=account, region=target.bucket.region,
+                               encryption_context_arn=context_arn,
+                               time=target.snapshot.finished_at if target.snapshot else None)
+    asked = ask(actor, action, key.arn, resource_account=account, resource_policy=key_access_policy(key),
+                resource_policy_required=True, context=rc, note=note, snapshot=target.snapshot)
+    problem = grants_problem(key)
+    if problem and asked.decision not in ("allowed", "explicitly_denied"):
+        result = Result(Decision.UNKNOWN, asked.result.deciding, (),
+                        f"the key policy and IAM do not allow it ({asked.result.reason}); a grant could, but the "
+                        f"key's grants are unknown: {problem}", asked.result.undecided_conditions,
+                        asked.result.undecided_keys)
+        asked = replace(asked, result=result)
+    return asked
+
+
+def context_arns(bucket: BucketState, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(encryption context aws:s3:arn, note) for the KMS calls S3 makes when the vendor reads ``keys``
+    ((key, note) of the zone: a few sampled objects and the representative key)."""
+    if bucket_key_enabled(bucket):
+        return [(bucket.arn, "S3 Bucket Key: the encryption context is the bucket's ARN")]
+    sampled = [(k, n) for k, n in keys if not k.endswith(PROBE)][:3]
+    probe = [(k, n) for k, n in keys if k.endswith(PROBE)][:1]
+    return [(f"{bucket.arn}/{k}", f"object {k} ({n})") for k, n in sampled + probe]
+
+
+def _who(asked: list[Asked]) -> str:
+    """Which statements or grants allowed, for the pass message."""
+    refs = {r.label(): None for a in asked for r in getattr(a.result, "deciding", ())
+            if str(r.effect).lower() == "allow" and r.policy_type == "resource"}
+    return f" ({', '.join(refs)})" if refs else ""
+
+
+@check("kms_key_policy", needs=("GetBucketEncryption",),
+       reads=("s3:GetEncryptionConfiguration", "kms:GetKeyPolicy", "kms:ListGrants"), params={
+           "zone": Param(str, "scope", "where the vendor reads: the objects whose KMS calls are asked"),
+       })
+def kms_key_policy(target: Target, *, zone: str = "scope") -> Outcome | None:
+    """The default-encryption customer key lets the vendor kms:Decrypt (read-write: also GenerateDataKey),
+    by its key policy or a grant, with the vendor's IAM policies."""
     integ = target.integration
     found = default_kms(target.bucket)
     if integ is None or found is None:
@@ -116,28 +199,28 @@ def kms_key_policy(target: Target) -> Outcome | None:
         return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", _key_evidence(key_id, None, alg),
                        principal=actor.arn)
     if key.policy is None:
-        err = next((e for e in key.errors if e.api == "GetKeyPolicy"), None)
+        err = next((e for e in key.errors if e.api in ("GetKeyPolicy", "DescribeKey")), None)
         return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe() if err else 'the key policy was not collected'}.",
                        _key_evidence(key_id, key, alg), resource=key.arn, principal=actor.arn)
     actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if target.mode == "read-write" else [])
-    policy = NamedPolicy(f"key policy of {key.key_id}", key.policy, "key", key.key_id)
-    extra: dict[str, Any] = {"kms:CallerAccount": actor.account or ""}
-    if target.bucket.region:
-        # The vendor's GetObject/PutObject makes S3 call KMS for it.
-        extra["kms:ViaService"] = f"s3.{target.bucket.region}.amazonaws.com"
-    asked = [ask(actor, a, key.arn, resource_account=arn_account(key.arn) or target.account.account_id,
-                 resource_policy=policy, resource_policy_required=True, extra_context=extra, snapshot=target.snapshot)
+    z = zone_for(target, integ, zone)
+    if isinstance(z, Outcome):
+        return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn)
+    # The vendor's GetObject/PutObject makes S3 call KMS for it.
+    asked = [ask_key(target, actor, key, a, arn, note) for arn, note in context_arns(target.bucket, z.keys)
              for a in actions]
     status, denied, unknown = summarise(asked)
-    evidence = {**actor_evidence(actor), **_key_evidence(key_id, key, alg), "checked": [a.to_json() for a in asked]}
+    evidence = {**actor_evidence(actor), **_key_evidence(key_id, key, alg), "checked": [a.to_json() for a in asked],
+                "grants": len(key.grants) if key.grants is not None else None}
     if status == Status.PASS:
-        return Outcome(status, f"The key policy of {key.arn} lets {actor.arn} {' and '.join(actions)}.",
+        return Outcome(status, f"{key.arn} lets {actor.arn} {' and '.join(actions)} through S3{_who(asked)}.",
                        evidence, resource=key.arn, principal=actor.arn)
     if status == Status.UNKNOWN:
-        return Outcome(status, f"Could not establish whether the key policy of {key.arn} lets {actor.arn} "
-                       f"{' and '.join(a.action for a in unknown)}: it depends on {conditions_text(unknown)}.",
+        why = unknown[0].result.reason if grants_problem(key) else f"it depends on {conditions_text(unknown)}"
+        return Outcome(status, f"Could not establish whether {key.arn} lets {actor.arn} "
+                       f"{' and '.join(dict.fromkeys(a.action for a in unknown))}: {why}.",
                        evidence, resource=key.arn, principal=actor.arn)
-    missing = [a.action for a in denied]
+    missing = list(dict.fromkeys(a.action for a in denied))
     evidence["missing"] = missing
     stmt = {"Sid": "AllowV7UseOfTheKey", "Effect": "Allow", "Principal": {"AWS": actor.arn}, "Action": missing,
             "Resource": "*"}
@@ -147,8 +230,7 @@ def kms_key_policy(target: Target) -> Outcome | None:
     if denies:
         text = ("These statements explicitly deny it; narrow them for " + actor.arn + ": "
                 + "; ".join(f"{d['policy']} {d['sid'] or '#' + str(d['index'])}" for d in denies) + "\n\n" + text)
-    return Outcome(status, f"The key policy of {key.arn} does not let {actor.arn} {', '.join(missing)}: "
+    return Outcome(status, f"Neither the key policy nor a grant of {key.arn} lets {actor.arn} {', '.join(missing)}: "
                    f"{denied[0].result.reason or denied[0].decision}. The vendor cannot read objects encrypted with it.",
                    evidence, fix.explain(text, merged, fix.put_key_policy_cmd(key.key_id, merged)),
                    resource=key.arn, principal=actor.arn)
-

@@ -23,6 +23,7 @@ from auditor.checks._access import (
 )
 from auditor.checks.access import actor_evidence
 from auditor.policy import expand_actions
+from auditor.policy.actions import resource_types
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Integration, Status
 from auditor import remediation as fix
@@ -38,11 +39,17 @@ OUTSIDE = "auditor-outside-scope/"
 
 
 def is_object_action(action: str) -> bool:
+    types = resource_types(action)  # the Service Authorization Reference's resource types
+    if types:
+        return "object" in types
     name = action.split(":", 1)[-1]
     return ("Object" in name and "Bucket" not in name) or name in OBJECT_ONLY
 
 
 def is_bucket_action(action: str) -> bool:
+    types = resource_types(action)
+    if types:
+        return "bucket" in types and "object" not in types
     name = action.split(":", 1)[-1]
     return not is_object_action(action) and not any(w in name for w in NOT_BUCKET)
 

@@ -83,19 +83,20 @@ class CheckSpec:
     needs: tuple[str, ...]  # API names on the bucket/account whose failure means "unknown"
     reads: tuple[str, ...]  # IAM actions the scanner needs for this check
     params: Mapping[str, Param]
+    scope: str = "bucket"  # "account": run once per account (baseline only), its findings have no bucket
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
 
 
 def check(name: str, *, needs: Iterable[str] = (), reads: Iterable[str] = (),
-          params: Mapping[str, Param] | None = None) -> Callable[[CheckFn], CheckFn]:
+          params: Mapping[str, Param] | None = None, scope: str = "bucket") -> Callable[[CheckFn], CheckFn]:
     """Register ``fn`` as check ``name``. A duplicate name fails at import."""
 
     def register(fn: CheckFn) -> CheckFn:
         if name in _REGISTRY:
             raise RuntimeError(f"check {name!r} registered twice ({_REGISTRY[name].fn.__module__} and {fn.__module__})")
-        _REGISTRY[name] = CheckSpec(name, fn, tuple(needs), tuple(reads), dict(params or {}))
+        _REGISTRY[name] = CheckSpec(name, fn, tuple(needs), tuple(reads), dict(params or {}), scope)
         return fn
 
     return register

@@ -24,7 +24,8 @@ from auditor.collect.calls import call
 from auditor.collect.session import AccountSession, SessionFactory, open_account
 from auditor.config import AccountConfig, Config
 from auditor.errors import AuditorError
-from auditor.model import AccountState, ApiError, Integration, SkippedAccount, Snapshot
+from auditor.model import COLLECTOR, AccountState, ApiError, BucketState, Integration, SkippedAccount, Snapshot
+from auditor.redact import redact, redact_error
 
 REQUIRED_READS = tuple(dict.fromkeys(s3_mod.READS + iam_mod.READS + kms_mod.READS + objects_mod.READS
                                      + org_mod.READS + ("sts:AssumeRole",)))
@@ -87,14 +88,19 @@ async def collect_account(acct_conf: AccountConfig, integrations: list[Integrati
     try:
         acct = await open_account(acct_conf, config.scan, session_factory)
     except AuditorError as e:
-        return SkippedAccount(name=acct_conf.name, reason=str(e))
+        return SkippedAccount(name=acct_conf.name, reason=redact(str(e))[:500])
+    except Exception as e:  # noqa: BLE001 — a profile that cannot be loaded, an unreadable answer
+        return SkippedAccount(name=acct_conf.name, reason=f"cannot open the account ({redact_error(e, 500)})")
     try:
         return await _collect_open_account(acct, integrations, config, limit, progress)
-    except (AuditorError, ValueError, KeyError, TypeError, AttributeError) as e:
-        # An answer this collector cannot read must not end the scan of every other account.
-        return SkippedAccount(name=acct_conf.name, reason=f"collection failed ({type(e).__name__}: {e})"[:500])
+    except Exception as e:  # noqa: BLE001
+        # Anything unexpected in one account is recorded on that account; every other account goes on.
+        return SkippedAccount(name=acct_conf.name, reason=f"collection failed ({redact_error(e, 500)})")
     finally:
-        await acct.aclose()
+        try:
+            await acct.aclose()
+        except Exception:  # noqa: BLE001 — closing a client whose connection broke
+            pass
 
 
 async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[str | None, ApiError | None]:
@@ -104,7 +110,10 @@ async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[s
         return "000000000000", None
     sts = await acct.client("sts")
     resp, err = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
-    return (resp["Account"] if resp else None), err
+    account = resp.get("Account") if isinstance(resp, dict) else None
+    if err is None and not (isinstance(account, str) and account):
+        err = ApiError("GetCallerIdentity", "MalformedResponse", "the answer holds no account id")
+    return (account if err is None else None), err
 
 
 async def _collect_open_account(acct: AccountSession, integrations: list[Integration], config: Config,
@@ -118,7 +127,10 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
     pab_task = asyncio.create_task(s3_mod.account_public_access_block(acct, account_id, limit))
     iam_task = asyncio.create_task(iam_mod.collect_iam(acct, limit))
 
-    entries, err = await buckets_task
+    try:
+        entries, err = await buckets_task
+    except Exception as e:  # noqa: BLE001
+        entries, err = [], ApiError("ListBuckets", "CollectorError", redact_error(e))
     if err:
         errors.append(err)
     progress.add(len(entries))
@@ -130,26 +142,41 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
     async def bucket(entry):
         async with in_flight:
             on_bucket = [i for i in integrations if i.bucket == entry["Name"]]
-            state = await s3_mod.collect_bucket(acct, account_id, entry, on_bucket, config.scan, limit)
-            state = await objects_mod.probe_objects(acct, state, on_bucket, config.scan, limit)
+            try:
+                state = await s3_mod.collect_bucket(acct, account_id, entry, on_bucket, config.scan, limit)
+                state = await objects_mod.probe_objects(acct, state, on_bucket, config.scan, limit)
+            except Exception as e:  # noqa: BLE001
+                # Recorded on this bucket: every rule about it is unknown with the reason; the others go on.
+                state = BucketState(name=entry["Name"], account_id=account_id, region=entry.get("BucketRegion"),
+                                    errors=(ApiError(COLLECTOR, "CollectorError", redact_error(e)),))
         progress.advance()
         return state
 
     buckets = await asyncio.gather(*(bucket(e) for e in entries))
-    pab, pab_err = await pab_task
+    try:
+        pab, pab_err = await pab_task
+    except Exception as e:  # noqa: BLE001
+        pab, pab_err = None, ApiError("GetAccountPublicAccessBlock", "CollectorError", redact_error(e))
     if pab_err:
         errors.append(pab_err)
-    iam = await iam_task
+    try:
+        iam = await iam_task
+    except Exception as e:  # noqa: BLE001 — IAM rules go unknown; the buckets are still judged
+        iam = {"users": [], "groups": [], "roles": [], "managed": {},
+               "errors": [ApiError("GetAccountAuthorizationDetails", "CollectorError", redact_error(e))]}
     errors.extend(iam["errors"])
 
-    keys, kms_errors = await kms_mod.collect_keys(acct, kms_mod.keys_used(buckets), limit)
+    try:
+        keys, kms_errors = await kms_mod.collect_keys(acct, kms_mod.keys_used(buckets), limit)
+    except Exception as e:  # noqa: BLE001 — a bad KMS answer affects the KMS rules, not the account
+        keys, kms_errors = (), [ApiError("DescribeKey", "CollectorError", redact_error(e))]
     errors.extend(kms_errors)
 
     wanted_users = {i.options.get("user") for i in integrations if i.options.get("user")}
     users = list(iam["users"])
     if wanted_users and "iam" not in acct.unsupported:
         idx = [n for n, u in enumerate(users) if u.name in wanted_users]
-        enriched = await asyncio.gather(*(iam_mod.access_keys(acct, users[n], limit) for n in idx))
+        enriched = await asyncio.gather(*(_access_keys(acct, users[n], limit) for n in idx))
         for n, u in zip(idx, enriched):
             users[n] = u
     return AccountState(
@@ -166,6 +193,14 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
         errors=tuple(errors),
         unsupported=acct.unsupported,
     )
+
+
+async def _access_keys(acct: AccountSession, user, limit: asyncio.Semaphore):
+    try:
+        return await iam_mod.access_keys(acct, user, limit)
+    except Exception as e:  # noqa: BLE001 — an unreadable answer about one user's keys
+        return dataclasses.replace(user, errors=user.errors + (ApiError("ListAccessKeys", "CollectorError",
+                                                                        redact_error(e)),))
 
 
 def items_list(account: AccountConfig, bucket: str, prefix: str, out, *, settings=None, group_by: str = "file",

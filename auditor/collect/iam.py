@@ -7,7 +7,7 @@ import json
 import urllib.parse
 from typing import Any
 
-from auditor.collect.calls import call
+from auditor.collect.calls import RepeatedToken, call
 from auditor.collect.session import AccountSession
 from auditor.model import AccessKey, ApiError, AttachedPolicy, GroupState, InlinePolicy, RoleState, UserState
 
@@ -15,13 +15,15 @@ READS = ("iam:GetAccountAuthorizationDetails", "iam:ListAccessKeys", "sts:GetCal
 
 
 def _doc(value: Any) -> dict[str, Any]:
-    """Policy documents arrive as dicts, JSON text or URL-encoded JSON text."""
-    if isinstance(value, dict):
-        return value
-    text = str(value)
-    if text.startswith("%7B") or text.startswith("%7b"):
-        text = urllib.parse.unquote(text)
-    return json.loads(text)
+    """Policy documents arrive as dicts, JSON text or URL-encoded JSON text; anything but a JSON object is an error."""
+    if not isinstance(value, dict):
+        text = str(value)
+        if text.startswith("%7B") or text.startswith("%7b"):
+            text = urllib.parse.unquote(text)
+        value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"a policy document is JSON {type(value).__name__}, not an object")
+    return value
 
 
 def _attached(items: list[dict[str, Any]]) -> tuple[AttachedPolicy, ...]:
@@ -41,6 +43,7 @@ async def collect_iam(acct: AccountSession, limit: asyncio.Semaphore) -> dict[st
         return out
     iam = await acct.client("iam")
     marker: str | None = None
+    pages = RepeatedToken("GetAccountAuthorizationDetails", "Marker")
     while True:
         params: dict[str, Any] = {"MaxItems": 1000}
         if marker:
@@ -51,13 +54,21 @@ async def collect_iam(acct: AccountSession, limit: asyncio.Semaphore) -> dict[st
             return out
         try:
             _page(resp, out)
-        except (ValueError, KeyError, TypeError) as e:  # a document that is not JSON, a missing field
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:  # not JSON, a missing field
             out["errors"].append(ApiError("GetAccountAuthorizationDetails", "MalformedResponse",
                                           f"{type(e).__name__}: {e}"[:300]))
             return out
         if not resp.get("IsTruncated"):
             break
         marker = resp.get("Marker")
+        err = pages.repeated(marker)
+        if err:
+            out["errors"].append(err)
+            return out
+        if not marker:
+            out["errors"].append(ApiError("GetAccountAuthorizationDetails", "MalformedResponse",
+                                          "the answer said IsTruncated but gave no Marker for the next page"))
+            return out
     return out
 
 

@@ -12,7 +12,7 @@ import posixpath
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from auditor.collect.calls import call
+from auditor.collect.calls import RepeatedToken, call
 from auditor.errors import CollectError
 
 
@@ -34,6 +34,7 @@ async def write_items_list(s3: Any, bucket: str, prefix: str, out: TextIO, *, gr
         written += 1
 
     token = None
+    pages = RepeatedToken("ListObjectsV2", "NextContinuationToken")
     while True:
         params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
         if token:
@@ -60,6 +61,9 @@ async def write_items_list(s3: Any, bucket: str, prefix: str, out: TextIO, *, gr
         token = resp.get("NextContinuationToken")
         if not resp.get("IsTruncated") or not token:
             break
+        err = pages.repeated(token)
+        if err:  # a list that silently stops would onboard part of the data: fail, write nothing
+            raise CollectError(f"s3://{bucket}/{prefix}: {err.describe()}")
     if group_items:
         emit(group_name or group_items[0], group_items)
     out.write("\n]\n" if written else "]\n")

@@ -7,11 +7,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from auditor.collect.calls import call
+from auditor.collect.calls import RepeatedToken, call
 from auditor.collect.session import AccountSession
+from auditor.docshape import policy_problem
 from auditor.model import ApiError, BucketState, KeyState
+from auditor.policy.arns import arn_region
 
-READS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListAliases")
+READS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListAliases", "kms:ListGrants")
 
 AWS_S3_ALIAS = "alias/aws/s3"
 
@@ -34,8 +36,32 @@ def keys_used(buckets: Iterable[BucketState]) -> dict[str, str | None]:
 
 
 def _region_of(key_ref: str, hint: str | None) -> str | None:
-    parts = key_ref.split(":")
-    return parts[3] if key_ref.startswith("arn:") and len(parts) > 3 and parts[3] else hint
+    return arn_region(key_ref) or hint
+
+
+async def _grants(kms: Any, key_id: str, limit: asyncio.Semaphore) -> tuple[tuple[dict[str, Any], ...] | None, ApiError | None]:
+    """Every grant on the key (ListGrants, all pages): KMS weighs them with the key policy and IAM."""
+    out: list[dict[str, Any]] = []
+    marker = None
+    seen = RepeatedToken("ListGrants", "NextMarker")
+    while True:
+        params: dict[str, Any] = {"KeyId": key_id, **({"Marker": marker} if marker else {})}
+        resp, err = await call("ListGrants", kms.list_grants(**params), limit)
+        if err:
+            return None, err
+        if not isinstance(resp, dict) or not isinstance(resp.get("Grants"), list):
+            # botocore reads an unparseable JSON answer as an empty one: no Grants list is no answer.
+            return None, ApiError("ListGrants", "MalformedResponse", "the answer holds no Grants list")
+        for g in resp.get("Grants", []):
+            if isinstance(g, dict):
+                out.append({k: g[k] for k in ("GrantId", "Name", "GranteePrincipal", "Operations", "Constraints",
+                                              "IssuingAccount", "RetiringPrincipal") if k in g})
+        if not resp.get("Truncated") or not resp.get("NextMarker"):
+            return tuple(out), None
+        marker = resp.get("NextMarker")
+        repeated = seen.repeated(marker)
+        if repeated:
+            return None, repeated
 
 
 async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
@@ -51,18 +77,29 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
     for region in sorted(regions):
         kms = await acct.client("kms", region)
         marker = None
+        pages = RepeatedToken("ListAliases", "NextMarker")
         while True:
             params: dict[str, Any] = {"Marker": marker} if marker else {}
             resp, err = await call("ListAliases", kms.list_aliases(**params), limit)
+            if not err and not isinstance(resp.get("Aliases"), list):
+                # botocore reads an unparseable JSON answer as an empty one: no Aliases is no answer.
+                err = ApiError("ListAliases", "MalformedResponse", "the answer holds no Aliases list")
             if err:
                 errors.append(err)
                 break
             for a in resp.get("Aliases", []):
-                if a.get("TargetKeyId"):
-                    aliases.setdefault(a["TargetKeyId"], []).append(a["AliasName"])
+                if isinstance(a, dict) and a.get("TargetKeyId") and a.get("AliasName"):
+                    names = aliases.setdefault(a["TargetKeyId"], [])
+                    if a["AliasName"] not in names:  # a page served twice lists its aliases once
+                        names.append(a["AliasName"])
             if not resp.get("Truncated"):
                 break
             marker = resp.get("NextMarker")
+            err = pages.repeated(marker) or (None if marker else ApiError(
+                "ListAliases", "MalformedResponse", "the answer said Truncated but gave no NextMarker"))
+            if err:
+                errors.append(err)
+                break
 
     async def one(ref: str, hint: str | None) -> KeyState:
         kms = await acct.client("kms", _region_of(ref, hint) or acct.default_region)
@@ -82,12 +119,32 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
         else:
             try:
                 policy = json.loads(pol["Policy"]) if isinstance(pol.get("Policy"), str) else pol.get("Policy")
-            except json.JSONDecodeError as e:
-                key_errors.append(ApiError("GetKeyPolicy", "MalformedPolicy", str(e)))
+                problem = policy_problem(policy)
+            except (ValueError, RecursionError) as e:
+                problem = f"not JSON ({type(e).__name__}: {e})"[:300]
+            if problem:
+                policy = None
+                key_errors.append(ApiError("GetKeyPolicy", "MalformedPolicy", problem))
+        grants = None
+        if meta.get("KeyManager") != "AWS":  # AWS-managed keys cannot be granted on by the customer
+            grants, gerr = await _grants(kms, meta["KeyId"], limit)
+            if gerr:
+                key_errors.append(gerr)
         return KeyState(key_id=meta["KeyId"], arn=meta["Arn"], manager=meta.get("KeyManager"),
-                        aliases=key_aliases, policy=policy, errors=tuple(key_errors))
+                        aliases=key_aliases, policy=policy, errors=tuple(key_errors), grants=grants)
 
-    keys = await asyncio.gather(*(one(r, h) for r, h in refs.items()))
+    async def contained(ref: str, hint: str | None) -> KeyState:
+        # An answer about one key that cannot be read affects that key only, not the account.
+        try:
+            return await one(ref, hint)
+        except Exception as e:  # noqa: BLE001
+            from auditor.redact import redact_error
+
+            return KeyState(key_id=ref, arn=ref if ref.startswith("arn:") else "",
+                            aliases=(ref,) if ref.startswith("alias/") else (),
+                            errors=(ApiError("DescribeKey", "MalformedResponse", redact_error(e)),))
+
+    keys = await asyncio.gather(*(contained(r, h) for r, h in refs.items()))
     unique: dict[str, KeyState] = {}
     for k in keys:
         if k.key_id in unique:

@@ -18,7 +18,7 @@ import struct
 from typing import Any
 
 from auditor.prefixes import norm_prefix
-from auditor.collect.calls import call
+from auditor.collect.calls import RepeatedToken, call
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
 from auditor.model import ApiError, BucketState, Integration, Listing, ObjectState
@@ -118,6 +118,7 @@ async def _list_all(s3: Any, bucket: str, prefix: str, budget: int,
                     limit: asyncio.Semaphore) -> tuple[list[str], bool, ApiError | None]:
     keys: list[str] = []
     token = None
+    pages = RepeatedToken("ListObjectsV2", "NextContinuationToken")
     while True:
         params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
         if token:
@@ -131,6 +132,9 @@ async def _list_all(s3: Any, bucket: str, prefix: str, budget: int,
             return keys, False, None
         if len(keys) >= budget:
             return keys, True, None
+        err = pages.repeated(token)
+        if err:
+            return keys, False, err
 
 
 async def _coco(s3: Any, bucket: BucketState, key: str, role: str, images_prefix: str, present: set[str] | None,
@@ -151,7 +155,14 @@ async def _coco(s3: Any, bucket: BucketState, key: str, role: str, images_prefix
         doc = json.loads(body or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         return {"key": key, "exists": True, "size": size, "kind": "invalid", "problems": [f"not JSON: {e}"]}
-    summary = coco.summarise(doc, role)
+    except RecursionError:
+        return {"key": key, "exists": True, "size": size, "kind": "invalid",
+                "problems": ["not usable JSON: nested too deeply to read"]}
+    try:
+        summary = coco.summarise(doc, role)
+    except (TypeError, ValueError, RecursionError) as e:  # ids that are lists or objects, and the like
+        return {"key": key, "exists": True, "size": size, "kind": "invalid",
+                "problems": [f"not a COCO file ({type(e).__name__}: {e})"[:300]]}
     del doc
     names = summary.pop("file_names", [])
     if present is not None and names:

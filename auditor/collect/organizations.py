@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from auditor.collect.calls import call
+from auditor.collect.calls import RepeatedToken, call
 from auditor.collect.session import SessionFactory, open_account
 from auditor.config import AccountConfig, OrganizationConfig, ScanSettings
 from auditor.errors import AuditorError
@@ -27,13 +27,16 @@ async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit
     try:
         client = await acct.client("organizations")
         token = None
+        pages = RepeatedToken("ListAccounts", "NextToken")
         while True:
             params = {"NextToken": token} if token else {}
             resp, err = await call("ListAccounts", client.list_accounts(**params), limit)
             if err:
                 return [], [SkippedAccount(name="organization", reason=f"cannot list the organization's accounts: {err.describe()}")]
             for a in resp.get("Accounts", []):
-                account_id, status = a["Id"], a.get("Status", "ACTIVE")
+                if not isinstance(a, dict) or not isinstance(a.get("Id"), str):
+                    continue
+                account_id, status = a["Id"], str(a.get("Status", "ACTIVE"))
                 if account_id in org.exclude:
                     continue
                 if status != "ACTIVE":
@@ -46,6 +49,11 @@ async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit
                     endpoint_url=org.endpoint_url, regions=org.regions, account_id=None))
             token = resp.get("NextToken")
             if not token:
+                break
+            err = pages.repeated(token)
+            if err:
+                skipped.append(SkippedAccount(name="organization", reason=f"the organization's account list is "
+                                              f"incomplete: {err.describe()}"))
                 break
     finally:
         await acct.aclose()

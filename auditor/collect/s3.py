@@ -8,9 +8,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from auditor.collect.calls import NOT_SET, call, configured
+from auditor.collect.calls import NOT_SET, RepeatedToken, call, configured
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
+from auditor.docshape import policy_problem
 from auditor.model import ApiError, BucketState, Integration, Listing, ObjectState
 
 # IAM actions behind the S3 calls below (for ``auditor permissions``).
@@ -25,6 +26,8 @@ async def list_buckets(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[
     s3 = await acct.client("s3")
     buckets: list[dict[str, Any]] = []
     token = None
+    pages = RepeatedToken("ListBuckets", "ContinuationToken")
+    failed: ApiError | None = None
     while True:
         # Paginated ListBuckets also returns each bucket's BucketRegion, which saves a
         # GetBucketLocation per bucket (S3 API reference, ListBuckets).
@@ -34,14 +37,24 @@ async def list_buckets(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[
         resp, err = await call("ListBuckets", s3.list_buckets(**params), limit)
         if err:
             return [], err
-        buckets += resp.get("Buckets", [])
+        page = resp.get("Buckets", [])
+        named = [b for b in page if isinstance(b, dict) and isinstance(b.get("Name"), str) and b["Name"]]
+        if len(named) != len(page) and failed is None:
+            failed = ApiError("ListBuckets", "MalformedResponse",
+                              f"{len(page) - len(named)} bucket entr(ies) of the answer have no name")
+        buckets += named
         token = resp.get("ContinuationToken")
         if not token:
             break
+        repeated = pages.repeated(token)
+        if repeated:
+            failed = repeated
+            break  # the buckets listed so far are scanned; the rest is unknown through the recorded error
     wanted = acct.config.buckets
     if wanted:
         buckets = [b for b in buckets if any(fnmatch.fnmatchcase(b["Name"], g) for g in wanted)]
-    return buckets, None
+    buckets = list({b["Name"]: b for b in buckets}.values())  # a page served twice lists its buckets once
+    return buckets, failed
 
 
 async def account_public_access_block(acct: AccountSession, account_id: str,
@@ -114,8 +127,11 @@ async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str,
         text = policy.get("Policy")
         try:
             policy = json.loads(text) if isinstance(text, str) else text
-        except json.JSONDecodeError as e:
-            errors.append(ApiError("GetBucketPolicy", "MalformedPolicy", str(e)))
+            problem = policy_problem(policy)
+        except (ValueError, RecursionError) as e:
+            problem = f"not JSON ({type(e).__name__}: {e})"[:300]
+        if problem:  # unreadable is not "no policy": the rules that need it are unknown
+            errors.append(ApiError("GetBucketPolicy", "MalformedPolicy", problem))
             policy = None
     cors = configured(got["GetBucketCors"])
     enc = configured(got["GetBucketEncryption"])
@@ -149,6 +165,7 @@ async def list_sample(s3: Any, bucket: str, prefixes: list[str], settings: ScanS
         token: str | None = None
         seen = 0
         truncated = False
+        pages = RepeatedToken("ListObjectsV2", "NextContinuationToken")
         while True:
             params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": min(1000, max(1, budget - seen))}
             if token:
@@ -170,6 +187,10 @@ async def list_sample(s3: Any, bucket: str, prefixes: list[str], settings: ScanS
             truncated = bool(resp.get("IsTruncated"))
             token = resp.get("NextContinuationToken")
             if not truncated or not token or seen >= budget:
+                break
+            err = pages.repeated(token)
+            if err:
+                errors.append(err)
                 break
         listings.append(Listing(prefix=prefix, keys_seen=seen, truncated=truncated))
     if any(e.api == "ListObjectsV2" for e in errors):

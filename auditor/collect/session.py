@@ -103,7 +103,10 @@ async def open_account(config: AccountConfig, settings: ScanSettings,
         await probe.aclose()
     if err is not None:
         raise AssumeRoleError(f"cannot assume {config.role_arn}: {err.code} {err.message}".strip())
-    creds = resp["Credentials"]
+    creds = resp.get("Credentials") if isinstance(resp, dict) else None
+    if not isinstance(creds, dict) or not all(isinstance(creds.get(k), str) for k in
+                                              ("AccessKeyId", "SecretAccessKey", "SessionToken")):
+        raise AssumeRoleError(f"cannot assume {config.role_arn}: the AssumeRole answer holds no usable credentials")
     session = session_factory(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],

@@ -12,10 +12,10 @@ import base64
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 
-from auditor.policy.variables import has_variables, resolve, resolve_pattern
+from auditor.policy.variables import UnknownVariable, has_variables, resolve, resolve_pattern
 from auditor.policy.variables import wildcard as _wild
 
 Tri = bool | None
@@ -161,43 +161,82 @@ def parse_operator(name: str) -> tuple[str | None, str, bool]:
 _WILDCARD_OPS = ("StringLike", "StringNotLike", "ArnLike", "ArnNotLike", "ArnEquals", "ArnNotEquals")
 
 
-def matches_value(op: str, value: str, policy_values: Sequence[str], context: Mapping[str, object]) -> bool:
+def matches_value(op: str, value: str, policy_values: Sequence[str], context: Mapping[str, object], *,
+                  unknown: frozenset[str] = frozenset(), variables: bool = True) -> bool:
     """Does ``value`` satisfy ``op`` against the policy's values (any of them; negated: none of them)?
 
     An invalid input or an unresolvable variable never matches; for a negated operator it makes
-    the whole test fail rather than succeed (it is an error, not a difference).
+    the whole test fail rather than succeed (it is an error, not a difference). With
+    ``variables`` false (a policy without ``"Version": "2012-10-17"``) ``${...}`` is literal text.
+    Raises :class:`UnknownVariable` when the outcome hangs on a variable whose key is unknown.
     """
     test = _cmp_cached(op)
     hit = False
     error = False
+    undecided: UnknownVariable | None = None
     for raw in policy_values:
-        if has_variables(raw) and op in _WILDCARD_OPS:
-            pattern = resolve_pattern(raw, context)
-            if pattern is None:
-                error = True
-                continue
-            outcome = _arn_like(value, pattern) if op.startswith("Arn") else pattern.fullmatch(value) is not None
-        else:
-            resolved = resolve(raw, context)
-            if resolved is None:
-                error = True
-                continue
-            outcome = test(value, resolved)
+        try:
+            if variables and has_variables(raw) and op in _WILDCARD_OPS:
+                pattern = resolve_pattern(raw, context, unknown)
+                if pattern is None:
+                    error = True
+                    continue
+                outcome = _arn_like(value, pattern) if op.startswith("Arn") else pattern.fullmatch(value) is not None
+            else:
+                resolved = resolve(raw, context, unknown=unknown) if variables else raw
+                if resolved is None:
+                    error = True
+                    continue
+                outcome = test(value, resolved)
+        except UnknownVariable as e:
+            undecided = e
+            continue
         if outcome is None:
             error = True
         elif outcome:
             hit = True
-    if op in _NEGATED:
-        return not hit and not error
-    return hit
+    if hit:
+        return op not in _NEGATED
+    if op in _NEGATED and error:
+        return False
+    if undecided is not None:
+        raise undecided
+    return op in _NEGATED
+
+
+def _any(results: Iterable[Callable[[], bool]]) -> Tri:
+    undecided = False
+    for r in results:
+        try:
+            if r():
+                return True
+        except UnknownVariable:
+            undecided = True
+    return None if undecided else False
+
+
+def _all(results: Iterable[Callable[[], bool]]) -> Tri:
+    undecided = False
+    for r in results:
+        try:
+            if not r():
+                return False
+        except UnknownVariable:
+            undecided = True
+    return None if undecided else True
 
 
 def evaluate_condition(operator: str, key_lookup: tuple[bool, list[str] | None, bool], policy_values: Sequence[str],
-                       context: Mapping[str, object]) -> Tri:
-    """One operator/key pair. ``key_lookup`` = (present, values, unknown)."""
+                       context: Mapping[str, object], *, unknown: frozenset[str] = frozenset(),
+                       variables: bool = True) -> Tri:
+    """One operator/key pair. ``key_lookup`` = (present, values, unknown).
+
+    ``unknown``: lowercase keys the scanner cannot know; a policy variable naming one of them makes
+    the outcome undecided (None) unless it comes out the same either way.
+    """
     prefix, op, if_exists = parse_operator(operator)
-    present, values, unknown = key_lookup
-    if unknown:
+    present, values, key_unknown = key_lookup
+    if key_unknown:
         return None
     if op == "Null":
         # Null: "true" means the key must be absent, "false" that it must be present.
@@ -213,12 +252,16 @@ def evaluate_condition(operator: str, key_lookup: tuple[bool, list[str] | None, 
             return True
         # IAM docs: a missing key does not match — except negated operators, which then match.
         return op in _NEGATED
+
+    def one(v: str) -> Callable[[], bool]:
+        return lambda: matches_value(op, v, policy_values, context, unknown=unknown, variables=variables)
+
     if prefix == "ForAllValues":
-        return all(matches_value(op, v, policy_values, context) for v in values)
+        return _all(one(v) for v in values)
     if prefix == "ForAnyValue":
-        return any(matches_value(op, v, policy_values, context) for v in values)
+        return _any(one(v) for v in values)
     if len(values) != 1:
         # A single-valued operator on a multivalued key: use ForAnyValue/ForAllValues (IAM docs,
         # "Multivalued context keys"); the condition does not match.
         return False
-    return matches_value(op, values[0], policy_values, context)
+    return _any([one(values[0])])

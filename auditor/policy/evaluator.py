@@ -16,8 +16,9 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from auditor.policy.arns import arn_account, parse_arn, role_name, session_parts
 from auditor.policy.conditions import evaluate_condition, parse_operator
-from auditor.policy.variables import has_variables, resolve_pattern
+from auditor.policy.variables import UnknownVariable, has_variables, lookup, resolve_pattern, variable_keys
 from auditor.policy.variables import wildcard as _pattern
 
 
@@ -70,6 +71,7 @@ class Result:
     blocked_by: tuple[str, ...] = ()
     note: str = ""  # set for unknown decisions; otherwise the reason is derived on demand
     undecided_conditions: tuple[str, ...] = ()
+    undecided_keys: tuple[str, ...] = ()  # the request keys whose values would decide an unknown answer
 
     @property
     def allowed(self) -> bool:
@@ -84,30 +86,33 @@ class Result:
 # ----------------------------------------------------------------------------- ARNs and principals
 
 
-_ACCOUNT_ID = re.compile(r"\d{12}")
-
-
-@lru_cache(maxsize=4096)
-def arn_account(arn: str | None) -> str | None:
-    if not arn:
-        return None
-    if _ACCOUNT_ID.fullmatch(arn):
-        return arn
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None
-
-
-_SESSION = re.compile(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
-
-
 def session_role_arn(arn: str) -> str | None:
-    """``arn:aws:sts::1:assumed-role/R/S`` → ``arn:aws:iam::1:role/R`` (any path is not in the session ARN)."""
-    m = _SESSION.match(arn)
-    return f"arn:{m.group(1)}:iam::{m.group(2)}:role/{m.group(3)}" if m else None
+    """``arn:aws:sts::1:assumed-role/R/S`` → ``arn:aws:iam::1:role/R``.
+
+    A session ARN does not show the role's path; a request knows the role's full ARN from
+    ``aws:PrincipalArn`` (see :func:`_session_role`).
+    """
+    parts = session_parts(arn)
+    return f"arn:{parts[0]}:iam::{parts[1]}:role/{parts[2]}" if parts else None
+
+
+def _session_role(req: "Request", context: Mapping[str, Any]) -> str | None:
+    """The role ARN of a role session, with its path: AWS sets ``aws:PrincipalArn`` of a session to the
+    role's ARN (IAM User Guide, "AWS global condition context keys"); without it, the path-less form."""
+    parts = session_parts(req.principal)
+    if parts is None:
+        return None
+    given = lookup(context, "aws:PrincipalArn")
+    if isinstance(given, str):
+        role = parse_arn(given)
+        if (role is not None and role.service == "iam" and role.account == parts[1]
+                and role.resource.startswith("role/") and role.resource.rsplit("/", 1)[-1] == parts[2]):
+            return given
+    return f"arn:{parts[0]}:iam::{parts[1]}:role/{parts[2]}"
 
 
 def _role_name(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
+    return role_name(arn)
 
 
 # ----------------------------------------------------------------------------- compiled policies
@@ -160,6 +165,7 @@ class _Statement:
     not_principal: bool
     conditions: tuple[_Condition, ...]
     has_variables: bool = False  # Resource holds ${...}: matched per request
+    variables: bool = True  # the policy's Version is 2012-10-17: ${...} are variables, else literal text
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,17 +178,20 @@ class CompiledPolicy:
     # the same few questions many times.
     _candidates: dict[tuple[Any, ...], tuple[_Statement, ...]] = field(default_factory=dict, compare=False, repr=False)
 
-    def candidates(self, req: Request, with_principal: bool, has_boundary: bool) -> tuple[_Statement, ...]:
-        """Statements whose Action, Resource (and for resource policies, Principal) elements match."""
+    def candidates(self, req: Request, with_principal: bool, has_boundary: bool,
+                   role: str | None = None) -> tuple[_Statement, ...]:
+        """Statements whose Action, Resource (and for resource policies, Principal) elements match.
+
+        ``role``: for a role session, the role's ARN with its path (:func:`_session_role`)."""
         key = (req.action, req.resource, req.principal, req.principal_type, req.principal_account,
-               has_boundary) if with_principal else (req.action, req.resource)
+               has_boundary, role) if with_principal else (req.action, req.resource)
         hit = self._candidates.get(key)
         if hit is None:
             if len(self._candidates) > 20000:
                 self._candidates.clear()
             hit = tuple(st for st in self.statements if _action_matches(st, req.action)
                         and (st.has_variables or _resource_matches(st, req.resource, {}))
-                        and (not with_principal or _principal_named(st, req, has_boundary)))
+                        and (not with_principal or _principal_named(st, req, has_boundary, role)))
             self._candidates[key] = hit
         return hit
 
@@ -193,7 +202,7 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def _compile_statement(raw: Any, index: int, name: str, policy_type: str) -> _Statement:
+def _compile_statement(raw: Any, index: int, name: str, policy_type: str, variables: bool = True) -> _Statement:
     if not isinstance(raw, Mapping):
         raise PolicyError(f"{name}: statement {index} is not an object")
     effect = raw.get("Effect")
@@ -228,9 +237,10 @@ def _compile_statement(raw: Any, index: int, name: str, policy_type: str) -> _St
     ref = StatementRef(name, raw.get("Sid"), index, effect, policy_type, dict(raw))
     return _Statement(
         ref=ref, allow=effect == "Allow", actions=actions, not_action=not_action, resources=resources,
-        resource_res=tuple(None if has_variables(r) else _pattern(r, False) for r in resources),
+        resource_res=tuple(None if variables and has_variables(r) else _pattern(r, False) for r in resources),
         not_resource=not_resource, has_resource=has_resource, principals=principals, not_principal=not_principal,
-        conditions=tuple(conditions), has_variables=any(has_variables(r) for r in resources))
+        conditions=tuple(conditions), has_variables=variables and any(has_variables(r) for r in resources),
+        variables=variables)
 
 
 def compile_policy(doc: Mapping[str, Any] | str | CompiledPolicy, name: str = "policy",
@@ -247,7 +257,10 @@ def compile_policy(doc: Mapping[str, Any] | str | CompiledPolicy, name: str = "p
         raise PolicyError(f"{name}: a policy is a JSON object")
     raw = doc.get("Statement", [])
     stmts = [raw] if isinstance(raw, Mapping) else list(raw or [])
-    return CompiledPolicy(name, policy_type, tuple(_compile_statement(s, i, name, policy_type)
+    # IAM User Guide, "Policy variables": variables need "Version": "2012-10-17"; in an older
+    # policy or one without Version, ${...} is literal text.
+    variables = doc.get("Version") == "2012-10-17"
+    return CompiledPolicy(name, policy_type, tuple(_compile_statement(s, i, name, policy_type, variables)
                                                    for i, s in enumerate(stmts)), doc)
 
 
@@ -275,7 +288,7 @@ def compile_cached(p: Any, name: str, policy_type: str) -> CompiledPolicy | None
 # ----------------------------------------------------------------------------- matching
 
 
-def _principal_matches(spec: _Principals, req: Request, *, exact_only: bool = False) -> bool:
+def _principal_matches(spec: _Principals, req: Request, role: str | None = None, *, exact_only: bool = False) -> bool:
     """Does a Principal element name the requester? Account principals match every principal of the account."""
     if spec.any:
         return True
@@ -285,7 +298,10 @@ def _principal_matches(spec: _Principals, req: Request, *, exact_only: bool = Fa
     if req.principal_type == "service":
         return p in spec.service
     account = req.account
-    role = session_role_arn(p) if req.principal_type == "assumed_role_session" else None
+    if req.principal_type != "assumed_role_session":
+        role = None
+    elif role is None:
+        role = session_role_arn(p)
     for value in spec.aws:
         if value == p or (role is not None and value == role):
             return True
@@ -295,7 +311,7 @@ def _principal_matches(spec: _Principals, req: Request, *, exact_only: bool = Fa
     return p in spec.other
 
 
-def _names_principal_directly(stmt: _Statement, req: Request) -> str | None:
+def _names_principal_directly(stmt: _Statement, req: Request, role: str | None = None) -> str | None:
     """How a resource-policy Allow names the requester: "exact" (user / session ARN), "role", "account" or None."""
     spec = stmt.principals
     if spec is None:
@@ -306,17 +322,20 @@ def _names_principal_directly(stmt: _Statement, req: Request) -> str | None:
     if p in spec.aws or p in spec.service or p in spec.other:
         # A role ARN (not a session ARN) is limited by the role's boundary (IAM docs).
         return "role" if req.principal_type == "iam_role" else "exact"
-    role = session_role_arn(p) if req.principal_type == "assumed_role_session" else None
+    if req.principal_type != "assumed_role_session":
+        role = None
+    elif role is None:
+        role = session_role_arn(p)
     if role and role in spec.aws:
         return "role"
     return "account"
 
 
-def _principal_named(stmt: _Statement, req: Request, has_boundary: bool) -> bool:
+def _principal_named(stmt: _Statement, req: Request, has_boundary: bool, role: str | None = None) -> bool:
     """Does a resource-policy statement apply to the requester (Principal / NotPrincipal)?"""
     if stmt.principals is None:
         return False  # a resource policy statement must name its principals
-    named = _principal_matches(stmt.principals, req)
+    named = _principal_matches(stmt.principals, req, role)
     if stmt.not_principal:
         named = not named if not stmt.principals.any else False
         # IAM docs (permissions boundaries): a Deny with NotPrincipal in a resource policy
@@ -335,18 +354,30 @@ def _action_matches(stmt: _Statement, action: str) -> bool:
     return not hit if stmt.not_action else hit
 
 
-def _resource_matches(stmt: _Statement, resource: str, context: Mapping[str, Any]) -> bool:
+def _resource_matches(stmt: _Statement, resource: str, context: Mapping[str, Any],
+                      unknown: frozenset[str] = frozenset()) -> bool:
+    """Does the Resource (NotResource) element cover ``resource``?
+
+    Raises :class:`UnknownVariable` when that hangs on a variable whose key the scanner cannot know.
+    """
     if not stmt.has_resource:
         return True  # trust policies and some resource policies omit Resource
     hit = False
+    undecided: UnknownVariable | None = None
     for raw, rx in zip(stmt.resources, stmt.resource_res):
         if rx is None:
-            rx = resolve_pattern(raw, context)  # substituted values match literally
+            try:
+                rx = resolve_pattern(raw, context, unknown)  # substituted values match literally
+            except UnknownVariable as e:
+                undecided = e
+                continue
             if rx is None:
                 continue
         if rx.fullmatch(resource):
             hit = True
             break
+    if not hit and undecided is not None:
+        raise undecided
     return not hit if stmt.not_resource else hit
 
 
@@ -361,16 +392,26 @@ def _lookup_key(lowered: Mapping[str, Any], unknown: frozenset[str], key: str) -
     return True, values, False
 
 
-def _conditions(stmt: _Statement, lowered: Mapping[str, Any], context: Mapping[str, Any], unknown: frozenset[str]) -> tuple[bool | None, list[str]]:
-    """AND over every operator and key: False if any is false, None if any is undecided, else True."""
+def _variable_keys(values: Iterable[str], unknown: frozenset[str]) -> list[str]:
+    return [k for v in values for k in variable_keys(v) if k.lower() in unknown]
+
+
+def _conditions(stmt: _Statement, lowered: Mapping[str, Any], context: Mapping[str, Any],
+                unknown: frozenset[str]) -> tuple[bool | None, list[str], list[str]]:
+    """AND over every operator and key: False if any is false, None if any is undecided, else True.
+
+    Also the undecided conditions (as JSON) and the keys whose values would decide them."""
     undecided: list[str] = []
+    keys: list[str] = []
     for c in stmt.conditions:
-        outcome = evaluate_condition(c.operator, _lookup_key(lowered, unknown, c.key), c.values, context)
+        outcome = evaluate_condition(c.operator, _lookup_key(lowered, unknown, c.key), c.values, context,
+                                     unknown=unknown, variables=stmt.variables)
         if outcome is False:
-            return False, []
+            return False, [], []
         if outcome is None:
             undecided.append(json.dumps({c.operator: {c.key: list(c.values)}}))
-    return (None, undecided) if undecided else (True, [])
+            keys += [c.key] if c.key.lower() in unknown else _variable_keys(c.values, unknown)
+    return (None, undecided, keys) if undecided else (True, [], [])
 
 
 @dataclass
@@ -382,29 +423,41 @@ class _Matches:
     deny: list[StatementRef] = field(default_factory=list)
     deny_maybe: list[StatementRef] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)
+    undecided_keys: list[str] = field(default_factory=list)
     allow_kinds: dict[int, str] = field(default_factory=dict)  # id(ref) -> how the Allow names the principal
 
 
 def _match(policy: CompiledPolicy, req: Request, context: Mapping[str, Any], lowered: Mapping[str, Any],
-           unknown: frozenset[str], action: str, with_principal: bool, has_boundary: bool = False) -> _Matches:
-    candidates = policy.candidates(req, with_principal, has_boundary)
+           unknown: frozenset[str], action: str, with_principal: bool, has_boundary: bool = False,
+           role: str | None = None) -> _Matches:
+    candidates = policy.candidates(req, with_principal, has_boundary, role)
     if not candidates:
         return _NO_MATCHES
     m = _Matches()
     for stmt in candidates:
-        if stmt.has_variables and not _resource_matches(stmt, req.resource, context):
-            continue
+        resource_undecided: list[str] = []
+        if stmt.has_variables:
+            try:
+                if not _resource_matches(stmt, req.resource, context, unknown):
+                    continue
+            except UnknownVariable as e:
+                resource_undecided = [e.key]
         if stmt.conditions:
-            outcome, undecided = _conditions(stmt, lowered, context, unknown)
+            outcome, undecided, keys = _conditions(stmt, lowered, context, unknown)
             if outcome is False:
                 continue
         else:
-            outcome, undecided = True, ()
+            outcome, undecided, keys = True, [], []
+        if resource_undecided:
+            outcome = None
+            undecided = [json.dumps({"NotResource" if stmt.not_resource else "Resource": list(stmt.resources)})] + undecided
+            keys = resource_undecided + keys
         target = (m.allow if outcome else m.allow_maybe) if stmt.allow else (m.deny if outcome else m.deny_maybe)
         target.append(stmt.ref)
         m.undecided.extend(undecided)
+        m.undecided_keys.extend(keys)
         if stmt.allow and with_principal:
-            m.allow_kinds[id(stmt.ref)] = _names_principal_directly(stmt, req) or "account"
+            m.allow_kinds[id(stmt.ref)] = _names_principal_directly(stmt, req, role) or "account"
     return m
 
 
@@ -445,8 +498,10 @@ def evaluate(request: Request, *, identity_policies: Iterable[Any] = (), resourc
     scp_levels = _levels(scps, "scp", "scp") if scps else []
     rcp_levels = _levels(rcps, "rcp", "rcp") if rcps else []
 
+    role = _session_role(req, context) if req.principal_type == "assumed_role_session" else None
+
     def match(p: CompiledPolicy | None, with_principal: bool = False) -> _Matches:
-        return (_match(p, req, context, lowered, unknown, action, with_principal, boundary is not None)
+        return (_match(p, req, context, lowered, unknown, action, with_principal, boundary is not None, role)
                 if p is not None else _NO_MATCHES)
 
     # KMS key policies and role trust policies must allow the request even in the same account.
@@ -530,12 +585,25 @@ def evaluate(request: Request, *, identity_policies: Iterable[Any] = (), resourc
     hi = decide(True)
     lo = decide(False)
     undecided = tuple(dict.fromkeys(u for m in everything for u in m.undecided))
-    if hi[0] == lo[0] or (hi[0] != Decision.ALLOWED and lo[0] != Decision.ALLOWED):
-        decision, deciding, blocked = lo if hi[0] == lo[0] else hi
+    keys = tuple(dict.fromkeys(k for m in everything for k in m.undecided_keys))
+    if hi[0] == lo[0]:
+        # The same either way: an Allow from the certain statements only; a denial that holds
+        # even if every undecided Allow applies and no undecided Deny does.
+        decision, deciding, blocked = lo if lo[0] == Decision.ALLOWED else hi
         return Result(decision, deciding, blocked)
+    if hi[0] != Decision.ALLOWED and lo[0] != Decision.ALLOWED:
+        # Denied either way, but whether explicitly hangs on an undecided Deny: nothing allows
+        # the request (hi), and the Deny would also deny it when its conditions hold (lo).
+        maybe_denies = tuple(r for r in lo[1] if r not in hi[1])
+        note = ("denied whichever way the undecided conditions go: "
+                + ("; ".join(_WHERE.get(b, b) for b in hi[2]) if hi[2] else "nothing allows it")
+                + ("; " + ", ".join(r.label() for r in maybe_denies) + " would also deny it explicitly when "
+                   + "; ".join(undecided) if maybe_denies else ""))
+        return Result(hi[0], hi[1] + maybe_denies, hi[2], note, undecided, keys)
     maybe = [r for m in everything for r in (m.allow_maybe + m.deny_maybe)]
-    return Result(Decision.UNKNOWN, tuple(maybe), (), "the decision depends on conditions the scanner cannot know: "
-                  + "; ".join(undecided), undecided)
+    on = f"the value of {', '.join(keys)}" if keys else "conditions the scanner cannot know"
+    return Result(Decision.UNKNOWN, tuple(maybe), (), f"the decision depends on {on}: " + "; ".join(undecided),
+                  undecided, keys)
 
 
 _READ_ONLY_IAM = re.compile(r"^iam:(Get|List|Generate|Simulate)", re.IGNORECASE)
@@ -560,12 +628,14 @@ def _reason(decision: Decision, deciding: Sequence[StatementRef], blocked: Seque
         return "allowed by " + ", ".join(r.label() for r in deciding) if deciding else "allowed"
     if decision == Decision.EXPLICITLY_DENIED:
         return "explicitly denied by " + ", ".join(r.label() for r in deciding)
-    where = {"identity": "no identity-based policy allows it", "resource": "the resource policy does not allow it",
-             "permission_boundary": "the permissions boundary does not allow it",
-             "session": "the session policy does not allow it", "scp": "a service control policy does not allow it",
-             "rcp": "a resource control policy does not allow it",
-             "vpc_endpoint": "the VPC endpoint policy does not allow it"}
-    return "implicitly denied: " + "; ".join(where.get(b, b) for b in blocked) if blocked else "implicitly denied"
+    return "implicitly denied: " + "; ".join(_WHERE.get(b, b) for b in blocked) if blocked else "implicitly denied"
+
+
+_WHERE = {"identity": "no identity-based policy allows it", "resource": "the resource policy does not allow it",
+          "permission_boundary": "the permissions boundary does not allow it",
+          "session": "the session policy does not allow it", "scp": "a service control policy does not allow it",
+          "rcp": "a resource control policy does not allow it",
+          "vpc_endpoint": "the VPC endpoint policy does not allow it", "service": "AWS owns the resource"}
 
 
 __all__ = ["Decision", "Request", "Result", "StatementRef", "CompiledPolicy", "PolicyError", "compile_policy", "compile_cached",

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from auditor.model import ScanResult
 from auditor.report.files import write_atomic
+from auditor.report.safe import plain
+from auditor.textsafe import document
 
 FILENAME = "findings.csv"
 
@@ -25,18 +27,29 @@ COLUMNS = (
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+# Excel's limit on the characters of one cell; a longer cell is cut there, with a marker.
+CELL_LIMIT = 32767
+CUT_MARKER = "…[cut: {n} characters in all]"
+
 
 def neutralise(value: object) -> object:
-    """Prefix a text cell that a spreadsheet would evaluate."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """Prefix a text cell that a spreadsheet would evaluate; show bidi and control characters as
+    escapes; cut a cell longer than a spreadsheet holds."""
+    if not isinstance(value, str):
+        return value
+    value = document(value)
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    if len(value) > CELL_LIMIT:
+        marker = CUT_MARKER.format(n=len(value))
+        value = value[:CELL_LIMIT - len(marker)] + marker
     return value
 
 
 def rows(result: ScanResult) -> list[list[object]]:
     """The findings as rows of ``COLUMNS``, every text cell neutralised (None is an empty cell)."""
     out = []
-    for f in result.findings:
+    for f in plain(result).findings:  # no NaN/Infinity in any cell
         doc = f.to_json()
         doc["evidence"] = json.dumps(doc["evidence"], separators=(",", ":"), ensure_ascii=False, sort_keys=True)
         out.append([neutralise(doc.get(c)) for c in COLUMNS])

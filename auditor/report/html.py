@@ -24,6 +24,8 @@ from markupsafe import Markup
 
 from auditor.model import Finding, ScanResult, Severity, Status
 from auditor.report.files import write_atomic
+from auditor.report.safe import displayable
+from auditor.textsafe import deep
 
 FILENAME = "report.html"
 VENDORS = ("v7-aws", "v7-wasabi", "datature", "tenyks", "redbrick", "baseline")
@@ -31,7 +33,8 @@ SEVERITIES = tuple(s.value for s in Severity)
 STATUSES = ("fail", "unknown", "pass")
 STATUS_ORDER = {Status.FAIL: 0, Status.UNKNOWN: 1, Status.PASS: 2}
 SEVERITY_COLOURS = {"critical": "#8b1a1a", "high": "#d9480f", "medium": "#e8a317", "low": "#3b7dd8", "info": "#868e96"}
-CHANGE_KINDS = (("new", "New problems"), ("resolved", "Resolved"), ("still_failing", "Still failing"))
+CHANGE_KINDS = (("new", "New problems"), ("resolved", "Resolved"), ("still_failing", "Still failing"),
+                ("unverified", "Could not be verified (failing before, unknown now)"))
 
 # JSON inside <script> must not be able to close the element or open a comment: escape the
 # characters HTML cares about as JSON \u escapes (JSON.parse reads them back unchanged).
@@ -173,6 +176,7 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
 
 
 def render_html_text(result: ScanResult, *, previous_changes: Mapping[str, Any] | None = None) -> str:
+    result, previous_changes = displayable(result), deep(previous_changes)  # bidi and controls shown escaped
     """The report page as a string (see ``render_html``)."""
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
                       lstrip_blocks=True, undefined=StrictUndefined, keep_trailing_newline=True)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from auditor.model import Finding, ScanResult, Severity, Status
 from auditor.report.files import write_atomic
+from auditor.textsafe import json_text
 
 FILENAME = "findings.sarif"
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -97,6 +98,9 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
 
 def to_document(result: ScanResult) -> dict[str, Any]:
     """The SARIF log: one run, rules sorted by id, results in the findings' order."""
+    from auditor.report.safe import plain
+
+    result = plain(result)  # no NaN/Infinity
     reported = [f for f in result.findings if f.status != Status.PASS]
     by_rule: dict[str, list[Finding]] = {}
     for f in sorted(reported, key=lambda x: x.rule_id):
@@ -123,5 +127,5 @@ def to_document(result: ScanResult) -> dict[str, Any]:
 def render_sarif(result: ScanResult, out_dir: Path) -> Path:
     """Write findings.sarif into ``out_dir`` (temporary file + rename)."""
     path = Path(out_dir) / FILENAME
-    write_atomic(path, json.dumps(to_document(result), indent=2, ensure_ascii=False) + "\n")
+    write_atomic(path, json_text(json.dumps(to_document(result), indent=2, ensure_ascii=False, allow_nan=False)) + "\n")
     return path

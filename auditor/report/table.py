@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from auditor.model import Finding, ScanResult, Severity, Status
+from auditor.textsafe import terminal
 
 STATUS_STYLE = {Status.FAIL: "bold red", Status.UNKNOWN: "bold yellow", Status.PASS: "green"}
 SEVERITY_STYLE = {
@@ -47,6 +48,8 @@ def summary_line(result: ScanResult) -> str:
         parts.append(f"suppressed: {result.suppressed}")
     if result.skipped:
         parts.append(f"skipped accounts: {len(result.skipped)}")
+    if getattr(result, "failed_calls", ()):
+        parts.append(f"failed calls: {len(result.failed_calls)}")
     return " · ".join(parts)
 
 
@@ -162,14 +165,14 @@ def render_table(result: ScanResult, console: Console, *, show_passes: bool = Fa
     """Summary, then fails and unknowns (and passes when asked) grouped by rule, worst first."""
     width = max(40, console.width)
     many_accounts = len(result.accounts) > 1
-    for line in wrap(summary_line(result).split(" · "), width - 1, sep=" · ")[0]:
+    for line in wrap(terminal(summary_line(result), one_line=True).split(" · "), width - 1, sep=" · ")[0]:
         console.print(Text(line, style="bold"), no_wrap=True, crop=True)
     from auditor.credentials import explain
 
     for s in result.skipped:
         known = explain(s.reason)
         fix = f" — {known[1]}" if known else ""
-        for line in wrap(f"skipped account {s.name}: {s.reason}{fix}".split(" "), width - 1,
+        for line in wrap(terminal(f"skipped account {s.name}: {s.reason}{fix}", one_line=True).split(" "), width - 1,
                          max_lines=MAX_MESSAGE_LINES)[0]:
             console.print(Text(line, style="yellow"), no_wrap=True, crop=True)
     shown = [f for f in result.findings if show_passes or f.status != Status.PASS]
@@ -195,7 +198,7 @@ def render_table(result: ScanResult, console: Console, *, show_passes: bool = Fa
 def _render_group(console: Console, group: list[Finding], width: int, many_accounts: bool,
                   accounts: Sequence[str] = ()) -> bool:
     first = group[0]
-    resources = list(dict.fromkeys(short_resource(f, many_accounts) for f in group))
+    resources = list(dict.fromkeys(terminal(short_resource(f, many_accounts), one_line=True) for f in group))
     console.print()
     head = Text()
     label = first.status.value.upper()
@@ -203,14 +206,15 @@ def _render_group(console: Console, group: list[Finding], width: int, many_accou
     head.append(" ")
     head.append(f"{first.severity.value:<8}", style=SEVERITY_STYLE[first.severity])
     head.append(" ")
-    rest = [first.rule_id] + (["(inferred)"] if any(f.inferred for f in group) else []) \
+    rule_id = terminal(first.rule_id, one_line=True)
+    rest = [rule_id] + (["(inferred)"] if any(f.inferred for f in group) else []) \
         + (["(suppressed)"] if first.suppressed else []) + ["·", _noun(resources, group)]
     used = cell_len(head.plain)
     pieces, _ = wrap(rest, width - used - 1, max_lines=1)
     rule_text = pieces[0]
-    if rule_text.startswith(first.rule_id):
-        head.append(first.rule_id, style="bold")
-        head.append(rule_text[len(first.rule_id):], style="dim")
+    if rule_text.startswith(rule_id):
+        head.append(rule_id, style="bold")
+        head.append(rule_text[len(rule_id):], style="dim")
     else:  # an id wider than the line: cut, never broken onto the next line
         head.append(rule_text, style="bold")
     console.print(head, no_wrap=True, crop=True)
@@ -222,7 +226,8 @@ def _render_group(console: Console, group: list[Finding], width: int, many_accou
     if first.suppressed and first.suppression:
         message += f" Suppressed: {first.suppression.get('reason')}" + (
             f" (until {first.suppression['until']})" if first.suppression.get("until") else "")
-    lines, cut = wrap(" ".join(shorten_arns(message, accounts).split()).split(" "), inner, max_lines=MAX_MESSAGE_LINES)
+    message = " ".join(terminal(shorten_arns(message, accounts)).split())  # controls escaped first, then lines joined
+    lines, cut = wrap(message.split(" "), inner, max_lines=MAX_MESSAGE_LINES)
     for line in lines:
         console.print(Text(INDENT + line), no_wrap=True, crop=True)
     return cut or len(messages) > 1

@@ -94,6 +94,28 @@ def test_get_star_grants_acl_reads_beyond_read_only():
     assert "s3:GetObject" not in actions
 
 
+def test_newer_write_and_delete_actions_granted_by_wildcard_are_excess():
+    # s3:*Annotation matches only actions added to S3 after 2023; a catalogue without them sees no excess.
+    f = one(with_v7(policy(v7_grant(), v7_grant(action=["s3:*Annotation", "s3:UpdateObject*"]))),
+            "baseline.vendor-excess-privilege")
+    assert f.status == Status.FAIL, f.message
+    extra = {(e["action"], e["category"]) for e in f.evidence["extra"]}
+    assert ("s3:PutObjectAnnotation", "write/delete") in extra
+    assert ("s3:DeleteObjectAnnotation", "write/delete") in extra
+    assert ("s3:UpdateObjectEncryption", "write/delete") in extra
+    # The twin: the guide's grant alone passes.
+    assert one(with_v7(policy(v7_grant())), "baseline.vendor-excess-privilege").status == Status.PASS
+
+
+def test_object_level_actions_are_asked_on_objects():
+    # s3:BypassGovernanceRetention acts on objects (Service Authorization Reference), not on the bucket.
+    f = one(with_v7(policy(v7_grant(action=["s3:GetObject", "s3:BypassGovernanceRetention"]))),
+            "baseline.vendor-excess-privilege")
+    assert f.status == Status.FAIL
+    assert any(e["action"] == "s3:BypassGovernanceRetention" and e["resource"].startswith(f"arn:aws:s3:::{B}/")
+               for e in f.evidence["extra"])
+
+
 def test_grant_outside_scope():
     f = one(with_v7(policy(v7_grant()), scope="slides/"), "baseline.vendor-excess-privilege")
     assert f.status == Status.FAIL

@@ -208,7 +208,7 @@ def test_kms_key_not_collected_is_unknown():
 
 
 def test_key_policy_must_name_v7_root_statement_is_not_enough():
-    cust = KeyState(KEY_ID, KEY_ARN, manager="CUSTOMER", policy=ROOT_ONLY)
+    cust = KeyState(KEY_ID, KEY_ARN, manager="CUSTOMER", policy=ROOT_ONLY, grants=())
     f = one(kms_snap(sse_kms(), cust), "v7-aws.kms-key-policy")
     assert f.status == Status.FAIL
     assert f.resource == KEY_ARN
@@ -219,7 +219,7 @@ def test_key_policy_must_name_v7_root_statement_is_not_enough():
 def test_key_policy_decrypt_only_is_enough_for_read_only_not_read_write():
     pol = policy(ROOT_ONLY["Statement"][0], {"Sid": "AllowV7", "Effect": "Allow", "Principal": {"AWS": V7_ROLE},
                                              "Action": "kms:Decrypt", "Resource": "*"})
-    cust = KeyState(KEY_ID, KEY_ARN, manager="CUSTOMER", policy=pol)
+    cust = KeyState(KEY_ID, KEY_ARN, manager="CUSTOMER", policy=pol, grants=())
     assert one(kms_snap(sse_kms(), cust), "v7-aws.kms-key-policy").status == Status.PASS
     f = one(kms_snap(sse_kms(), cust, "read-write"), "v7-aws.kms-key-policy")
     assert f.status == Status.FAIL and f.evidence["missing"] == ["kms:GenerateDataKey"]
@@ -255,3 +255,36 @@ def test_wasabi_wrong_principal_dotted_name_and_mrxs():
     assert one(snap, "v7-wasabi.mrxs-list").status == Status.FAIL
     f = one(snap, "v7-wasabi.read-grant")
     assert "--endpoint-url https://s3.wasabisys.com" in f.remediation
+
+
+# ----------------------------------------------------------------------------- every object in scope
+
+
+def _folder_deny(folder, sid="DenyPrivateFolder"):
+    return {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{B}/{folder}*"}
+
+
+def test_a_folder_deny_deep_in_scope_fails_the_grant_without_a_sampled_key_there():
+    f = one(v7(policy(grant(), _folder_deny("img/2024/patients/private/")), keys=("img/a.png",)), "v7-aws.read-grant")
+    assert f.status == Status.FAIL, f.message
+    denied = [c for c in f.evidence["checked"] if c["decision"] == "explicitly_denied"]
+    assert denied and denied[0]["resource"] == f"arn:aws:s3:::{B}/img/2024/patients/private/auditor-probe"
+    assert "img/2024/patients/private/*" in denied[0]["note"] and "DenyPrivateFolder" in denied[0]["note"]
+    assert "DenyPrivateFolder" in f.remediation
+    assert "(stands for img/2024/patients/private/*)" in f.message
+
+
+def test_a_folder_deny_outside_scope_does_not_fail_the_grant():
+    snap = v7(policy(grant(), _folder_deny("archive/private/")), keys=("img/a.png",), scope="img/")
+    assert one(snap, "v7-aws.read-grant").status == Status.PASS
+
+
+def test_not_resource_carving_a_folder_out_of_the_grant_fails_it():
+    carve = {**grant(), "Resource": None}
+    carve.pop("Resource")
+    carve["NotResource"] = [f"arn:aws:s3:::{B}/img/restricted/*", f"arn:aws:s3:::{B}"]
+    f = one(v7(policy(carve), keys=("img/a.png",)), "v7-aws.read-grant")
+    assert f.status == Status.FAIL
+    assert any(c["resource"].endswith("img/restricted/auditor-probe") and c["decision"] != "allowed"
+               for c in f.evidence["checked"])

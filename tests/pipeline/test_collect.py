@@ -214,7 +214,7 @@ images_dir = "images"
     assert found["baseline.cors-wildcard-origin"].status == Status.PASS
 
 
-def test_an_answer_the_collector_cannot_use_skips_that_account_only(moto, aws):
+def test_an_answer_the_collector_cannot_use_is_recorded_on_that_call(moto, aws):
     import re
 
     aws("s3").create_bucket(Bucket="nameless-in-listing")
@@ -230,6 +230,9 @@ endpoint_url = "{url}"
 """))
     finally:
         proxy.stop()
-    assert [a.name for a in snap.accounts] == ["main"]
-    (skipped,) = snap.skipped
-    assert skipped.name == "odd" and "collection failed (KeyError" in skipped.reason
+    # The account is scanned; the unusable answer is a failed ListBuckets there, nothing more.
+    assert [a.name for a in snap.accounts] == ["main", "odd"] and snap.skipped == ()
+    odd = snap.accounts[1]
+    err = odd.error("ListBuckets")
+    assert err is not None and err.code == "MalformedResponse" and "no name" in err.message
+    assert snap.accounts[0].error("ListBuckets") is None

@@ -97,3 +97,47 @@ def test_statement_and_policy_order_never_matter(r, identity, resource, rnd):
     rnd.shuffle(shuffled_identity)
     shuffled_resource = {**resource, "Statement": rnd.sample(resource["Statement"], len(resource["Statement"]))}
     assert decide(r, shuffled_identity, shuffled_resource) == before
+
+
+# An answer that is not `unknown` must hold whatever the unknown keys turn out to be.
+UNKNOWABLE = ("aws:SourceIp", "aws:PrincipalTag/team")
+VALUES = {"aws:SourceIp": [None, "10.1.2.3", "203.0.113.9"], "aws:PrincipalTag/team": [None, "images", "other"]}
+sound_resources = st.sampled_from(["arn:aws:s3:::data/*", "arn:aws:s3:::data/${aws:PrincipalTag/team}/*",
+                                   "arn:aws:s3:::data/images/*", "*"])
+sound_conditions = st.sampled_from([None, {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                                    {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                                    {"StringEquals": {"aws:PrincipalTag/team": "images"}},
+                                    {"StringLike": {"s3:prefix": "${aws:PrincipalTag/team}/*"}},
+                                    {"StringNotEqualsIfExists": {"aws:PrincipalTag/team": "${aws:username}"}}])
+
+
+@st.composite
+def sound_statement(draw):
+    s = {"Effect": draw(st.sampled_from(["Allow", "Deny"])), "Action": draw(actions),
+         "Resource": draw(sound_resources)}
+    cond = draw(sound_conditions)
+    if cond:
+        s["Condition"] = cond
+    return s
+
+
+@SETTINGS
+@given(st.lists(sound_statement(), min_size=1, max_size=4), st.sampled_from(ACTIONS), st.sampled_from(RESOURCES),
+       st.sampled_from(["images/", "other/"]))
+def test_a_decided_answer_holds_for_every_value_of_the_unknown_keys(statements, action, resource, prefix):
+    doc = {"Version": "2012-10-17", "Statement": statements}
+    user = f"arn:aws:iam::{ACCT}:user/alice"
+    base = {"aws:username": "alice", "s3:prefix": prefix}
+    r = Request(user, "iam_user", action, resource, ACCT, base, frozenset(UNKNOWABLE))
+    answer = evaluate(r, identity_policies=[doc]).decision
+    if answer == Decision.UNKNOWN:
+        return
+    for ip in VALUES["aws:SourceIp"]:
+        for team in VALUES["aws:PrincipalTag/team"]:
+            ctx = dict(base)
+            if ip:
+                ctx["aws:SourceIp"] = ip
+            if team:
+                ctx["aws:PrincipalTag/team"] = team
+            concrete = evaluate(Request(user, "iam_user", action, resource, ACCT, ctx), identity_policies=[doc]).decision
+            assert (concrete == Decision.ALLOWED) == (answer == Decision.ALLOWED), (ip, team, concrete, answer)

@@ -1,0 +1,55 @@
+"""A copy of a scan result fit for human-facing documents (HTML, CSV).
+
+Every string a finding carries — message, resource, evidence (keys too), suppression — and
+every skipped account's name and reason has its bidi controls and control characters shown
+as escapes (:func:`auditor.textsafe.document`), and numbers that are not finite (``NaN``,
+``Infinity``, which no JSON reader accepts) become strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from auditor.model import ScanResult
+from auditor.textsafe import document
+
+
+def finite(value: Any, fn=lambda s: s) -> Any:
+    """``value`` with non-finite floats as strings and ``fn`` applied to every string."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {(fn(k) if isinstance(k, str) else k): finite(v, fn) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v, fn) for v in value]
+    return value
+
+
+def _finding(f, fn):
+    changes = {}
+    for field in ("rule_id", "vendor", "account_id", "region", "bucket", "resource", "title", "message",
+                  "remediation", "reference", "principal"):
+        v = getattr(f, field)
+        if isinstance(v, str):
+            changes[field] = fn(v)
+    changes["evidence"] = finite(f.evidence, fn)
+    if f.suppression is not None:
+        changes["suppression"] = finite(f.suppression, fn)
+    return dataclasses.replace(f, shown_fingerprint=f.fingerprint, **changes)
+
+
+def displayable(result: ScanResult, fn=document) -> ScanResult:
+    """``result`` with every string passed through ``fn`` and every number finite."""
+    findings = tuple(_finding(f, fn) for f in result.findings)
+    skipped = tuple(dataclasses.replace(s, name=fn(s.name), reason=fn(s.reason)) for s in result.skipped)
+    return dataclasses.replace(result, findings=findings, skipped=skipped)
+
+
+def plain(result: ScanResult) -> ScanResult:
+    """``result`` with only non-finite numbers replaced (for machine formats: JSON, SARIF)."""
+    return displayable(result, fn=lambda s: s)
