@@ -32,8 +32,8 @@ _KNOWN: tuple[tuple[str, str, str], ...] = (
      "the AWS credentials were rejected",
      "check the access key (`aws configure`) or pick another profile with --profile or AWS_PROFILE"),
     (r"ProfileNotFound", "the profile does not exist", CONFIGURE),
-    (r"EndpointConnectionError|ConnectTimeout|ConnectionClosed|ConnectionRefused|ReadTimeout|gaierror|"
-     r"Could not connect",
+    # Nothing answers at all (a server that answers badly — reset, timeout, garbage — is a failed call).
+    (r"EndpointConnectionError|ConnectTimeoutError|ConnectionRefused|gaierror|Could not connect",
      "the endpoint cannot be reached",
      "check --endpoint-url (or AWS_ENDPOINT_URL), the network and the region (--region)"),
 )
@@ -86,13 +86,14 @@ def nothing_scanned(accounts: Sequence, skipped: Sequence) -> AccessError | None
         return None
     first = skipped[0]
     known = explain(first.reason)
+    # Only the caller's own set-up (credentials, profile, an endpoint nobody answers at): a refused or
+    # failed call is data — the accounts are reported as skipped with the reason (exit 3).
+    if not known or not all(explain(s.reason) for s in skipped):
+        return None
     many = f" (and {len(skipped) - 1} more account(s))" if len(skipped) > 1 else ""
-    if known:
-        what, fix = known
-        return AccessError(f"{what}: account {first.name}{many} could not be scanned — {fix} "
-                           f"[{_short(first.reason)}]")
-    return AccessError(f"nothing was scanned: account {first.name}{many}: {_short(first.reason)} — "
-                       "check the credentials (`aws configure`, --profile, AWS_PROFILE) and the endpoint")
+    what, fix = known
+    return AccessError(f"{what}: account {first.name}{many} could not be scanned — {fix} "
+                       f"[{_short(first.reason)}]")
 
 
 def _short(reason: str, limit: int = 160) -> str:
