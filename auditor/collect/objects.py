@@ -26,6 +26,15 @@ from auditor.probe import coco, exif, mp4
 
 READS = ("s3:GetObject",)
 
+# With content reads off (--no-content, [scan] content = false) nothing is read from an object; the
+# reads that would have been made are recorded as not made, so the rules that need them are unknown.
+NOT_READ = "NotRead"
+_OFF = "content reads are off (--no-content or [scan] content = false)"
+
+
+def _not_read(api: str) -> ApiError:
+    return ApiError(api, NOT_READ, _OFF)
+
 COCO_MAX_BYTES = 64 * 1024 * 1024
 MOOV_MAX_BYTES = 4 * 1024 * 1024
 MP4_HOPS = 32
@@ -175,9 +184,14 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     listings = list(bucket.listings)
     errors = list(bucket.errors)
     vendors = {i.vendor for i in integrations}
+    content = settings.content
 
     # Encryption of every sampled object (baseline.object-kms).
-    heads = await asyncio.gather(*(_head(s3, bucket.name, o, limit) for o in list(objects.values())[:settings.sample_size * 4]))
+    sample = list(objects.values())[:settings.sample_size * 4]
+    if content:
+        heads = await asyncio.gather(*(_head(s3, bucket.name, o, limit) for o in sample))
+    else:
+        heads = [dataclasses.replace(o, errors=o.errors + (_not_read("HeadObject"),)) for o in sample]
     objects.update({o.key: o for o in heads})
 
     tasks = []
@@ -187,6 +201,10 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
             under = [o for k, o in objects.items() if k.startswith(prefix)]
             images = [o for o in under if o.key.lower().endswith(exif.IMAGE_SUFFIXES)][:settings.sample_size]
             videos = [o for o in under if o.key.lower().endswith(".mp4")][:settings.sample_size]
+            if not content:
+                objects.update({o.key: dataclasses.replace(o, errors=o.errors + (_not_read("GetObject"),))
+                                for o in images + videos})
+                continue
             tasks += [_exif(s3, bucket.name, o, limit) for o in images]
             tasks += [_mp4(s3, bucket.name, o, limit) for o in videos]
     probed = await asyncio.gather(*tasks)
@@ -209,7 +227,8 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
                                           "examples": keys[:5]}
         for role in ("annotations", "predictions"):
             key = f"{dataset}{role}.json"
-            blobs[f"coco:{key}"] = await _coco(s3, bucket, key, role, images, present, truncated, limit)
+            blobs[f"coco:{key}"] = (await _coco(s3, bucket, key, role, images, present, truncated, limit) if content
+                                    else {"key": key, "error": {"api": "GetObject", "code": NOT_READ, "message": _OFF}})
 
     if vendors & {"v7-aws", "v7-wasabi"}:
         slides = [o for k, o in objects.items() if k.lower().endswith(".mrxs")]

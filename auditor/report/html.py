@@ -13,6 +13,7 @@ import hashlib
 import importlib.resources
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -70,7 +71,8 @@ def _chart(findings: list[Finding]) -> dict[str, Any]:
     vendors = [v for v in VENDORS if v in present] + sorted(present - set(VENDORS))
     totals = {v: sum(counts[(v, s)] for s in SEVERITIES) for v in vendors}
     top = _nice_top(max(totals.values(), default=0))
-    left, width, row, bar_h, top_pad = 96, 420, 30, 18, 8
+    # Drawn at its natural size up to a 400 px wide screen (no scaling down), so labels stay at 11-12 px.
+    left, width, row, bar_h, top_pad = 96, 200, 30, 18, 8
     rows = []
     for k, v in enumerate(vendors):
         y = top_pad + k * row
@@ -90,6 +92,22 @@ def _chart(findings: list[Finding]) -> dict[str, Any]:
     return {"width": left + width + 40, "height": base + 24, "rows": rows, "ticks": ticks, "left": left,
             "top": top_pad, "base": base, "empty": not vendors,
             "legend": [{"name": s, "fill": SEVERITY_COLOURS[s]} for s in SEVERITIES]}
+
+
+def headline(f: Finding) -> tuple[str, str]:
+    """(title, rest of the message) for a row: a failing or unknown finding is titled as the problem
+    (the first sentence of its message), a passing one as the condition that holds (the rule's title)."""
+    if f.status == Status.PASS:
+        return f.title, f.message
+    text = " ".join(f.message.split())
+    m = re.search(r"(?<=[a-z0-9)'\"]\.)\s+(?=[A-Z(])", text)  # the end of the first sentence
+    first, rest = (text[:m.start()], text[m.end():]) if m else (text, "")
+    if len(first) > 160:
+        cut = first.rfind(" ", 0, 150)
+        cut = cut if cut > 60 else 150
+        first, rest = first[:cut] + " …", "… " + text[cut:].strip()
+    first = first[:1].upper() + first[1:]
+    return first, rest
 
 
 def _pretty(value: Any) -> str:
@@ -127,8 +145,11 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
         c = Counter(findings[i].status.value for i in items if not findings[i].suppressed)
         bucket_rows.append({"name": name, "account": account, "items": items,
                             "fail": c["fail"], "unknown": c["unknown"], "pass": c["pass"]})
-    rows = [{"i": i, "f": f, "evidence": _pretty(f.to_json()["evidence"]) if f.evidence else ""}
-            for i, f in enumerate(findings)]
+    rows = []
+    for i, f in enumerate(findings):
+        head, rest = headline(f)
+        rows.append({"i": i, "f": f, "evidence": _pretty(f.to_json()["evidence"]) if f.evidence else "",
+                     "headline": head, "rest": rest})
     data = {
         "generated": result.finished_at,
         "findings": [{"i": i, "rule_id": f.rule_id, "vendor": f.vendor, "status": f.status.value,
