@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from auditor.model import Finding, ScanResult, Severity, Status
 from auditor.report.files import atomic_text
-from auditor.report.safe import displayable
+from auditor.report.safe import displayable, shown_evidence
 from auditor.textsafe import deep
 
 FILENAME = "report.html"
@@ -110,6 +110,21 @@ def headline(f: Finding) -> tuple[str, str]:
     return first, rest
 
 
+class _Row:
+    """One finding as the template shows it. Its evidence, pretty-printed (the bulk of a large
+    report), is made when the template reaches it and not kept for the whole page."""
+
+    __slots__ = ("i", "f", "headline", "rest")
+
+    def __init__(self, i: int, f: Finding):
+        self.i, self.f = i, f
+        self.headline, self.rest = headline(f)
+
+    @property
+    def evidence(self) -> str:
+        return _pretty(shown_evidence(self.f.to_json()["evidence"])) if self.f.evidence else ""
+
+
 def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -145,11 +160,7 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
         c = Counter(findings[i].status.value for i in items if not findings[i].suppressed)
         bucket_rows.append({"name": name, "account": account, "items": items,
                             "fail": c["fail"], "unknown": c["unknown"], "pass": c["pass"]})
-    rows = []
-    for i, f in enumerate(findings):
-        head, rest = headline(f)
-        rows.append({"i": i, "f": f, "evidence": _pretty(f.to_json()["evidence"]) if f.evidence else "",
-                     "headline": head, "rest": rest})
+    rows = [_Row(i, f) for i, f in enumerate(findings)]
     data = {
         "generated": result.finished_at,
         "findings": [{"i": i, "rule_id": f.rule_id, "vendor": f.vendor, "status": f.status.value,
@@ -167,7 +178,7 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
         "vendors": [v for v in VENDORS if v in present] + sorted(present - set(VENDORS)),
         "by_vendor": by_vendor,
         "buckets": bucket_rows,
-        "unknown": [r for r in rows if r["f"].status == Status.UNKNOWN],
+        "unknown": [r for r in rows if r.f.status == Status.UNKNOWN],
         "chart": _chart(findings),
         "changes": _changes(previous_changes),
         "change_kinds": CHANGE_KINDS,
@@ -176,7 +187,8 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
 
 
 def _pieces(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> Iterator[str]:
-    result, previous_changes = displayable(result), deep(previous_changes)  # bidi and controls shown escaped
+    # Bidi and controls shown escaped; the evidence is escaped row by row as it is written.
+    result, previous_changes = displayable(result, evidence=False), deep(previous_changes)
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
                       lstrip_blocks=True, undefined=StrictUndefined, keep_trailing_newline=True)
     css, js = _asset("report.css"), _asset("report.js")
