@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn)
 from rich.text import Text
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from auditor import __version__
-from auditor.errors import AuditorError, ConfigError, SnapshotError
+from auditor.errors import AuditorError, ConfigError
 from auditor.model import ScanResult
 from auditor.redact import redact
 from auditor.textsafe import terminal
@@ -26,14 +29,18 @@ EXIT_USAGE = 2
 
 EPILOG_SCAN = """\
 examples:
-  auditor scan                                   # ./auditor.toml, table + findings.json
+  auditor scan                                   # ./auditor.toml if present, else every bucket of the
+                                                 # default credentials' account (baseline + inferred vendors)
+  auditor scan --profile prod --bucket 'ml-*'    # no config: one profile, some buckets
+  auditor scan --format json -o - | jq .         # JSON on stdout, everything else on stderr
   auditor scan --config prod.toml --format table,json,html,sarif --output-dir out/
   auditor scan --save-snapshot evidence.json     # keep what was collected
   auditor scan --from-snapshot evidence.json     # re-evaluate offline, no credentials
   auditor scan --fail-on critical                # CI gate: exit 1 only on critical fails
 
-exit status: 0 all checks pass · 1 a fail at or above --fail-on · 2 config or usage error ·
-3 something could not be verified (unknown) or an account was skipped
+exit status: 0 all checks pass · 1 a fail at or above --fail-on · 2 config or usage error, or nothing
+could be scanned (credentials, profile, endpoint) · 3 something could not be verified (unknown) or an
+account was skipped
 """
 
 DESCRIPTION = """\
@@ -47,26 +54,85 @@ class UsageError(AuditorError):
     pass
 
 
+# Per invocation (set by main): colour, and whether human output goes to stderr (stdout carries a report).
+_OUT = {"color": True, "human_to_stderr": False}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that name the subcommand and suggest the nearest option or value."""
+
+    def error(self, message: str):  # type: ignore[override]
+        import difflib
+        import re
+
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.+)\)", message)
+        if m:
+            options = [o.strip(" '") for o in m.group(2).split(",")]
+            near = difflib.get_close_matches(m.group(1), options, n=1)
+            if near:
+                message += f" — did you mean '{near[0]}'?"
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+    def unrecognized(self, extras: Sequence[str]) -> None:
+        import difflib
+
+        options = [o for a in self._actions for o in a.option_strings]
+        first = extras[0]
+        flag = first.split("=", 1)[0]
+        near = difflib.get_close_matches(flag, options, n=1, cutoff=0.6) if flag.startswith("-") else []
+        what = "unknown option" if flag.startswith("-") else "unexpected argument"
+        hint = f" — did you mean {near[0]}?" if near else ""
+        self.error(f"{what} {first}{hint}")
+
+
 class _Progress:
     """A rich progress bar fed by the collectors (buckets done / buckets found)."""
 
-    def __init__(self, progress: Progress):
+    def __init__(self, progress: Progress, accounts: int = 1):
         self._p = progress
-        self._task = progress.add_task("Collecting buckets", total=0)
+        self._pending = accounts
+        # No number until every account has listed its buckets: "0/0" then "3/3" would be a guess.
+        self._task = progress.add_task(f"Listing buckets in {accounts} account{'s' if accounts != 1 else ''}", total=None)
+        self._total = 0
 
     def add(self, total: int) -> None:
-        self._p.update(self._task, total=(self._p.tasks[0].total or 0) + total)
+        self._total += total
+        self._pending -= 1
+        if self._pending <= 0:
+            self._p.update(self._task, total=self._total, description="Collecting buckets")
 
     def advance(self, n: int = 1) -> None:
         self._p.advance(self._task, n)
 
 
+class _Count(ProgressColumn):
+    """``done/total`` once the total is known; nothing before (never ``0/?``)."""
+
+    def render(self, task) -> Text:
+        return Text("" if task.total is None else f"{int(task.completed)}/{int(task.total)}", style="progress.download")
+
+
 def _formats(value: str) -> tuple[str, ...]:
-    items = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    import difflib
+
+    items = tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
     bad = [v for v in items if v not in FORMATS]
     if bad or not items:
-        raise argparse.ArgumentTypeError(f"unknown format {', '.join(bad) or '(empty)'}; choose from {','.join(FORMATS)}")
+        near = difflib.get_close_matches(bad[0], FORMATS, n=1) if bad else []
+        hint = f" — did you mean '{near[0]}'?" if near else ""
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(bad) or '(empty)'}; choose from "
+                                         f"{','.join(FORMATS)}{hint}")
     return items
+
+
+def _global_options(p: argparse.ArgumentParser, default) -> None:
+    g = p.add_argument_group("output and diagnostics (before or after the command)")
+    g.add_argument("--no-color", action="store_true", default=default,
+                   help="no colours (also when NO_COLOR is set)")
+    g.add_argument("--verbose", "-v", action="store_true", default=default,
+                   help="say what is scanned with which credentials source and endpoint, and how long it took")
+    g.add_argument("--debug", action="store_true", default=default,
+                   help="log every AWS request and answer (botocore) to stderr, credentials redacted")
 
 
 def _integration_keys(packs) -> dict[str, list[tuple[str, str]]]:
@@ -84,18 +150,30 @@ def rules_dirs_option(p: argparse.ArgumentParser) -> None:
                         "(repeatable; see docs/vendor-packs.md)")
 
 
+def _vendor_ids(packs) -> list[str]:
+    return [p.vendor.id for p in packs if p.vendor.access is not None]
+
+
 def build_parser(packs=None) -> argparse.ArgumentParser:
     """The command line; ``packs`` (default: the built-in ones) give the vendors and their integration flags."""
     if packs is None:
         from auditor.rulepack import load_packs
 
         packs = load_packs()
-    vendors = [p.vendor.id for p in packs if p.vendor.access is not None]
+    vendors = _vendor_ids(packs)
     integration_keys = _integration_keys(packs)
-    parser = argparse.ArgumentParser(prog="auditor", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="auditor", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _global_options(parser, False)
+    common = _Parser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_parser = sub.add_parser
+
+    def add_parser(name: str, **kw):
+        return _add_parser(name, parents=[common], **kw)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     def history_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--history", type=Path, metavar="PATH", default=None,
@@ -118,10 +196,14 @@ def build_parser(packs=None) -> argparse.ArgumentParser:
         a.add_argument("--region", help="region of the bucket's account clients")
 
     def output_options(p: argparse.ArgumentParser, default_formats: str) -> None:
-        p.add_argument("--format", type=_formats, default=_formats(default_formats),
+        p.set_defaults(default_formats=default_formats)
+        p.add_argument("--format", type=_formats, default=None,
                        help=f"comma list of {','.join(FORMATS)} (default {default_formats}); table goes to the terminal, the others to --output-dir")
         p.add_argument("--output-dir", type=Path, default=Path("auditor-reports"),
                        help="where findings.json, findings.csv, report.html, findings.sarif go (default ./auditor-reports; created if missing)")
+        p.add_argument("--output", "-o", metavar="FILE", default=None,
+                       help="write the one machine format asked for (json, sarif or csv) to FILE instead; "
+                            "'-' is stdout, and then the table, progress and messages go to stderr")
         p.add_argument("--fail-on", choices=("critical", "high", "medium", "low", "never"), default="high",
                        help="exit 1 when a fail at or above this severity exists (default high)")
         p.add_argument("--show-passes", action="store_true", help="list passing checks in the terminal table too")
@@ -131,7 +213,20 @@ def build_parser(packs=None) -> argparse.ArgumentParser:
     scan = sub.add_parser("scan", help="scan every bucket of the configured accounts",
                           description="Collect bucket, IAM and KMS state read-only, evaluate every rule, write reports.",
                           epilog=EPILOG_SCAN, formatter_class=argparse.RawDescriptionHelpFormatter)
-    scan.add_argument("--config", type=Path, default=None, help="config file (default ./auditor.toml)")
+    scan.add_argument("--config", type=Path, default=None,
+                      help="config file (default ./auditor.toml; without one, the default credentials' account)")
+    acct = scan.add_argument_group("account (without a config file; with one, they apply to every account)")
+    acct.add_argument("--profile", help="shared-config profile (default: AWS_PROFILE, else the default credential chain)")
+    acct.add_argument("--region", help="region of the account-wide clients (default us-east-1; each bucket is read in its own region)")
+    acct.add_argument("--endpoint-url", help="one endpoint for every service (Wasabi, an emulator); "
+                                             "AWS_ENDPOINT_URL does the same")
+    acct.add_argument("--bucket", action="append", metavar="GLOB",
+                      help="only buckets whose name matches GLOB (repeatable), e.g. --bucket 'ml-*'")
+    acct.add_argument("--vendor", metavar="VENDOR",
+                      help="only this vendor's rules, with the baseline: " + " | ".join(vendors))
+    scan.add_argument("--no-content", action="store_true",
+                      help="do not read object headers or the first bytes of sampled objects (no s3:GetObject); "
+                           "the content rules are then unknown. Same as [scan] content = false")
     output_options(scan, "table,json")
     snap = scan.add_mutually_exclusive_group()
     snap.add_argument("--save-snapshot", type=Path, metavar="FILE", help="also write what was collected to FILE (JSON)")
@@ -145,6 +240,25 @@ def build_parser(packs=None) -> argparse.ArgumentParser:
     scan.add_argument("--shards", type=int, default=None, help="with --dask-scheduler: number of shards (default: one per worker)")
     rules_dirs_option(scan)
     scan.set_defaults(func=cmd_scan)
+
+    init = sub.add_parser(
+        "init", help="write a commented auditor.toml from what a scan of your account finds",
+        description="Scan the default credentials' account (or --profile) read-only and write a commented "
+                    "auditor.toml: the account, every bucket found, and an [[integrations]] entry for each bucket "
+                    "whose policy names a vendor (V7, Datature), with the keys still to fill in marked FILL IN.",
+        epilog="examples:\n  auditor init                      # ./auditor.toml\n"
+               "  auditor init --profile prod -o prod.toml\n  auditor init -o -                 # print it",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ia = init.add_argument_group("account")
+    ia.add_argument("--profile", help="shared-config profile (default: AWS_PROFILE, else the default credential chain)")
+    ia.add_argument("--region", help="region of the clients")
+    ia.add_argument("--endpoint-url", help="one endpoint for every service; AWS_ENDPOINT_URL does the same")
+    ia.add_argument("--bucket", action="append", metavar="GLOB", help="only buckets matching GLOB (repeatable)")
+    init.add_argument("--output", "-o", default="auditor.toml", metavar="FILE",
+                      help="where to write it (default ./auditor.toml; '-' prints it)")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    init.set_defaults(func=cmd_init, no_content=False, vendor=None)
 
     demo = sub.add_parser("demo", help="scan sample buckets in an embedded emulator (no credentials, no network)",
                           description="Start an embedded S3/IAM/KMS emulator on 127.0.0.1, create sample buckets for "
@@ -209,7 +323,10 @@ def build_parser(packs=None) -> argparse.ArgumentParser:
         "permissions", help="print the minimal read-only IAM policy the scanner needs",
         description="Print the IAM policy document for the scanner's audit role: every read-only action the "
                     "collectors make (Get/List/Describe), generated from the code, nothing else. The scanner "
-                    "never writes to an account.",
+                    "never writes to an account. It does read data: s3:GetObject is used for the headers "
+                    "(HeadObject) and the first bytes of a bounded sample of objects in buckets a vendor uses "
+                    "(image orientation, video headers, COCO files) — never a whole large object. "
+                    "With --no-content the scan makes no such read and s3:GetObject (and kms:Decrypt) are left out.",
         epilog="content reads: s3:GetObject fetches bounded byte ranges of sampled objects (EXIF orientation,\n"
                "  MP4 headers, Tenyks's COCO files); for objects under SSE-KMS, S3 also needs kms:Decrypt on the\n"
                "  object's key — granted in the second statement, only through S3 (kms:ViaService).\n\n"
@@ -221,6 +338,8 @@ def build_parser(packs=None) -> argparse.ArgumentParser:
                "examples:\n  auditor permissions > auditor-readonly.json\n"
                "  aws iam create-policy --policy-name AuditorReadOnly --policy-document file://auditor-readonly.json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    perms.add_argument("--no-content", action="store_true",
+                       help="the policy for `auditor scan --no-content`: without s3:GetObject")
     perms.set_defaults(func=cmd_permissions)
 
     hist = sub.add_parser("history", help="list recorded scans",
@@ -247,41 +366,121 @@ def build_parser(packs=None) -> argparse.ArgumentParser:
 
 
 def _console() -> Console:
-    return Console(highlight=False)
+    """Where people read: stdout, or stderr when stdout carries a report (``--output -``)."""
+    return Console(stderr=_OUT["human_to_stderr"], highlight=False, no_color=not _OUT["color"])
 
 
 def _err_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, no_color=not _OUT["color"])
+
+
+def _verbose(args: argparse.Namespace, text: str) -> None:
+    if getattr(args, "verbose", False) or getattr(args, "debug", False):
+        _err_console().print(text, style="dim", markup=False, highlight=False, soft_wrap=True)
 
 
 def _progress_enabled(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
+def _zero_config(args: argparse.Namespace):
+    """No auditor.toml: the default credential chain's account, every bucket (or --bucket), baseline + inferred."""
+    from auditor.config import AccountConfig, Config
+
+    return Config(path="(no config file)", accounts=(AccountConfig(name="default"),))
+
+
+def _apply_account_flags(config, args: argparse.Namespace):
+    """--profile/--region/--endpoint-url/--bucket (and AWS_ENDPOINT_URL) on every account of ``config``."""
+    import dataclasses
+
+    from auditor.credentials import endpoint_from_env
+
+    endpoint = args.endpoint_url or None
+    for url, where in ((endpoint, "--endpoint-url"), (endpoint_from_env(), "AWS_ENDPOINT_URL")):
+        if url and not url.startswith(("http://", "https://")):
+            raise UsageError(f"{where} {url}: not an http(s) URL — write e.g. https://s3.wasabisys.com "
+                             "or http://127.0.0.1:9000")
+    changes = {}
+    if args.profile:
+        changes["profile"] = args.profile
+    if args.region:
+        changes["regions"] = (args.region,)
+    if args.bucket:
+        changes["buckets"] = tuple(args.bucket)
+    accounts = []
+    for a in config.accounts:
+        extra = dict(changes)
+        url = endpoint or (None if a.endpoint_url else endpoint_from_env())
+        if url:
+            extra["endpoint_url"] = url
+            if a.provider == "aws" and re.match(r"^https?://([\w.-]+\.)?wasabisys\.com(:\d+)?(/|$)", url):
+                extra["provider"] = "wasabi"  # no KMS or S3 Control there: recorded as unsupported, not failed
+        accounts.append(dataclasses.replace(a, **extra) if extra else a)
+    scan = dataclasses.replace(config.scan, content=False) if args.no_content else config.scan
+    return dataclasses.replace(config, accounts=tuple(accounts), scan=scan)
+
+
+def _check_vendor(args: argparse.Namespace) -> None:
+    from auditor.rulepack import load_packs
+
+    VENDORS = _vendor_ids(load_packs(dirs=args.rules_dir))  # noqa: N806
+
+    if args.vendor and args.vendor not in VENDORS:
+        import difflib
+
+        near = difflib.get_close_matches(args.vendor, VENDORS, n=1)
+        raise UsageError(f"scan --vendor {args.vendor}: unknown vendor — use one of {', '.join(VENDORS)}"
+                         + (f" (did you mean '{near[0]}'?)" if near else ""))
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
+    import time
+
     from auditor.config import load_config
     from auditor.scan import evaluate_snapshot
-    from auditor.snapshot import load_snapshot, save_snapshot
+    from auditor.snapshot import load_snapshot
 
+    _check_vendor(args)
     config_path = args.config or Path("auditor.toml")
+    have_config = args.config is not None or config_path.exists()
+    t0 = time.monotonic()
     if args.from_snapshot:
+        snapshot = load_snapshot(args.from_snapshot)
+        config = load_config(config_path, args.rules_dir) if have_config else None
         from auditor.rulepack import load_packs
 
-        config = load_config(config_path, args.rules_dir) if (args.config or config_path.exists()) else None
         packs = config.rule_packs() if config else load_packs(dirs=args.rules_dir)
-        snapshot = load_snapshot(args.from_snapshot)
         with _evaluating(args):
             result = evaluate_snapshot(snapshot, packs, integrations=config.integrations if config else None)
     else:
-        config = load_config(config_path, args.rules_dir)  # exits 2 on a bad config or pack, before any API call
-        if not config.accounts:
+        from auditor.credentials import check_profiles
+        from auditor.snapshot import save_snapshot
+
+        config = load_config(config_path, args.rules_dir) if have_config else _zero_config(args)  # a bad config exits 2 here
+        if not config.accounts and config.organization is None:
             raise ConfigError(str(config_path), "accounts", "no [[accounts]] to scan",
                               'add [[accounts]] with name = "..." (and profile or role_arn)')
+        config = _apply_account_flags(config, args)
+        check_profiles([(a.profile, "--profile" if args.profile else f"{config.path}: accounts.{a.name}.profile")
+                        for a in config.accounts]
+                       + ([(config.organization.profile, f"{config.path}: organization.profile")]
+                          if config.organization and config.organization.profile else []))
+        for a in config.accounts:
+            _verbose(args, f"account {a.name}: {_describe_account(a)}"
+                           + ("" if have_config else f" (no {config_path}: every bucket, baseline and inferred vendor rules)"))
         snapshot = _collect(config, args)
+        _verbose(args, f"collected {sum(len(a.buckets) for a in snapshot.accounts)} bucket(s) in "
+                       f"{time.monotonic() - t0:.1f} s")
         if args.save_snapshot:
             save_snapshot(snapshot, args.save_snapshot)
         with _evaluating(args):
             result = evaluate_snapshot(snapshot, config.rule_packs())
+    if args.vendor:
+        import dataclasses
+
+        result = dataclasses.replace(result, findings=tuple(f for f in result.findings
+                                                            if f.vendor in (args.vendor, "baseline")))
     if config is not None and config.suppressions:
         import dataclasses
 
@@ -289,6 +488,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
         findings = apply_suppressions(result.findings, config.suppressions, result.finished_at[:10], config.path)
         result = dataclasses.replace(result, findings=findings)
+    _verbose(args, f"evaluated in {time.monotonic() - t0:.1f} s")
     if args.no_history:
         return _report(result, args)
     return _report_then_record(result, args)
@@ -334,6 +534,28 @@ def _history_path() -> Path:
     return default_path()
 
 
+def _describe_account(a) -> str:
+    """Where the account's credentials come from, for --verbose (never the credentials themselves)."""
+    if a.role_arn:
+        source = f"role {a.role_arn}"
+    elif a.profile:
+        source = f"profile {a.profile}"
+    elif os.environ.get("AWS_PROFILE"):
+        source = f"profile {os.environ['AWS_PROFILE']} (AWS_PROFILE)"
+    elif os.environ.get("AWS_ACCESS_KEY_ID"):
+        source = "keys from AWS_ACCESS_KEY_ID"
+    else:
+        source = "the default credential chain"
+    parts = [source]
+    if a.endpoint_url:
+        parts.append(f"endpoint {a.endpoint_url}")
+    if a.regions:
+        parts.append(f"region {', '.join(a.regions)}")
+    if a.buckets:
+        parts.append(f"buckets {', '.join(a.buckets)}")
+    return ", ".join(parts)
+
+
 def _evaluating(args: argparse.Namespace):
     """A spinner while the rules run (thousands of buckets take seconds), where a progress bar would show."""
     import contextlib
@@ -344,6 +566,17 @@ def _evaluating(args: argparse.Namespace):
 
 
 def _collect(config, args):
+    """The snapshot; when no account at all could be scanned, the reason and its fix (exit 2)."""
+    from auditor.credentials import nothing_scanned
+
+    snapshot = _collect_snapshot(config, args)
+    failed = nothing_scanned(snapshot.accounts, snapshot.skipped)
+    if failed is not None:
+        raise failed
+    return snapshot
+
+
+def _collect_snapshot(config, args):
     from auditor.collect import collect
 
     if getattr(args, "dask_scheduler", None):
@@ -352,23 +585,67 @@ def _collect(config, args):
         return collect_distributed(config, args.dask_scheduler, args.shards)
     if not _progress_enabled(args):
         return collect(config)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Count(), TimeElapsedColumn())
     with Progress(*columns, console=_err_console(), transient=True) as progress:
-        return collect(config, progress=_Progress(progress))
+        return collect(config, progress=_Progress(progress, max(1, len(config.accounts))))
+
+
+MACHINE_FORMATS = ("json", "sarif", "csv")
 
 
 def _renderers() -> dict[str, Callable[..., Path]]:
-    from auditor.report.json import render_json
+    """Render functions by format, imported when asked for (jinja2 only for HTML)."""
 
-    out: dict[str, Callable[..., Path]] = {"json": render_json}
-    try:
+    def json_(result, out_dir):
+        from auditor.report.json import render_json
+
+        return render_json(result, out_dir)
+
+    def csv_(result, out_dir, *, excel=False):
         from auditor.report.csv import render_csv
+
+        return render_csv(result, out_dir, excel=excel)
+
+    def html_(result, out_dir, *, previous_changes=None):
         from auditor.report.html import render_html
+
+        return render_html(result, out_dir, previous_changes=previous_changes)
+
+    def sarif_(result, out_dir):
         from auditor.report.sarif import render_sarif
-    except ImportError:  # reporters ship together; a partial install is reported per format below
-        return out
-    out.update(csv=render_csv, html=render_html, sarif=render_sarif)
-    return out
+
+        return render_sarif(result, out_dir)
+
+    return {"json": json_, "csv": csv_, "html": html_, "sarif": sarif_}
+
+
+def _write_machine(fmt: str, result: ScanResult, target: str, *, excel: bool = False) -> None:
+    """One machine format to ``target`` (a file, or ``-`` for standard output), as a stream."""
+    if fmt == "csv":
+        from auditor.report.csv import write_csv
+
+        write_csv(result, target, excel=excel)
+    elif fmt == "sarif":
+        from auditor.report.sarif import write_sarif
+
+        write_sarif(result, target)
+    else:
+        from auditor.report.json import write_findings
+
+        write_findings(result, target)
+
+
+def _output_formats(args: argparse.Namespace) -> tuple[str, ...]:
+    """The files/streams to write; with --output, exactly one machine format (checked before any API call)."""
+    out = getattr(args, "output", None)
+    if out is None:
+        return tuple(f for f in args.format if f != "table")
+    files = tuple(f for f in args.format if f != "table")
+    if len(files) != 1 or files[0] not in MACHINE_FORMATS:
+        got = ",".join(files) or "table"
+        raise UsageError(f"{args.command} --output {out}: takes one of {', '.join(MACHINE_FORMATS)}, got --format {got} — "
+                         f"e.g. --format json -o {out}, or --output-dir DIR for several formats")
+    return files
 
 
 def _report(result: ScanResult, args: argparse.Namespace, changes: dict | None = None) -> int:
@@ -377,27 +654,67 @@ def _report(result: ScanResult, args: argparse.Namespace, changes: dict | None =
 
     console = _console()
     renderers = _renderers()
-    missing = [f for f in args.format if f != "table" and f not in renderers]
-    if missing:
-        raise UsageError(f"--format: {', '.join(missing)} report is not available in this installation")
+    formats = _output_formats(args)
+    out = getattr(args, "output", None)
+    written: list[str] = []
+    if out is not None:
+        _write_machine(formats[0], result, out, excel=args.csv_excel)
+        if out != "-":
+            written.append(str(out))
     if "table" in args.format:
-        render_table(result, console, show_passes=args.show_passes)
-    written = []
-    for fmt in args.format:
-        if fmt == "table":
-            continue
-        if fmt == "csv":
-            written.append(renderers[fmt](result, args.output_dir, excel=args.csv_excel))
-        elif fmt == "html":
-            written.append(renderers[fmt](result, args.output_dir, previous_changes=changes))
-        else:
-            written.append(renderers[fmt](result, args.output_dir))
+        report = (written[0] if written else
+                  str(Path(args.output_dir) / ("report.html" if "html" in formats else "findings.json"))
+                  if formats and out is None else None)
+        render_table(result, console, show_passes=args.show_passes, report_path=report)
+    if out is None:
+        for fmt in formats:
+            if fmt == "csv":
+                written.append(str(renderers[fmt](result, args.output_dir, excel=args.csv_excel)))
+            elif fmt == "html":
+                written.append(str(renderers[fmt](result, args.output_dir, previous_changes=changes)))
+            else:
+                written.append(str(renderers[fmt](result, args.output_dir)))
     for path in written:
-        console.print(terminal(f"wrote {path}"), style="dim", markup=False)
+        console.print(terminal(f"wrote {path}"), style="dim", markup=False, highlight=False)
     return exit_status(result.findings, args.fail_on, len(result.skipped) + len(result.failed_calls))
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from auditor.config import parse_config
+    from auditor.credentials import check_profiles
+    from auditor.init import render_config
+    from auditor.infer import infer_integrations
+    from auditor.rulepack import load_packs
+
+    target = None if args.output == "-" else Path(args.output)
+    if target is not None and target.exists() and not args.force:
+        raise UsageError(f"init: {target} already exists — pass --force to replace it, or -o OTHER.toml")
+    config = _apply_account_flags(_zero_config(args), args)
+    check_profiles([(a.profile, "--profile") for a in config.accounts])
+    snapshot = _collect(config, args)
+    integrations = infer_integrations(snapshot, load_packs())
+    text = render_config(snapshot, integrations, config.accounts[0])
+    parse_config(text, str(target or "auditor.toml"))  # what we write loads as written
+    if target is None:
+        sys.stdout.write(text)
+        return 0
+    from auditor.report.files import write_atomic
+
+    write_atomic(target, text)
+    todo = text.count("\n# FILL IN ")
+    buckets = sum(len(a.buckets) for a in snapshot.accounts)
+    _console().print(f"wrote {target}: {buckets} bucket(s), {len(integrations)} vendor integration(s)"
+                     + (f", {todo} with keys to fill in (marked FILL IN)" if todo else "")
+                     + ". Next: review it and run `auditor scan`.", markup=False, highlight=False)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        import moto.server  # noqa: F401 — the emulator ships in the demo extra
+    except ImportError:
+        raise UsageError("demo: the embedded emulator is not installed — pip install 'auditor[demo]' "
+                         "(from a checkout: pip install '.[demo]')") from None
     from auditor.demo import run_demo
 
     console = _console()
@@ -406,13 +723,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     status = _report(result, args)
     console.print(
         f"\nDemo done. A real scan of these buckets would exit {status} "
-        f"(--fail-on {args.fail_on}). Next: write an auditor.toml (see README) and run `auditor scan`.",
+        f"(--fail-on {args.fail_on}). Next: `auditor scan` checks your own account with your default AWS "
+        "credentials, and `auditor init` writes an auditor.toml from what it finds.",
         style="bold")
     return 0 if status in (0, 1, 3) else status
 
 
 def _onboard_config(args: argparse.Namespace):
+    from auditor.credentials import check_profiles, endpoint_from_env
     from auditor.onboard import config_from_flags
+
+    check_profiles([(args.profile, "--profile")])
+    args.endpoint_url = args.endpoint_url or endpoint_from_env()  # AWS_ENDPOINT_URL acts as --endpoint-url
     from auditor.rulepack import load_packs
 
     keys = _integration_keys(load_packs(dirs=args.rules_dir))
@@ -534,13 +856,24 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for p in packs:
         if p.replaces:
             _console().print(f"{p.source} replaces the built-in {p.vendor.id} pack ({p.replaces})", markup=False,
-                           soft_wrap=True)
+                             soft_wrap=True)
+    console = _console()
+    if console.width < 120:  # a list: ids whole, text wrapped at words
+        for _, r in rows:
+            console.print(Text.assemble((terminal(r.id, one_line=True), "bold"), f" · {r.severity.value}"),
+                          no_wrap=True, crop=True)
+            console.print(Text(terminal(r.title)), overflow="ellipsis")
+            console.print(Text(terminal(r.reference), style="dim"), overflow="ellipsis")
+            console.print()
+        return 0
     table = Table(title="auditor rules", show_lines=True)
-    for col in ("Rule", "Severity", "Title", "Reference"):
-        table.add_column(col, overflow="fold")
+    table.add_column("Rule", no_wrap=True)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Title", overflow="ellipsis", ratio=1)
+    table.add_column("Reference", overflow="ellipsis", ratio=2)
     for _, r in rows:  # rule packs are data: shown like any other text
         table.add_row(*(Text(terminal(v)) for v in (r.id, r.severity.value, r.title, r.reference)))
-    _console().print(table)
+    console.print(table)
     return 0
 
 
@@ -593,8 +926,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         items = changes.get(key, [])
         table = Table(title=f"{label}: {len(items)}", title_style=style, expand=True)
         table.add_column("Status", width=9)
-        table.add_column("Rule · bucket", ratio=2, overflow="fold")
-        table.add_column("Finding", ratio=3, overflow="fold")
+        table.add_column("Rule · bucket", ratio=2, overflow="ellipsis")  # ids and names whole, or cut with …
+        table.add_column("Finding", ratio=3, overflow="ellipsis")
         for f in items:
             status = f.get("status_now", f["status"]) if key in ("resolved", "unverified") else f["status"]
             message = f["message"] if key != "unverified" else f"was: {f['message']}\nnow: {f.get('message_now', '')}"
@@ -610,7 +943,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_permissions(args: argparse.Namespace) -> int:
     from auditor.permissions import scanner_policy
 
-    print(json.dumps(scanner_policy(), indent=2))
+    print(json.dumps(scanner_policy(content=not args.no_content), indent=2))
     return 0
 
 
@@ -659,8 +992,20 @@ def _writable_file(path: Path, flag: str) -> None:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every file the command will write can be written: checked before any API call."""
+    if getattr(args, "default_formats", None) and args.format is None:
+        # With --output and no --format: the table (to stderr when -o -) and JSON.
+        args.format = ("table", "json") if getattr(args, "output", None) else _formats(args.default_formats)
+    if args.command == "init" and args.output != "-" and not (Path(args.output).exists() and not args.force):
+        _writable_file(Path(args.output), "--output")
+    elif getattr(args, "output", None) is not None and getattr(args, "default_formats", None):
+        _output_formats(args)
+        if args.output == "-":
+            _OUT["human_to_stderr"] = True
+        else:
+            _writable_file(Path(args.output), "--output")
     out = getattr(args, "output_dir", None)
-    if out is not None and (args.command == "plan" or any(f != "table" for f in args.format)):
+    if out is not None and getattr(args, "output", None) is None and (
+            args.command == "plan" or any(f != "table" for f in args.format)):
         _writable_dir(out, "--output-dir")
     if getattr(args, "save_snapshot", None):
         _writable_file(args.save_snapshot, "--save-snapshot")
@@ -691,7 +1036,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err_console().print(f"auditor: error: {e}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_USAGE
     parser = build_parser(packs)
-    args = parser.parse_args(argv)
+    try:
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            sub = parser._subparsers._group_actions[0].choices.get(args.command) if args.command else None  # type: ignore[union-attr]
+            (sub or parser).unrecognized(extras)
+    except SystemExit as e:
+        return int(e.code) if isinstance(e.code, int) else EXIT_USAGE
+    _OUT.update(color=not args.no_color and not os.environ.get("NO_COLOR"), human_to_stderr=False)
+    if args.debug:
+        from auditor.credentials import enable_debug_logging
+
+        enable_debug_logging()
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
@@ -699,13 +1055,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_outputs(args)
         return args.func(args)
-    except (ConfigError, UsageError, SnapshotError) as e:
-        _error(f"auditor: error: {e}")
-        return EXIT_USAGE
-    except AuditorError as e:
+    except AuditorError as e:  # config, usage, snapshot, credentials: one line, exit 2
         _error(f"auditor: error: {e}")
         return EXIT_USAGE
     except OSError as e:  # writing a report or snapshot failed (disk full, permissions changed)
+        if e.errno == errno.EPIPE:  # `| head`: the reader went away; as a shell reports a writer killed by SIGPIPE
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            except OSError:
+                pass
+            return 128 + 13
         where = e.filename2 or e.filename or "output"
         _error(f"auditor: error: {where}: cannot write ({e.strerror or e}) — check the path and free space; "
                "files already written are complete, none is left half-written")
@@ -719,6 +1078,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                "check the snapshot, config or answer it came from")
         return EXIT_USAGE
     except Exception as e:  # noqa: BLE001 — never a traceback (it could quote a credential), never exit 1
+        from auditor.credentials import explain
+
+        known = explain(f"{type(e).__name__} {e}")
+        if known:  # a credential or endpoint problem botocore raised outside a call: the fix
+            _error(f"auditor: error: {known[0]} — {known[1]} [{type(e).__name__}: {e}]")
+            return EXIT_USAGE
         _error(f"auditor: internal error: {type(e).__name__}: {e} — nothing was left half-written; "
                "please report this (with the command line)")
         return EXIT_USAGE

@@ -42,6 +42,7 @@ SCAN_KEYS = {
     "max_attempts": "tries per API call, with adaptive backoff on throttling (default 8)",
     "rule_dirs": "directories of extra vendor packs (*.toml), relative to this file",
     "workers": "processes that collect a large account's buckets (default: one per core; 1 = this process only)",
+    "content": "read object headers and the first bytes of sampled objects (default true; false = --no-content)",
 }
 
 SUPPRESS_KEYS = {"rule", "resource", "reason", "until"}
@@ -80,6 +81,7 @@ class ScanSettings:
     max_attempts: int = 8
     rule_dirs: tuple[str, ...] = ()
     workers: int = 0  # 0: one process per available core
+    content: bool = True  # HeadObject and bounded GetObject reads of sampled objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +134,8 @@ def load_config(path: str | Path, rule_dirs: Sequence[str | Path] = ()) -> Confi
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), None, "config file not found",
-                          "create it (see README 'Configuration') or pass --config FILE") from None
+                          "write one with `auditor init` (see README 'Scanning your accounts'), pass --config FILE, "
+                          "or run `auditor scan` without --config to scan the default credentials' account") from None
     except OSError as e:
         raise ConfigError(str(path), None, f"cannot read config file ({e.strerror})") from e
     except UnicodeDecodeError as e:
@@ -331,7 +334,10 @@ class _Parser:
                 raise self.fail(None, 0, key, f"must be a positive integer, got {v!r}",
                                 f"write {key} = {default or 2}")
             values[key] = v
-        return ScanSettings(**values)
+        content = d.get("content", True)
+        if not isinstance(content, bool):
+            raise self.fail(None, 0, "content", f"must be true or false, got {content!r}", "write content = false")
+        return ScanSettings(**values, content=content)
 
     def account(self, i: int, d: dict) -> AccountConfig:
         t = "accounts"

@@ -116,7 +116,9 @@ class History:
         out = []
         for scan_id, started, finished, accounts, buckets, skipped in rows:
             counts = dict(self.db.execute(
-                "SELECT status, COUNT(*) FROM findings WHERE scan_id = ? GROUP BY status", (scan_id,)).fetchall())
+                # As the scan itself counts them (summary line, report cards): suppressed findings apart.
+                "SELECT status, COUNT(*) FROM findings WHERE scan_id = ? AND suppressed = 0 GROUP BY status",
+                (scan_id,)).fetchall())
             out.append(ScanRow(scan_id, started, finished, tuple(json.loads(accounts)), buckets,
                                {s: counts.get(s, 0) for s in ("fail", "unknown", "pass")}, len(json.loads(skipped))))
         return out

@@ -14,7 +14,10 @@ from auditor.checks.registry import registry
 READ_VERBS = ("Get", "List", "Describe")
 
 
-def required_reads() -> tuple[str, ...]:
+CONTENT_READS = ("s3:GetObject",)  # object headers (HeadObject) and the first bytes of sampled objects
+
+
+def required_reads(*, content: bool = True) -> tuple[str, ...]:
     reads: set[str] = set()
     for spec in registry().values():
         reads.update(spec.reads)
@@ -23,6 +26,8 @@ def required_reads() -> tuple[str, ...]:
     except ImportError:  # collectors not installed: the checks' reads alone
         REQUIRED_READS = ()
     reads.update(REQUIRED_READS)
+    if not content:
+        reads.difference_update(CONTENT_READS)
     return tuple(sorted(a for a in reads if a.split(":", 1)[-1].startswith(READ_VERBS)))
 
 
@@ -39,14 +44,14 @@ CONTENT_DECRYPT = {
 }
 
 
-def scanner_policy() -> dict[str, Any]:
+def scanner_policy(*, content: bool = True) -> dict[str, Any]:
     """The IAM policy document for the scanner's audit role: every read it makes, nothing else."""
     return {
         "Version": "2012-10-17",
         "Statement": [{
             "Sid": "AuditorReadOnly",
             "Effect": "Allow",
-            "Action": list(required_reads()),
+            "Action": list(required_reads(content=content)),
             "Resource": "*",
-        }, CONTENT_DECRYPT],
+        }] + ([CONTENT_DECRYPT] if content else []),  # no object reads: no decryption either
     }

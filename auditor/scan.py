@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from auditor import __version__
-from auditor.collect import ProgressSink, collect
 from auditor.config import Config
 from auditor.engine import bucket_count, evaluate
 from auditor.model import ApiError, Finding, Integration, ScanResult, Severity, Snapshot, Status
 from auditor.rulepack import RulePack, load_packs
 
+if TYPE_CHECKING:  # the collectors (aioboto3) load only when something is collected, not for --from-snapshot
+    from auditor.collect import ProgressSink
+
 FAIL_ON = ("critical", "high", "medium", "low", "never")
 
 
 def collect_snapshot(config: Config, *, progress: ProgressSink | None = None) -> Snapshot:
+    from auditor.collect import collect
+
     return collect(config, progress=progress)
 
 

@@ -90,7 +90,7 @@
   function reveal(id) {
     var target = id && document.getElementById(id);
     if (!target) { return; }
-    for (var el = target.parentElement; el; el = el.parentElement) {
+    for (var el = target; el; el = el.parentElement) {
       if (el.tagName === "DETAILS") { el.open = true; }
     }
     target.scrollIntoView({ block: "start" });
@@ -100,9 +100,10 @@
   window.addEventListener("hashchange", function () { reveal(location.hash.slice(1)); });
   reveal(location.hash.slice(1));
 
-  // Printing gives the whole evidence: every section open (the print stylesheet shows every row).
+  // Printing opens every bucket (the print stylesheet shows every row); a passing check stays one line and
+  // evidence prints where it was opened, so the printout is about the problems and stays a few pages.
   window.addEventListener("beforeprint", function () {
-    Array.prototype.forEach.call(document.querySelectorAll("details"), function (d) { d.open = true; });
+    Array.prototype.forEach.call(document.querySelectorAll("details.bucket, details.changes-group"), function (d) { d.open = true; });
   });
   apply();
 }());

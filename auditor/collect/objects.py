@@ -27,6 +27,15 @@ from auditor.profile import Zone
 
 READS = ("s3:GetObject",)
 
+# With content reads off (--no-content, [scan] content = false) nothing is read from an object; the
+# reads that would have been made are recorded as not made, so the rules that need them are unknown.
+NOT_READ = "NotRead"
+_OFF = "content reads are off (--no-content or [scan] content = false)"
+
+
+def _not_read(api: str) -> ApiError:
+    return ApiError(api, NOT_READ, _OFF)
+
 COCO_MAX_BYTES = 64 * 1024 * 1024
 MOOV_MAX_BYTES = 4 * 1024 * 1024
 MP4_HOPS = 32
@@ -175,9 +184,14 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     blobs: dict[str, Any] = dict(bucket.blobs)
     listings = list(bucket.listings)
     errors = list(bucket.errors)
+    content = settings.content
 
     # Encryption of every sampled object (baseline.object-kms).
-    heads = await asyncio.gather(*(_head(s3, bucket.name, o, limit) for o in list(objects.values())[:settings.sample_size * 4]))
+    sample = list(objects.values())[:settings.sample_size * 4]
+    if content:
+        heads = await asyncio.gather(*(_head(s3, bucket.name, o, limit) for o in sample))
+    else:
+        heads = [dataclasses.replace(o, errors=o.errors + (_not_read("HeadObject"),)) for o in sample]
     objects.update({o.key: o for o in heads})
 
     # What to probe follows from the checks the vendor's rules use (the profile's rules), per zone.
@@ -188,6 +202,10 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
             under = [o for k, o in objects.items() if k.startswith(prefix)]
             images = [o for o in under if o.key.lower().endswith(exif.IMAGE_SUFFIXES)][:settings.sample_size]
             videos = [o for o in under if o.key.lower().endswith(".mp4")][:settings.sample_size]
+            if not content:
+                objects.update({o.key: dataclasses.replace(o, errors=o.errors + (_not_read("GetObject"),))
+                                for o in images + videos})
+                continue
             tasks += [_exif(s3, bucket.name, o, limit) for o in images]
             tasks += [_mp4(s3, bucket.name, o, limit) for o in videos]
     probed = await asyncio.gather(*tasks)
@@ -196,7 +214,7 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     for integ in integrations:
         for zname in _zones_of(integ, ("tenyks_layout", "coco_format")):
             listings, blobs, errors = await _probe_layout(s3, bucket, integ.zone(zname), settings, limit,
-                                                          listings, blobs, errors)
+                                                          listings, blobs, errors, content)
 
     if any(_uses(i, ("mrxs_list", "mrxs_companion")) for i in integrations):
         slides = [o for k, o in objects.items() if k.lower().endswith(".mrxs")]
@@ -232,8 +250,8 @@ def _uses(integ: Integration, checks: tuple[str, ...]) -> bool:
 
 
 async def _probe_layout(s3: Any, bucket: BucketState, zone: Zone, settings: ScanSettings, limit: asyncio.Semaphore,
-                        listings: list[Listing], blobs: dict[str, Any], errors: list[ApiError]):
-    """List the zone's folder and read its COCO files (``files``: annotations, predictions)."""
+                        listings: list[Listing], blobs: dict[str, Any], errors: list[ApiError], content: bool = True):
+    """List the zone's folder and read its COCO files (``files``: annotations, predictions; not with --no-content)."""
     images = zone.prefix
     keys, truncated, err = await _list_all(s3, bucket.name, images, settings.listing_budget, limit)
     if err:
@@ -246,6 +264,7 @@ async def _probe_layout(s3: Any, bucket: BucketState, zone: Zone, settings: Scan
                                       "images": sum(1 for k in keys if k.lower().endswith(exif.IMAGE_SUFFIXES)),
                                       "examples": keys[:5]}
     for role, key in zone.files.items():
-        blobs[f"coco:{key}"] = await _coco(s3, bucket, key, role, images, present, truncated, limit)
+        blobs[f"coco:{key}"] = (await _coco(s3, bucket, key, role, images, present, truncated, limit) if content
+                                else {"key": key, "error": {"api": "GetObject", "code": NOT_READ, "message": _OFF}})
 
     return listings, blobs, errors

@@ -43,6 +43,11 @@ def client_config(settings: ScanSettings) -> AioConfig:
     )
 
 
+def _is_aws_endpoint(url: str | None) -> bool:
+    host = re.sub(r"^https?://", "", url or "").split("/")[0].split(":")[0]
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
+
+
 def _strip_account_host(request: Any, **_: Any) -> None:
     """s3control puts the account id in front of the host (``ID.endpoint``); a custom endpoint has no such host."""
     request.url = re.sub(r"^(https?://)\d{12}\.", r"\1", request.url, count=1)
@@ -115,11 +120,18 @@ class AccountSession:
         region = region or self.default_region
         key = (service, region)
         if key not in self._clients:
-            kwargs: dict[str, Any] = {"region_name": region, "config": client_config(self.settings)}
+            config = client_config(self.settings)
+            if service == "sts":
+                # The first call of every account: an endpoint that does not answer (or no credentials) is
+                # reported after a few seconds, not after every adaptive retry.
+                config = config.merge(AioConfig(retries={"mode": "adaptive", "max_attempts": min(3, self.settings.max_attempts)}))
+            kwargs: dict[str, Any] = {"region_name": region, "config": config}
             if self.config.endpoint_url:
                 kwargs["endpoint_url"] = self.config.endpoint_url
             client = await self._stack.enter_async_context(self.session.client(service, **kwargs))
-            if service == "s3control" and self.config.endpoint_url:
+            # Also when the endpoint comes from AWS_ENDPOINT_URL(_S3_CONTROL) or the shared config: a custom
+            # endpoint has no ``<account>.host`` name, and resolving one costs every retry (tens of seconds).
+            if service == "s3control" and (self.config.endpoint_url or not _is_aws_endpoint(client.meta.endpoint_url)):
                 client.meta.events.register("before-sign.s3-control.*", _strip_account_host)
             _fix_user_agent(client)
             _cache_endpoints(client)

@@ -27,7 +27,6 @@ COLUMNS = (
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-
 # Excel's limit on the characters of one cell; a longer cell is cut there, with a marker.
 CELL_LIMIT = 32767
 CUT_MARKER = "…[cut: {n} characters in all]"
@@ -56,8 +55,13 @@ def rows(result: ScanResult) -> Iterator[list[object]]:
 
 
 def render_csv(result: ScanResult, out_dir: Path, *, excel: bool = False) -> Path:
-    """Write findings.csv row by row (UTF-8; with ``excel``, UTF-8 with BOM so Excel reads accents right)."""
-    path = Path(out_dir) / FILENAME
+    """Write findings.csv into ``out_dir`` (see ``write_csv``)."""
+    return write_csv(result, Path(out_dir) / FILENAME, excel=excel)
+
+
+def write_csv(result: ScanResult, path: Path | str, *, excel: bool = False) -> Path:
+    """Write the findings to ``path`` row by row (``-``: standard output); UTF-8, with ``excel``
+    UTF-8 with BOM so Excel reads accents right."""
     with atomic_text(path, encoding="utf-8-sig" if excel else "utf-8", newline="") as fh:
         # newline="" is the csv module's rule; CRLF: the writer quotes a cell containing a character
         # of the line terminator, and only those; with "\n" alone a bare "\r" inside a value would
@@ -65,4 +69,4 @@ def render_csv(result: ScanResult, out_dir: Path, *, excel: bool = False) -> Pat
         writer = csv.writer(fh, lineterminator="\r\n")
         writer.writerow(COLUMNS)
         writer.writerows(rows(result))
-    return path
+    return Path(path)

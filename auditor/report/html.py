@@ -13,6 +13,7 @@ import hashlib
 import importlib.resources
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,7 +24,7 @@ from markupsafe import Markup
 
 from auditor.model import Finding, ScanResult, Severity, Status
 from auditor.report.files import atomic_text
-from auditor.report.safe import displayable
+from auditor.report.safe import displayable, shown_evidence
 from auditor.textsafe import deep
 
 FILENAME = "report.html"
@@ -75,7 +76,8 @@ def _chart(findings: list[Finding]) -> dict[str, Any]:
     vendors = _vendor_order(present)
     totals = {v: sum(counts[(v, s)] for s in SEVERITIES) for v in vendors}
     top = _nice_top(max(totals.values(), default=0))
-    left, width, row, bar_h, top_pad = 96, 420, 30, 18, 8
+    # Drawn at its natural size up to a 400 px wide screen (no scaling down), so labels stay at 11-12 px.
+    left, width, row, bar_h, top_pad = 96, 200, 30, 18, 8
     rows = []
     for k, v in enumerate(vendors):
         y = top_pad + k * row
@@ -95,6 +97,37 @@ def _chart(findings: list[Finding]) -> dict[str, Any]:
     return {"width": left + width + 40, "height": base + 24, "rows": rows, "ticks": ticks, "left": left,
             "top": top_pad, "base": base, "empty": not vendors,
             "legend": [{"name": s, "fill": SEVERITY_COLOURS[s]} for s in SEVERITIES]}
+
+
+def headline(f: Finding) -> tuple[str, str]:
+    """(title, rest of the message) for a row: a failing or unknown finding is titled as the problem
+    (the first sentence of its message), a passing one as the condition that holds (the rule's title)."""
+    if f.status == Status.PASS:
+        return f.title, f.message
+    text = " ".join(f.message.split())
+    m = re.search(r"(?<=[a-z0-9)'\"]\.)\s+(?=[A-Z(])", text)  # the end of the first sentence
+    first, rest = (text[:m.start()], text[m.end():]) if m else (text, "")
+    if len(first) > 160:
+        cut = first.rfind(" ", 0, 150)
+        cut = cut if cut > 60 else 150
+        first, rest = first[:cut] + " …", "… " + text[cut:].strip()
+    first = first[:1].upper() + first[1:]
+    return first, rest
+
+
+class _Row:
+    """One finding as the template shows it. Its evidence, pretty-printed (the bulk of a large
+    report), is made when the template reaches it and not kept for the whole page."""
+
+    __slots__ = ("i", "f", "headline", "rest")
+
+    def __init__(self, i: int, f: Finding):
+        self.i, self.f = i, f
+        self.headline, self.rest = headline(f)
+
+    @property
+    def evidence(self) -> str:
+        return _pretty(shown_evidence(self.f.to_json()["evidence"])) if self.f.evidence else ""
 
 
 def _pretty(value: Any) -> str:
@@ -132,8 +165,7 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
         c = Counter(findings[i].status.value for i in items if not findings[i].suppressed)
         bucket_rows.append({"name": name, "account": account, "items": items,
                             "fail": c["fail"], "unknown": c["unknown"], "pass": c["pass"]})
-    rows = [{"i": i, "f": f, "evidence": _pretty(f.to_json()["evidence"]) if f.evidence else ""}
-            for i, f in enumerate(findings)]
+    rows = [_Row(i, f) for i, f in enumerate(findings)]
     data = {
         "generated": result.finished_at,
         "findings": [{"i": i, "rule_id": f.rule_id, "vendor": f.vendor, "status": f.status.value,
@@ -151,7 +183,7 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
         "vendors": _vendor_order(present),
         "by_vendor": by_vendor,
         "buckets": bucket_rows,
-        "unknown": [r for r in rows if r["f"].status == Status.UNKNOWN],
+        "unknown": [r for r in rows if r.f.status == Status.UNKNOWN],
         "chart": _chart(findings),
         "changes": _changes(previous_changes),
         "change_kinds": CHANGE_KINDS,
@@ -160,7 +192,8 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
 
 
 def _pieces(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> Iterator[str]:
-    result, previous_changes = displayable(result), deep(previous_changes)  # bidi and controls shown escaped
+    # Bidi and controls shown escaped; the evidence is escaped row by row as it is written.
+    result, previous_changes = displayable(result, evidence=False), deep(previous_changes)
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True,
                       lstrip_blocks=True, undefined=StrictUndefined, keep_trailing_newline=True)
     css, js = _asset("report.css"), _asset("report.js")

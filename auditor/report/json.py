@@ -38,6 +38,10 @@ def to_document(result: ScanResult, *, stream: bool = False) -> dict[str, Any]:
 
 
 def render_json(result: ScanResult, out_dir: Path) -> Path:
-    path = Path(out_dir) / FILENAME
+    return write_findings(result, Path(out_dir) / FILENAME)
+
+
+def write_findings(result: ScanResult, path: Path | str) -> Path:
+    """Write findings.json to ``path`` as a stream (``-``: standard output)."""
     write_json(path, to_document(result, stream=True))
-    return path
+    return Path(path)

@@ -30,24 +30,32 @@ def finite(value: Any, fn=lambda s: s) -> Any:
     return value
 
 
-def _finding(f, fn):
+def _finding(f, fn, evidence: bool = True):
     changes = {}
     for field in ("rule_id", "vendor", "account_id", "region", "bucket", "resource", "title", "message",
                   "remediation", "reference", "principal"):
         v = getattr(f, field)
         if isinstance(v, str):
             changes[field] = fn(v)
-    changes["evidence"] = finite(f.evidence, fn)
+    if evidence:
+        changes["evidence"] = finite(f.evidence, fn)
     if f.suppression is not None:
         changes["suppression"] = finite(f.suppression, fn)
     return dataclasses.replace(f, shown_fingerprint=f.fingerprint, **changes)
 
 
-def displayable(result: ScanResult, fn=document) -> ScanResult:
-    """``result`` with every string passed through ``fn`` and every number finite."""
-    findings = tuple(_finding(f, fn) for f in result.findings)
+def displayable(result: ScanResult, fn=document, *, evidence: bool = True) -> ScanResult:
+    """``result`` with every string passed through ``fn`` and every number finite. With
+    ``evidence=False`` the evidence is left as it is, for a reader that cleans it when it shows it
+    (``shown_evidence``): in a large scan it is most of the findings' size."""
+    findings = tuple(_finding(f, fn, evidence) for f in result.findings)
     skipped = tuple(dataclasses.replace(s, name=fn(s.name), reason=fn(s.reason)) for s in result.skipped)
     return dataclasses.replace(result, findings=findings, skipped=skipped)
+
+
+def shown_evidence(evidence: Any, fn=document) -> Any:
+    """Evidence as ``displayable`` would have made it."""
+    return finite(evidence, fn)
 
 
 def plain_finding(f: Any) -> Any:

@@ -125,6 +125,10 @@ def to_document(result: ScanResult, *, stream: bool = False) -> dict[str, Any]:
 
 def render_sarif(result: ScanResult, out_dir: Path) -> Path:
     """Write findings.sarif into ``out_dir`` (temporary file + rename)."""
-    path = Path(out_dir) / FILENAME
+    return write_sarif(result, Path(out_dir) / FILENAME)
+
+
+def write_sarif(result: ScanResult, path: Path | str) -> Path:
+    """Write the SARIF log to ``path`` as a stream (``-``: standard output)."""
     write_json(path, to_document(result, stream=True))
-    return path
+    return Path(path)

@@ -45,6 +45,7 @@ def test_progress_bar_on_a_terminal_and_not_otherwise(moto, aws, tmp_path):
     code, shown = _run(args, tmp_path, tty=True)
     assert code == 0, shown  # three empty buckets: only a medium fail, under the default --fail-on high
     assert "Collecting buckets" in shown and "3/3" in shown, shown
+    assert "0/0" not in shown and "/?" not in shown, shown  # no count until the buckets are listed: then the real total
     assert "Evaluating rules" in shown, shown
 
     code, quiet = _run([*args, "--quiet"], tmp_path, tty=True)

@@ -149,7 +149,7 @@ def test_sort_by_column(page):
 
 def test_copy_button_puts_the_remediation_on_the_clipboard(page):
     button = page.locator("#buckets button.copy").first
-    expected = button.locator("xpath=../following-sibling::pre").inner_text()
+    expected = button.locator("xpath=../following-sibling::pre").text_content()  # remediation folded: copied all the same
     button.click()
     page.wait_for_function("document.querySelector('#buckets button.copy').textContent === 'Copied'")
     assert button.inner_text() == "Copied"
@@ -177,14 +177,22 @@ def test_a_finding_link_opens_its_evidence(page):
     assert "ListAccessKeys failed with AccessDenied" in detail.inner_text()
 
 
-def test_print_hides_filters_and_expands_everything(page):
+def test_print_hides_filters_and_shows_every_bucket_with_the_evidence_opened(page):
+    page.locator("#buckets details.evidence summary").first.click()  # opened by the reader: printed
     page.select_option("#filter-vendor", "datature")
+    closed_id = page.locator("#buckets details.bucket:not([open]) .detail").first.get_attribute("id")
     page.emulate_media(media="print")
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
     assert page.is_hidden(".filters")
-    assert all(r.is_visible() for r in page.locator("#findings-table tbody tr").all())
-    closed = page.locator("#buckets details.bucket:not([open]) article.detail").first
+    rows = page.locator("#findings-table tbody tr").all()
+    # Every failing and unknown row, whatever the filter; passing checks print as one line under their bucket.
+    assert all(r.is_visible() == (r.get_attribute("data-status") != "pass") for r in rows)
+    closed = page.locator(f"#{closed_id}")
     assert closed.is_visible()  # a closed bucket's findings are printed too
     assert page.locator("details.evidence pre").first.is_visible()
+    assert not page.locator("details.evidence").nth(1).is_visible()  # not opened: left to the HTML and JSON
+    passing = page.locator("details.detail.pass").first
+    assert passing.locator("summary").is_visible() and not passing.locator("pre").is_visible()
     pdf = page.pdf()
     assert pdf.startswith(b"%PDF")
 
@@ -197,6 +205,76 @@ def test_narrow_screen_shows_findings_as_cards(browser, tmp_path):
     width = pg.evaluate("document.documentElement.scrollWidth")
     assert width <= 400
     context.close()
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    from auditor.demo import run_demo
+
+    with ThreadPoolExecutor(1) as pool:  # the scan runs its own event loop, away from Playwright's
+        result = pool.submit(run_demo).result()
+    return result, render_html(result, tmp_path_factory.mktemp("demo"))
+
+
+def test_demo_report_titles_failures_as_problems_and_collapses_passes(browser, demo_report):
+    result, path = demo_report
+    context, pg = open_report(browser, path)
+    try:
+        titles = {f.rule_id: f.title for f in result.findings}
+        fail_rows = pg.locator("#findings-table tr.finding[data-status=fail]")
+        assert fail_rows.count() == sum(1 for f in result.findings if f.status.value == "fail") > 0
+        for row in fail_rows.all():
+            shown = row.locator(".headline").inner_text()
+            # Titled with the problem, not with the condition that failed ("The bucket policy is not public").
+            assert shown != titles[row.get_attribute("data-rule")], shown
+            assert "Requirement: " + titles[row.get_attribute("data-rule")] in row.inner_text()
+        public = pg.locator("#findings-table tr.finding[data-status=fail][data-rule='baseline.public-policy'] .headline")
+        assert "grants public access" in public.inner_text()
+
+        # Passing checks: one line each; their evidence only when asked for.
+        passing = pg.locator("#buckets details.detail.pass")
+        assert passing.count() == sum(1 for f in result.findings if f.status.value == "pass")
+        first = passing.first
+        assert first.locator("summary").is_visible() and not first.locator("pre").is_visible()
+        assert first.locator("summary").bounding_box()["height"] < 30
+        first.locator("summary").click()
+        assert first.locator("pre").is_visible()
+        first.locator("summary").click()
+        assert not pg.locator("#findings-table tr.finding[data-status=pass] .message").first.is_visible()
+
+        height = pg.evaluate("document.documentElement.scrollHeight")
+        assert height < 25000, height  # was 49,000 px with every passing check's evidence open
+        pg.emulate_media(media="print")
+        assert not first.locator("pre").is_visible()
+        pg.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+        assert pg.locator("#buckets details.bucket:not([open])").count() == 0  # every bucket prints
+        assert not first.locator("pre").is_visible()
+        pdf = pg.pdf(format="A4")
+        pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+        assert 1 <= pages <= 14, pages  # 31 fails and 65 passes; was 49 pages
+    finally:
+        context.close()
+
+
+def test_chart_labels_stay_legible_at_400_px(browser, demo_report):
+    _, path = demo_report
+    context, pg = open_report(browser, path)
+    try:
+        pg.set_viewport_size({"width": 400, "height": 800})
+        labels = pg.locator("#chart text")
+        assert labels.count() > 0
+        sizes = pg.evaluate("""() => Array.from(document.querySelectorAll('#chart text')).map(t => {
+            const svg = t.ownerSVGElement, scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+            return parseFloat(t.getAttribute('font-size')) * scale; })""")
+        assert min(sizes) >= 10.5, sizes
+        box = pg.locator("#chart").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 400
+        vendor_labels = pg.locator("#chart g.bar > text:first-child")
+        for label in vendor_labels.all():
+            b = label.bounding_box()
+            assert b["x"] >= 0, label.inner_text()  # not clipped at the left edge
+    finally:
+        context.close()
 
 
 def test_screenshot_for_the_readme(browser, tmp_path):
