@@ -14,8 +14,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn,
-                           TimeElapsedColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 
 from auditor import __version__
@@ -682,8 +689,8 @@ def _report(result: ScanResult, args: argparse.Namespace, changes: dict | None =
 def cmd_init(args: argparse.Namespace) -> int:
     from auditor.config import parse_config
     from auditor.credentials import check_profiles
-    from auditor.init import render_config
     from auditor.infer import infer_integrations
+    from auditor.init import render_config
     from auditor.rulepack import load_packs
 
     target = None if args.output == "-" else Path(args.output)

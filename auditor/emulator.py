@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import urllib.request
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 # The emulator accepts any credentials; these keep botocore from looking for real ones.
 FAKE_CREDENTIALS = {

@@ -7,13 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from auditor.checks.registry import Outcome, Target, registry
-from auditor.infer import infer_integrations
 from auditor.docshape import policy_problem
+from auditor.infer import infer_integrations
 from auditor.model import AccountState, ApiError, BucketState, Finding, Integration, Snapshot, Status
-from auditor.redact import redact
 from auditor.policy import PolicyError
+from auditor.redact import redact
 from auditor.rulepack import Rule, RulePack
-
 
 # The collector calls behind each read permission a check declares. A check depends on the data
 # of every call behind its reads: when one of them failed, "not applicable" and "pass" cannot be

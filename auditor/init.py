@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from auditor.config import ACCOUNT_KEYS, SCAN_KEYS, AccountConfig, ScanSettings
 from auditor.model import Integration, Snapshot
 
+
 def _q(value: str) -> str:
     return json.dumps(value)
 

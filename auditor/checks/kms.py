@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from auditor import remediation as fix
 from auditor.checks._access import (
     PROBE,
     Actor,
@@ -21,7 +22,6 @@ from auditor.checks._access import (
 from auditor.checks.access import actor_evidence, deny_statements, zone_for
 from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import BucketState, KeyState, Status
-from auditor import remediation as fix
 from auditor.policy import Decision, Result, compile_cached, requestctx
 from auditor.policy.grants import grants_policy, with_grants
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 import aioboto3
@@ -46,7 +46,7 @@ class _NoProgress:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def collect(config: Config, integrations: Sequence[Integration] | None = None, *,
@@ -171,7 +171,7 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
     if wanted_users and "iam" not in acct.unsupported:
         idx = [n for n, u in enumerate(users) if u.name in wanted_users]
         enriched = await asyncio.gather(*(_access_keys(acct, users[n], limit) for n in idx))
-        for n, u in zip(idx, enriched):
+        for n, u in zip(idx, enriched, strict=True):
             users[n] = u
     return AccountState(
         name=acct.config.name,

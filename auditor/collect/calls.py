@@ -50,7 +50,7 @@ async def call(api: str, awaitable: Awaitable[T], limit: asyncio.Semaphore | Non
         if code in NOT_CONFIGURED:
             return NOT_SET, None
         return None, ApiError(api, redact(code)[:100], redact(str(err.get("Message") or ""))[:300])
-    except (BotoCoreError, asyncio.TimeoutError, OSError) as e:
+    except (TimeoutError, BotoCoreError, OSError) as e:
         return None, ApiError(api, type(e).__name__, redact(str(e))[:300])
     except Exception as e:  # noqa: BLE001 — any other failure of one call is data about that call
         # ResponseParserError (an unparseable body) is not a BotoCoreError; aiohttp's

@@ -116,7 +116,7 @@ async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str,
         list_sample(s3, name, prefixes, settings, limit),
     )
     got: dict[str, Any] = {}
-    for api, (value, err) in zip(calls, results[:-1]):
+    for api, (value, err) in zip(calls, results[:-1], strict=True):
         if err:
             errors.append(err)
         got[api] = value

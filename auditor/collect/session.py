@@ -11,9 +11,9 @@ from typing import Any
 import aioboto3
 from aiobotocore.config import AioConfig
 
+from auditor.collect.calls import call
 from auditor.config import AccountConfig, ScanSettings
 from auditor.errors import AssumeRoleError
-from auditor.collect.calls import call
 
 # Services each provider lacks (recorded on the snapshot as ``unsupported``).
 UNSUPPORTED = {

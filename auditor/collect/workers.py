@@ -157,7 +157,7 @@ async def _spread(pool: BucketPool, processes: int, credentials: Credentials, ac
             part = todo.pop(0)
             done = await _in_process(acct, account_id, [entries[i] for i in part], by_bucket, settings, limit,
                                      advance)
-            for i, state in zip(part, done):
+            for i, state in zip(part, done, strict=True):
                 out[i] = state
 
     async def there() -> None:
@@ -168,7 +168,7 @@ async def _spread(pool: BucketPool, processes: int, credentials: Credentials, ac
                           entries=tuple(entries[i] for i in part),
                           integrations=tuple(x for i in part for x in by_bucket.get(entries[i]["Name"], ())))
             done = await loop.run_in_executor(executor, run_chunk, chunk)
-            for i, state in zip(part, done):
+            for i, state in zip(part, done, strict=True):
                 out[i] = state
             advance(len(part))
 

@@ -37,7 +37,7 @@ def _date(text: str) -> dt.datetime | None:
     text = str(text).strip()
     if re.fullmatch(r"-?\d+(\.\d+)?", text):  # epoch seconds (IAM docs: "epoch or UNIX time")
         try:
-            return dt.datetime.fromtimestamp(float(text), dt.timezone.utc)
+            return dt.datetime.fromtimestamp(float(text), dt.UTC)
         except (OverflowError, OSError, ValueError):
             return None
     try:
@@ -47,7 +47,7 @@ def _date(text: str) -> dt.datetime | None:
             value = dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
         except ValueError:
             return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _ip_in(value: str, network: str) -> bool | None:
@@ -78,7 +78,7 @@ def _arn_like(value: str, pattern: str | re.Pattern[str]) -> bool | None:
     p = _ARN.match(pattern)
     if not v or not p:
         return None
-    return all(_wild(pp).fullmatch(vp) is not None for vp, pp in zip(v.groups(), p.groups()))
+    return all(_wild(pp).fullmatch(vp) is not None for vp, pp in zip(v.groups(), p.groups(), strict=True))
 
 
 def _parsed(parse: Callable[[str], object | None], test: Callable[[object, object], bool]) -> Callable[[str, str], bool | None]:

@@ -96,7 +96,7 @@ def session_role_arn(arn: str) -> str | None:
     return f"arn:{parts[0]}:iam::{parts[1]}:role/{parts[2]}" if parts else None
 
 
-def _session_role(req: "Request", context: Mapping[str, Any]) -> str | None:
+def _session_role(req: Request, context: Mapping[str, Any]) -> str | None:
     """The role ARN of a role session, with its path: AWS sets ``aws:PrincipalArn`` of a session to the
     role's ARN (IAM User Guide, "AWS global condition context keys"); without it, the path-less form."""
     parts = session_parts(req.principal)
@@ -364,7 +364,7 @@ def _resource_matches(stmt: _Statement, resource: str, context: Mapping[str, Any
         return True  # trust policies and some resource policies omit Resource
     hit = False
     undecided: UnknownVariable | None = None
-    for raw, rx in zip(stmt.resources, stmt.resource_res):
+    for raw, rx in zip(stmt.resources, stmt.resource_res, strict=True):
         if rx is None:
             try:
                 rx = resolve_pattern(raw, context, unknown)  # substituted values match literally

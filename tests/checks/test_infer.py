@@ -6,6 +6,7 @@ from auditor.infer import infer_integrations
 from auditor.model import Status
 
 from .snap import (
+    _PACKS,  # noqa: F401  (packs load lazily in run())
     ACCT,
     DATATURE_EXTERNAL_ID,
     DATATURE_PRINCIPAL,
@@ -20,7 +21,6 @@ from .snap import (
     run,
     snapshot,
 )
-from .snap import _PACKS  # noqa: F401  (packs load lazily in run())
 
 B = "radiology-scans"
 

@@ -13,9 +13,9 @@ from .snap import (
     V7_USER,
     account,
     bucket,
+    findings,
     integ,
     one,
-    findings,
     policy,
     snapshot,
 )

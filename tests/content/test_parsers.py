@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from auditor.probe import coco, exif, mp4
-from tests.content.media import jpeg, mp4 as make_mp4
+from tests.content.media import jpeg
+from tests.content.media import mp4 as make_mp4
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF", "WEBP"])

@@ -21,10 +21,12 @@ from tests.checks.snap import (
     V7_ROLE,
     account,
     bucket,
-    run as evaluate,
     integ,
     policy,
     snapshot,
+)
+from tests.checks.snap import (
+    run as evaluate,
 )
 
 B = "radiology-scans"

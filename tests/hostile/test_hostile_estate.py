@@ -5,6 +5,7 @@ checked in every output format, the terminal included (under a pseudo-terminal, 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
@@ -15,7 +16,6 @@ import struct
 import subprocess
 import sys
 import termios
-import fcntl
 from pathlib import Path
 
 import pytest
@@ -203,9 +203,10 @@ def test_every_file_format_shows_the_data_safely(scanned):
 
 
 def test_csv_cell_over_excel_limit_is_cut_with_a_marker(tmp_path):
+    import dataclasses
+
     from auditor.report.csv import CELL_LIMIT, render_csv
     from tests.report.sample import sample_result
-    import dataclasses
 
     result = sample_result()
     big = dataclasses.replace(result.findings[0], message="=" + "y" * 100_000)

@@ -88,7 +88,7 @@ images_dir = "images"
     assert bucket.versioning == "Enabled"
     assert bucket.public_access_block["BlockPublicPolicy"] is False
     assert {o.key for o in bucket.objects} == {"slides/a.mrxs", "slides/a/Slidedat.ini"}
-    assert [(l.prefix, l.keys_seen) for l in bucket.listings][0] == ("", 2)
+    assert [(listing.prefix, listing.keys_seen) for listing in bucket.listings][0] == ("", 2)
     user = account.user("tenyks-reader")
     assert user.groups == ("readers",)
     assert [k.status for k in user.access_keys] == ["Active"]

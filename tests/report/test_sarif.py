@@ -74,7 +74,7 @@ def test_results_are_fails_and_unknowns_with_resource_locations(doc):
     results = doc["runs"][0]["results"]
     expected = [f for f in sample_result().findings if f.status != Status.PASS]
     assert [r["ruleId"] for r in results] == [f.rule_id for f in expected]
-    for result, f in zip(results, expected):
+    for result, f in zip(results, expected, strict=True):
         location = result["locations"][0]
         assert location["logicalLocations"][0]["fullyQualifiedName"] == f.resource
         assert URI_CHARS.match(location["physicalLocation"]["artifactLocation"]["uri"])
