@@ -5,23 +5,19 @@ checked in every output format, the terminal included (under a pseudo-terminal, 
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import json
 import os
-import pty
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
 
 from tests.content.media import jpeg
 from tests.faultproxy import Fault, FaultProxy, on_api
+from tests.ptyrun import run_on_pty
 
 ESC = "\x1b"
 CLEAR = "\x1b[2J\x1b[H"
@@ -96,26 +92,7 @@ role_arn = "arn:aws:iam::123456789012:role/datature"
 def _pty_run(args: list[str], cwd: Path, columns: int) -> tuple[int, str]:
     env = {**os.environ, "TERM": "xterm-256color"}
     env.pop("COLUMNS", None)
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "auditor.cli", *args], cwd=cwd, env=env,
-                            stdin=slave, stdout=slave, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 180)
-        if not ready:
-            proc.kill()
-            raise AssertionError("no output for 180 s")
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
+    return run_on_pty(args, cwd, env, columns=columns)
 
 
 # What rich itself writes: SGR (colours, bold), and for the progress display cursor hide/show, erase

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import pty
-import select
 import subprocess
 import sys
+
+from tests.ptyrun import run_on_pty
 
 
 def _run(args, tmp_path, *, tty: bool) -> tuple[int, str]:
@@ -16,24 +16,7 @@ def _run(args, tmp_path, *, tty: bool) -> tuple[int, str]:
     if not tty:
         done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
         return done.returncode, done.stderr
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 120)
-        if not ready:
-            proc.kill()
-            raise AssertionError("no output from the scan for 120 s")
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
+    return run_on_pty(args, tmp_path, env, stdout_on_pty=False, wait=120)
 
 
 def test_progress_bar_on_a_terminal_and_not_otherwise(moto, aws, tmp_path):

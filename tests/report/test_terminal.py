@@ -3,21 +3,15 @@ nothing broken mid-token, messages capped at two lines, colours only when wanted
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
-import select
-import struct
-import subprocess
-import sys
-import termios
 
 import pytest
 from rich.cells import cell_len
 
 from auditor.rulepack import load_packs
+from tests.ptyrun import run_on_pty
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 RULE_TOKEN = re.compile(r"(?<![\w.-])((?:baseline|v7-aws|v7-wasabi|datature|tenyks|redbrick)\.[A-Za-z0-9-]*)(…?)")
@@ -29,26 +23,8 @@ def run_in_terminal(args, cwd, columns: int) -> tuple[int, str]:
     """Run the CLI with stdout and stderr on a pseudo-terminal of ``columns`` columns; return (status, screen)."""
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
     env["TERM"] = "xterm-256color"
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "auditor.cli", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=slave, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 180)
-        if not ready:
-            proc.kill()
-            raise AssertionError("no output for 180 s")
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    code, shown = run_on_pty(args, cwd, env, columns=columns)
+    return code, shown.replace("\r\n", "\n")
 
 
 @pytest.fixture(scope="module")
