@@ -96,23 +96,19 @@ def _readable(snapshot: Snapshot) -> Snapshot:
     """The snapshot with every policy that is not a policy document (``null``, ``{}``, a list — from a
     server or a crafted snapshot) replaced by a recorded MalformedPolicy error: unknown, never "no policy"."""
     changed = False
-    accounts = []
-    for account in snapshot.accounts:
-        buckets = []
-        for b in account.buckets:
-            problem = policy_problem(b.policy) if b.policy is not None else None
-            if problem:
-                b = dataclasses.replace(b, policy=None, errors=b.errors + (ApiError("GetBucketPolicy", "MalformedPolicy", problem),))
-                changed = True
-            buckets.append(b)
-        keys = []
-        for k in account.keys:
-            problem = policy_problem(k.policy) if k.policy is not None else None
-            if problem:
-                k = dataclasses.replace(k, policy=None, errors=k.errors + (ApiError("GetKeyPolicy", "MalformedPolicy", problem),))
-                changed = True
-            keys.append(k)
-        accounts.append(dataclasses.replace(account, buckets=tuple(buckets), keys=tuple(keys)))
+
+    def readable(item, api: str):
+        nonlocal changed
+        problem = policy_problem(item.policy) if item.policy is not None else None
+        if not problem:
+            return item
+        changed = True
+        return dataclasses.replace(item, policy=None, errors=item.errors + (ApiError(api, "MalformedPolicy", problem),))
+
+    accounts = [dataclasses.replace(account,
+                                    buckets=tuple(readable(b, "GetBucketPolicy") for b in account.buckets),
+                                    keys=tuple(readable(k, "GetKeyPolicy") for k in account.keys))
+                for account in snapshot.accounts]
     return dataclasses.replace(snapshot, accounts=tuple(accounts)) if changed else snapshot
 
 

@@ -15,12 +15,7 @@ class ConfigError(AuditorError):
         where = str(path)
         if line is not None:
             where += f":{line}"
-        if key:
-            where += f": {key}"
-        text = f"{where}: {problem}"
-        if hint:
-            text += f" — {hint}"
-        super().__init__(text)
+        super().__init__(_one_line(where, key, problem, hint))
 
 
 class RuleError(AuditorError):
@@ -30,12 +25,7 @@ class RuleError(AuditorError):
                  hint: str | None = None):
         self.path, self.rule_id, self.problem, self.key, self.hint = path, rule_id, problem, key, hint
         where = f"{path}: rule {rule_id}" if rule_id else str(path)
-        if key:
-            where += f": {key}"
-        text = f"{where}: {problem}"
-        if hint:
-            text += f" — {hint}"
-        super().__init__(text)
+        super().__init__(_one_line(where, key, problem, hint))
 
 
 class SnapshotError(AuditorError):
@@ -52,3 +42,9 @@ class AssumeRoleError(CollectError):
 
 class ThrottledError(CollectError):
     pass
+
+
+def _one_line(where: str, key: str | None, problem: str, hint: str | None) -> str:
+    """``where: key: problem — hint``, the shape of every error about a file."""
+    text = f"{where}: {key}: {problem}" if key else f"{where}: {problem}"
+    return f"{text} — {hint}" if hint else text

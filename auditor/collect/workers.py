@@ -121,9 +121,7 @@ async def collect_buckets(acct: Any, account_id: str, entries: Sequence[dict[str
                           integrations: Sequence[Integration], settings: ScanSettings,
                           limit: asyncio.Semaphore, advance: Callable[[int], None]) -> list[BucketState]:
     """Every bucket of ``entries``, in their order; across processes when the account is large."""
-    by_bucket: dict[str, list[Integration]] = {}
-    for integ in integrations:
-        by_bucket.setdefault(integ.bucket, []).append(integ)
+    by_bucket = _by_bucket(integrations)
     pool = POOL.get()
     processes = plan_processes(settings, len(entries)) if pool is not None else 1
     if pool is None or processes <= 1 or pool.busy.locked():
@@ -178,6 +176,13 @@ async def _spread(pool: BucketPool, processes: int, credentials: Credentials, ac
         for _ in range(reserved):
             limit.release()
     return [s for s in out if s is not None]
+
+
+def _by_bucket(integrations: Sequence[Integration]) -> dict[str, list[Integration]]:
+    out: dict[str, list[Integration]] = {}
+    for integ in integrations:
+        out.setdefault(integ.bucket, []).append(integ)
+    return out
 
 
 async def _in_process(acct: Any, account_id: str, entries: Sequence[dict[str, Any]],
@@ -238,9 +243,7 @@ async def _collect_chunk(chunk: Chunk) -> list[BucketState]:
                                 aws_session_token=chunk.credentials.token)
         sessions[key] = AccountSession(chunk.account, base, chunk.settings, chunk.region)
     acct = sessions[key]
-    by_bucket: dict[str, list[Integration]] = {}
-    for integ in chunk.integrations:
-        by_bucket.setdefault(integ.bucket, []).append(integ)
+    by_bucket = _by_bucket(chunk.integrations)
     limit = asyncio.Semaphore(chunk.concurrency)
     return await _in_process(acct, chunk.account_id, chunk.entries, by_bucket, chunk.settings, limit,
                              lambda n: None)
