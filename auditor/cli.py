@@ -301,7 +301,7 @@ def build_parser(packs=None) -> argparse.ArgumentParser:
 
     items = sub.add_parser(
         "items-list", help="write RedBrick's items-list JSON for every object under a root folder",
-        description="Stream RedBrick AI's items list (004_6c1e438ca6750c28.txt, 'Items Path': paths as "
+        description="Stream RedBrick AI's items list (RedBrick AI, 'Configuring AWS s3', section 'Items Path': paths as "
                     "root-folder/sub-folder/datapoint.dcm) for every object under the root folder, page by page, "
                     "in constant memory. Take the bucket and root folder from a redbrick integration in the config, "
                     "or give them with --bucket/--prefix.",
@@ -751,7 +751,7 @@ def _onboard_config(args: argparse.Namespace):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from auditor.onboard import limit_to, verdict
+    from auditor.onboard import limit_to, verdict, warnings
     from auditor.scan import evaluate_snapshot
 
     config = _onboard_config(args)
@@ -765,7 +765,22 @@ def cmd_check(args: argparse.Namespace) -> int:
         console.print(f"{unknown} check(s) could not be verified (see the unknown findings above).", style="yellow")
     line = verdict(result, args.fail_on)
     console.print(terminal(line), style="bold green" if line == "READY" else "bold red", soft_wrap=True, markup=False)  # one line, for grep
+    _print_warnings(console, warnings(result.findings, args.fail_on))
     return status
+
+
+def _print_warnings(console, found) -> None:
+    """Exposure findings under the verdict: they do not decide it, but the reader should see them."""
+    if not found:
+        return
+    console.print(f"{len(found)} exposure warning{'s' if len(found) != 1 else ''} (not blocking):", style="yellow",
+                  markup=False)
+    for f in found:
+        where = f.bucket or f.principal or f.resource
+        text = f"  {f.rule_id} [{f.severity.value}] {where}: {f.title}"
+        text += f" (required by {f.required_by})" if f.required_by else ""
+        console.print(terminal(text), style="dim" if f.required_by else "yellow", soft_wrap=True, markup=False,
+                      highlight=False)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from auditor.checks.registry import Outcome, Target, registry
 from auditor.docshape import policy_problem
 from auditor.infer import infer_integrations
-from auditor.model import AccountState, ApiError, BucketState, Finding, Integration, Snapshot, Status
+from auditor.model import AccountState, ApiError, BucketState, Finding, Integration, Severity, Snapshot, Status
 from auditor.policy import PolicyError
 from auditor.redact import redact
 from auditor.rulepack import Rule, RulePack
@@ -181,7 +181,35 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
     first: dict[tuple, Finding] = {}
     for f in findings:
         first.setdefault((f.rule_id, f.vendor, f.account_id, f.bucket, f.resource, f.principal), f)
-    return tuple(first.values())
+    return _link_same_facts(tuple(first.values()), packs)
+
+
+def _link_same_facts(findings: tuple[Finding, ...], packs: Sequence[RulePack]) -> tuple[Finding, ...]:
+    """A vendor rule and the baseline rule its profile names as reporting the same fact (``same_fact``:
+    the trust's external id, block public access) point at each other, so one problem is counted once."""
+    same = {r.id: r.same_fact for p in packs for r in p.rules if r.same_fact}
+    if not same:
+        return findings
+    wanted = set(same.values())
+    index: dict[tuple, list[int]] = {}
+    for i, f in enumerate(findings):
+        if f.rule_id in wanted:
+            index.setdefault((f.rule_id, f.account_id, "principal", f.principal), []).append(i)
+            index.setdefault((f.rule_id, f.account_id, "bucket", f.bucket), []).append(i)
+    links: dict[int, list[str]] = {}
+    for i, f in enumerate(findings):
+        other = same.get(f.rule_id)
+        if not other or f.status == Status.PASS:
+            continue
+        key = (other, f.account_id, "principal", f.principal) if f.principal else (other, f.account_id, "bucket", f.bucket)
+        for j in index.get(key, ()):
+            if findings[j].status == f.status:
+                links.setdefault(i, []).append(findings[j].fingerprint)
+                links.setdefault(j, []).append(f.fingerprint)
+    if not links:
+        return findings
+    return tuple(replace(f, same_fact_as=tuple(dict.fromkeys(links[i]))) if i in links else f
+                 for i, f in enumerate(findings))
 
 
 def _unknown(err) -> Outcome:
@@ -263,7 +291,7 @@ def _finding(rule: Rule, target: Target, outcome: Outcome) -> Finding:
         rule_id=rule.id,
         vendor=rule.vendor,
         status=outcome.status,
-        severity=outcome.severity or rule.severity,
+        severity=Severity.INFO if outcome.required_by else outcome.severity or rule.severity,
         account_id=target.account.account_id,
         region=region,
         bucket=bucket,
@@ -275,6 +303,9 @@ def _finding(rule: Rule, target: Target, outcome: Outcome) -> Finding:
         remediation=outcome.remediation,
         reference=rule.reference,
         principal=outcome.principal,
+        kind=rule.kind,
+        required_by=outcome.required_by,
+        guide=rule.guide,
     )
 
 
@@ -286,7 +317,7 @@ def _missing_bucket(rule: Rule, account: AccountState, integ: Integration) -> Fi
         account_id=account.account_id, region=None, bucket=integ.bucket, resource=f"arn:aws:s3:::{integ.bucket}",
         inferred=integ.inferred, title=rule.title, message=f"Could not verify: {why}.",
         evidence={"integration": {"vendor": integ.vendor, "bucket": integ.bucket}}, remediation=None,
-        reference=rule.reference,
+        reference=rule.reference, kind=rule.kind, guide=rule.guide,
     )
 
 

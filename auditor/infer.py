@@ -71,7 +71,7 @@ def _key(profile: VendorProfile, type_: str) -> str | None:
 def _infer_assumed_by_bucket_policy(account: AccountState, profile: VendorProfile) -> list[Integration]:
     """A bucket whose policy allows a principal of the vendor's account (PRODUCT.md §2) is the vendor's.
 
-    The vendor reads through a role it assumes (Datature: 002_9351336936b25d3d.txt), so the role is taken
+    The vendor reads through a role it assumes (Datature's guide, "Connect Amazon S3 Bucket"), so the role is taken
     to be the one role of the account that trusts the vendor's account, if there is exactly one; otherwise
     the role-based rules report that no role is known.
     """

@@ -396,6 +396,14 @@ class Finding:
     reference: str = ""
     principal: str | None = None  # the vendor principal the finding is about, when there is one
     suppression: Mapping[str, Any] | None = None  # {"reason", "until", "rule", "resource"} when suppressed
+    # "readiness" (a vendor requirement: will the integration work) or "exposure" (baseline hygiene and
+    # least privilege: is it wider than it needs to be).
+    kind: str = "readiness"
+    # Set when the integration's own vendor guide requires what an exposure rule flags: the guide's title
+    # and section. Such a finding is severity info and never blocks or counts for the exit status.
+    required_by: str | None = None
+    guide: Mapping[str, str] | None = None  # {"title", "url", "section"} of the vendor guide the rule follows
+    same_fact_as: tuple[str, ...] = ()  # fingerprints of findings of other rules that report the same fact
     # Set on a copy made for display (escaped text): the identity of the finding it shows.
     shown_fingerprint: str | None = field(default=None, compare=False, repr=False)
 
@@ -434,7 +442,16 @@ class Finding:
             "fingerprint": self.fingerprint,
             "suppressed": self.suppressed,
             "suppression": _plain(self.suppression) if self.suppression else None,
+            "kind": self.kind,
+            "required_by": self.required_by,
+            "guide": dict(self.guide) if self.guide else None,
+            "same_fact_as": list(self.same_fact_as),
         }
+
+    @property
+    def counted(self) -> bool:
+        """Whether a fail counts at all (for blocking and the exit status): not suppressed, not required by the guide."""
+        return not self.suppressed and self.required_by is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,36 +83,67 @@ def config_from_flags(vendor: str, bucket_url: str, mode: str, options: Mapping[
 
 
 def limit_to(result: ScanResult, integration: Integration) -> ScanResult:
-    """Only that vendor's and the baseline's findings about the buckets it reaches."""
-    buckets = (*integration.buckets(), None)
-    keep = tuple(f for f in result.findings
-                 if (f.vendor == integration.vendor or f.rule_id.startswith("baseline.")) and f.bucket in buckets)
+    """Only what concerns this integration: its vendor's and the baseline's findings about the buckets it
+    reaches, and the account-level findings about its own principals (its role or user). Other buckets,
+    roles and users of the account are not part of its verdict."""
+    buckets = set(integration.buckets())
+    ours = [f for f in result.findings if f.vendor == integration.vendor or f.rule_id.startswith("baseline.")]
+    principals = {f.principal for f in ours if f.vendor == integration.vendor and f.bucket in buckets and f.principal}
+    keep = tuple(f for f in ours if f.bucket in buckets or (f.bucket is None and f.principal in principals))
     return dataclasses.replace(result, findings=keep)
 
 
-def blocking(findings: tuple[Finding, ...], fail_on: str) -> list[Finding]:
-    if fail_on == "never":
-        return []
-    threshold = Severity(fail_on).rank
-    return [f for f in findings if f.status == Status.FAIL and not f.suppressed and f.severity.rank >= threshold]
+def _threshold(fail_on: str) -> int | None:
+    return None if fail_on == "never" else Severity(fail_on).rank
 
 
-def unverified(findings: tuple[Finding, ...], fail_on: str) -> list[Finding]:
+def _blocks(f: Finding, status: Status, threshold: int | None) -> bool:
+    """A readiness finding at or above ``fail_on``, or a critical exposure (a public bucket), blocks."""
+    if threshold is None or f.status != status or not f.counted:
+        return False
+    if f.kind == "exposure":
+        return f.severity == Severity.CRITICAL
+    return f.severity.rank >= threshold
+
+
+def blocking(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
+    threshold = _threshold(fail_on)
+    return [f for f in findings if _blocks(f, Status.FAIL, threshold)]
+
+
+def unverified(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
     """Unknown findings that would block if they turned out to fail."""
-    if fail_on == "never":
-        return []
-    threshold = Severity(fail_on).rank
-    return [f for f in findings if f.status == Status.UNKNOWN and not f.suppressed and f.severity.rank >= threshold]
+    threshold = _threshold(fail_on)
+    return [f for f in findings if _blocks(f, Status.UNKNOWN, threshold)]
+
+
+def warnings(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
+    """Exposure findings that fail without blocking: listed under the verdict, with what the guide requires."""
+    blocked = {id(f) for f in blocking(findings, fail_on)}
+    return [f for f in findings if f.kind == "exposure" and f.status == Status.FAIL and not f.suppressed
+            and id(f) not in blocked]
+
+
+def problems(findings: Sequence[Finding]) -> int:
+    """Distinct problems among ``findings``: a vendor rule and a baseline rule reporting one fact count once."""
+    linked: set[str] = set()
+    n = 0
+    for f in findings:
+        if f.fingerprint in linked:
+            continue
+        n += 1
+        linked.update(f.same_fact_as)
+    return n
 
 
 def verdict(result: ScanResult, fail_on: str) -> str:
-    """READY only when every check at or above ``fail_on`` was verified and passed."""
+    """READY only when every blocking check was verified and passed."""
     if result.skipped:
         return f"NOT READY: the account could not be scanned ({result.skipped[0].reason})"
     if result.buckets == 0:
         why = next((f.message for f in result.findings if f.status == Status.UNKNOWN), "no such bucket")
         return f"NOT READY: the bucket could not be scanned ({why.removeprefix('Could not verify: ').rstrip('.')})"
-    n, u = len(blocking(result.findings, fail_on)), len(unverified(result.findings, fail_on))
+    n, u = problems(blocking(result.findings, fail_on)), problems(unverified(result.findings, fail_on))
     if n:
         return (f"NOT READY: {n} blocking finding{'s' if n != 1 else ''}"
                 + (f", {u} more could not be verified" if u else ""))

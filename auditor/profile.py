@@ -80,11 +80,35 @@ class Guide:
     url: str = ""
     section: str = ""
 
-    def cite(self) -> str:
+    def cite(self, section: str = "") -> str:
+        """Title, section and address, as an auditor looks the guide up: 'RedBrick AI, "Configuring AWS s3",
+        section "S3 Bucket Settings" (https://…)'."""
         text = self.title or self.url
-        if self.section:
-            text += f", {self.section}"
+        section = section or self.section
+        if section:
+            text += f', section "{section}"'
         return f"{text} ({self.url})" if self.title and self.url else text
+
+
+@dataclass(frozen=True, slots=True)
+class GuideRequirement:
+    """A setting the vendor's own guide asks for that a baseline (exposure) rule would flag.
+
+    On a bucket that holds every zone of ``zones`` (for one integration in one of ``modes``), the
+    baseline rule ``rule`` reports what falls within it as ``required_by`` the guide's ``section``:
+    severity info, never blocking. ``narrower`` names the narrower alternative, where there is one.
+    For ``baseline.vendor-excess-privilege``: ``objects`` / ``bucket`` are the actions the guide grants
+    on the whole bucket; for ``baseline.cors-wildcard-origin``: ``methods`` are those its "*" rule allows.
+    """
+
+    rule: str
+    section: str
+    zones: tuple[str, ...] = ()
+    modes: tuple[str, ...] = MODES
+    narrower: str = ""
+    objects: frozenset[str] = frozenset()
+    bucket: frozenset[str] = frozenset()
+    methods: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +171,6 @@ class ModeNeeds:
 
     objects: tuple[tuple[str, frozenset[str]], ...] = ()  # (zone, actions)
     bucket: frozenset[str] = frozenset()
-    shared_bucket_note: str = ""  # shown when every zone of the mode lies in the checked bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +236,7 @@ class VendorProfile:
     needs: Mapping[str, ModeNeeds] = field(default_factory=dict)
     plan: PlanSpec = field(default_factory=PlanSpec)
     infer: InferSpec = field(default_factory=InferSpec)
+    guide_requires: tuple[GuideRequirement, ...] = ()
     source: str = ""
     replaces: str = ""  # the built-in pack this one replaces, if any
     rule_checks: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (check, zone param, modes) of its rules:

@@ -29,6 +29,7 @@ from auditor.profile import (
     MODES,
     PROVIDERS,
     Guide,
+    GuideRequirement,
     InferSpec,
     KeySpec,
     ModeNeeds,
@@ -60,6 +61,11 @@ class Rule:
     source: str = ""
     providers: tuple[str, ...] = PROVIDERS
     section: str = ""
+    # "readiness": a vendor requirement (will the integration work); "exposure": baseline hygiene and
+    # least privilege (is it wider than needed). Vendor rules are readiness unless they say otherwise.
+    kind: str = "readiness"
+    same_fact: str = ""  # the baseline rule that reports the same fact (one problem, counted once)
+    guide: Mapping[str, str] | None = None  # {"title", "url", "section"} of the vendor's guide
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,8 +346,7 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
             _check_actions(actions, source, None, f"needs.{mode}.objects.{zname}")
             objects.append((zname, frozenset(actions)))
         _check_actions(n.get("bucket", []), source, None, f"needs.{mode}.bucket")
-        check_placeholders(n.get("shared_bucket_note", ""), f"needs.{mode}.shared_bucket_note")
-        needs[mode] = ModeNeeds(tuple(objects), frozenset(n.get("bucket", [])), n.get("shared_bucket_note", ""))
+        needs[mode] = ModeNeeds(tuple(objects), frozenset(n.get("bucket", [])))
     if access is not None:
         for mode in modes:
             if mode not in needs:
@@ -390,13 +395,25 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
         requests.append(Request(name, r.get("auth", "header"), r.get("https", True), tuple(r.get("modes", modes)),
                                 tuple(r.get("zones", ())), tuple(r.get("actions", ()))))
     guide = Guide(**v.get("guide", {}))
+    requires = []
+    for i, g in enumerate(data.get("guide_requires", [])):
+        for z in g.get("zones", ()):
+            if z not in zones:
+                raise _err(source, None, f"guide_requires[{i}].zones", f"unknown zone '{z}'", _suggest(z, zones))
+        for key in ("objects", "bucket"):
+            _check_actions(g.get(key, ()), source, None, f"guide_requires[{i}].{key}")
+        requires.append(GuideRequirement(
+            rule=g["rule"], section=g["section"], zones=tuple(g.get("zones", ())), modes=tuple(g.get("modes", modes)),
+            narrower=g.get("narrower", ""), objects=frozenset(g.get("objects", ())),
+            bucket=frozenset(g.get("bucket", ())), methods=frozenset(m.upper() for m in g.get("methods", ()))))
     origins = tuple(v.get("origins", [v["origin"]] if v.get("origin") else []))
     return VendorProfile(
         id=vid, name=v["name"], doc=v.get("doc", "") or guide.cite(), principal=v.get("principal"),
         account=v.get("account"), origin=v.get("origin") or (origins[0] if origins else None),
         extra=v.get("extra", {}), guide=guide, access=access, origins=origins,
         providers=tuple(v.get("providers", PROVIDERS)), modes=modes, features=tuple(v.get("features", ())),
-        keys=tuple(keys), zones=zones, requests=tuple(requests), needs=needs, plan=plan, infer=infer, source=source)
+        keys=tuple(keys), zones=zones, requests=tuple(requests), needs=needs, plan=plan, infer=infer,
+        guide_requires=tuple(requires), source=source)
 
 
 def _rule(raw: dict[str, Any], vendor: VendorProfile, checks: Mapping[str, CheckSpec], source: str) -> Rule:
@@ -418,6 +435,9 @@ def _rule(raw: dict[str, Any], vendor: VendorProfile, checks: Mapping[str, Check
             want = getattr(p.type, "__name__", str(p.type))
             raise _err(source, rid, f"params.{name}", f"has the wrong type ({type(value).__name__})",
                        f"write a {dict(list='list', str='string', bool='true/false', int='number').get(want, want)}")
+        if p.choices and value not in p.choices:
+            raise _err(source, rid, f"params.{name}", f"{json.dumps(value)} is not allowed",
+                       f"use one of: {', '.join(p.choices)}")
         if p.kind == "zone" and (value or p.default is REQUIRED) and value not in vendor.zones:
             raise _err(source, rid, f"params.{name}", f"unknown zone '{value}'", _suggest(value, vendor.zones))
         if p.kind == "key" and value and vendor.key(value) is None:
@@ -439,6 +459,25 @@ def _rule(raw: dict[str, Any], vendor: VendorProfile, checks: Mapping[str, Check
         if m not in vendor.modes:
             raise _err(source, rid, "modes", f"mode '{m}' is not one of the vendor's modes",
                        f"use one of: {', '.join(vendor.modes)}")
+    same = raw.get("same_fact", "")
+    if same and not same.startswith("baseline."):
+        raise _err(source, rid, "same_fact", f"'{same}' is not a baseline rule id", "write baseline.<rule>")
+    section = raw.get("section", "")
+    guide = ({"title": vendor.guide.title, "url": vendor.guide.url, "section": section or vendor.guide.section}
+             if vendor.guide.url else None)
     return Rule(id=rid, vendor=vendor.id, title=raw["title"], severity=Severity(raw["severity"]), check=spec.name,
-                reference=raw["reference"], params=params, modes=modes, description=raw.get("description", ""),
-                source=source, providers=tuple(raw.get("providers", PROVIDERS)), section=raw.get("section", ""))
+                reference=cite(vendor, raw["reference"], section), params=params, modes=modes,
+                description=raw.get("description", ""), source=source, providers=tuple(raw.get("providers", PROVIDERS)),
+                section=section, kind=raw.get("kind", "exposure" if vendor.access is None else "readiness"),
+                same_fact=same, guide=guide)
+
+
+def cite(vendor: VendorProfile, reference: str, section: str) -> str:
+    """A rule's reference as a person can follow it: the guide's public title, section and address, then
+    the guide's words. A reference that already names the guide (or cites AWS docs) is kept as written."""
+    guide = vendor.guide
+    if not guide.url or guide.url in reference or (guide.title and reference.startswith(guide.title)):
+        return reference
+    if vendor.doc and reference.startswith(vendor.doc):  # the quote as written against our copy of the guide
+        reference = reference[len(vendor.doc):].lstrip(": ")
+    return f"{guide.cite(section)}: {reference}"

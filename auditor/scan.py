@@ -85,9 +85,9 @@ def run_scan(config: Config, *, progress: ProgressSink | None = None) -> tuple[S
 def exit_status(findings: Sequence[Finding], fail_on: str = "high", skipped: int = 0) -> int:
     """PRODUCT.md §3: 1 if any fail at or above ``fail_on``; else 3 if anything is unknown (or an account was skipped); else 0.
 
-    Suppressed findings do not count.
+    Suppressed findings, and findings about what the vendor's own guide requires, do not count.
     """
-    counted = [f for f in findings if not f.suppressed]
+    counted = [f for f in findings if f.counted]
     if fail_on != "never":
         threshold = Severity(fail_on).rank
         if any(f.status == Status.FAIL and f.severity.rank >= threshold for f in counted):

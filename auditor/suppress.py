@@ -51,5 +51,6 @@ def apply_suppressions(findings: Sequence[Finding], suppressions: Sequence[Suppr
                       "finding": f.rule_id},
             remediation=f"Fix {f.rule_id}, or renew the suppression in {source} with a new `until` date.",
             reference="auditor.toml [[suppress]]: a suppression with `until` stops applying after that date.",
+            kind="exposure",
         ))
     return tuple(out)

@@ -8,27 +8,28 @@
   var vendor = document.getElementById("filter-vendor");
   var status = document.getElementById("filter-status");
   var severity = document.getElementById("filter-severity");
+  var kind = document.getElementById("filter-kind");
   var search = document.getElementById("search");
   var shown = document.getElementById("shown");
   var noMatch = document.getElementById("no-match");
 
   // Filters and text search: a row stays when it matches every control.
   function apply() {
-    var v = vendor.value, s = status.value, sev = severity.value, q = search.value.trim().toLowerCase();
+    var v = vendor.value, s = status.value, sev = severity.value, k = kind.value, q = search.value.trim().toLowerCase();
     var n = 0;
     rows.forEach(function (row) {
       var ok = (!v || row.dataset.vendor === v) && (!s || row.dataset.status === s) &&
-               (!sev || row.dataset.severity === sev) && (!q || row.textContent.toLowerCase().indexOf(q) !== -1);
+               (!sev || row.dataset.severity === sev) && (!k || row.dataset.kind === k) && (!q || row.textContent.toLowerCase().indexOf(q) !== -1);
       row.classList.toggle("hidden", !ok);
       if (ok) { n += 1; }
     });
     shown.textContent = n + " of " + rows.length + " findings shown";
     noMatch.classList.toggle("hidden", n !== 0);
   }
-  [vendor, status, severity].forEach(function (el) { el.addEventListener("change", apply); });
+  [vendor, status, severity, kind].forEach(function (el) { el.addEventListener("change", apply); });
   search.addEventListener("input", apply);
   document.getElementById("reset").addEventListener("click", function () {
-    vendor.value = ""; status.value = ""; severity.value = ""; search.value = "";
+    vendor.value = ""; status.value = ""; severity.value = ""; kind.value = ""; search.value = "";
     apply();
   });
 

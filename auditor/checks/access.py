@@ -8,6 +8,8 @@ configured prefix.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -208,9 +210,11 @@ def auth_types(integ: Integration, zone: str, action: str, presigned: bool = Fal
     "sid": Param(str, "VendorAccess", "Sid of the statement the remediation adds"),
     "presigned": Param(bool, False, "browsers also make these requests through presigned URLs the vendor signs "
                                     "(s3:authType REST-QUERY-STRING as well as REST-HEADER): both must be allowed"),
+    "cover": Param(str, "all", "which objects of the zone: 'all', 'prefix' (the objects under its prefix) or "
+                               "'files' (only its named files)", choices=("all", "prefix", "files")),
 })
 def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool, sid: str,
-                 bucket_actions: list | None = None, presigned: bool = False) -> Outcome | None:
+                 bucket_actions: list | None = None, presigned: bool = False, cover: str = "all") -> Outcome | None:
     """The vendor's principal may do ``actions`` on every object of ``zone`` (and list it)."""
     integ = target.integration
     if integ is None:
@@ -221,7 +225,17 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
     z = zone_for(target, integ, zone)
     if isinstance(z, Outcome):
         return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn)
-    keys = list(z.keys) + region_keys(actor, z.bucket, z.list_prefix, (k for k, _ in z.keys))
+    if cover != "all":
+        files = set(integ.zone(zone).files.values())
+        keep = (lambda k: k in files) if cover == "files" else (lambda k: k not in files)
+        arns = {f"{z.bucket.arn}/{k}" for k in files}
+        z = dataclasses.replace(
+            z, keys=tuple((k, n) for k, n in z.keys if keep(k)),
+            object_resources=tuple(r for r in z.object_resources if (r in arns) == (cover == "files")),
+            what=f"{', '.join(sorted(files))}" if cover == "files" else (f"objects under {z.list_prefix}"
+                                                                         if z.list_prefix else "every object"))
+    keys = list(z.keys) + ([] if cover == "files" else
+                           region_keys(actor, z.bucket, z.list_prefix, (k for k, _ in z.keys)))
     asked = [ask_s3(target, actor, z.bucket, action, key, note=note + how, auth_type=auth_type)
              for key, note in keys for action in actions
              for auth_type, how in auth_types(integ, zone, action, presigned)]

@@ -299,7 +299,7 @@ def object_kms(target: Target) -> list[Outcome] | None:
             outcomes.append(Outcome(
                 Status.FAIL, f"{len(bad)} sampled object(s) are encrypted with a key {integ.vendor} cannot use "
                 f"(e.g. {bad[0]['key']}: {bad[0]['why']}).", evidence,
-                remediation=("Objects keep the key they were written with (000_6c2aa614f0946349.txt). Re-encrypt them "
+                remediation=("Objects keep the key they were written with. Re-encrypt them "
                              "with a customer-managed key whose policy lets the vendor decrypt, e.g.:\n"
                              f"aws s3 cp s3://{target.bucket.name}/{bad[0]['key']} s3://{target.bucket.name}/{bad[0]['key']} "
                              "--sse aws:kms --sse-kms-key-id CUSTOMER_KEY_ARN"),

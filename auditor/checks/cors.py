@@ -8,6 +8,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from auditor.checks._guide import guide_requirements
 from auditor.checks.registry import Outcome, Param, Target, check
 from auditor.model import Severity, Status
 
@@ -107,6 +108,16 @@ def cors_wildcard_origin(target: Target) -> Outcome:
                    + f"\n\naws s3api put-bucket-cors --bucket {target.bucket.name} --cors-configuration "
                    + shlex.quote(json.dumps({"CORSRules": fixed})))
     msg = f"{len(wild)} CORS rule(s) allow origin '*'"
+    evidence: dict[str, Any] = {"wildcard_rules": wild, "write_methods": writes}
+    required = [r for r in guide_requirements(target, "baseline.cors-wildcard-origin")
+                if all(_upper(w.get("AllowedMethods")) <= r.requirement.methods for w in wild)]
+    if required:
+        # Every '*' rule is what the integration's own guide asks for: not a violation; say so, and what is narrower.
+        cited = "; ".join(dict.fromkeys(r.cited for r in required))
+        narrower = " ".join(dict.fromkeys(r.narrower for r in required if r.narrower))
+        methods = ", ".join(sorted({m for w in wild for m in _upper(w.get("AllowedMethods"))}))
+        evidence["required_by"] = cited
+        return Outcome(Status.FAIL, f"{msg} ({methods}), as required by {cited}." + (f" {narrower}" if narrower else ""),
+                       evidence, remediation if narrower else None, required_by=cited)
     msg += f" including {', '.join(writes)}: any web page can write with a presigned URL." if writes else "."
-    return Outcome(Status.FAIL, msg, {"wildcard_rules": wild, "write_methods": writes}, remediation,
-                   severity=Severity.HIGH if writes else None)
+    return Outcome(Status.FAIL, msg, evidence, remediation, severity=Severity.HIGH if writes else None)

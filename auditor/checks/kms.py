@@ -68,7 +68,7 @@ def _find_key(target: Target, key_id: str) -> tuple[KeyState | None, str | None]
 
 
 def _aws_managed_remediation(bucket: str) -> str:
-    # 000_6c2aa614f0946349.txt: "V7 cannot support buckets where the KMS encryption is done with an
+    # V7's guide, "AWS S3 Configuration", section "KMS Encryption": "V7 cannot support buckets where the KMS encryption is done with an
     # AWS-managed key. In this case, please move your data to a new bucket and use a customer-managed key"
     conf = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
                                                               "KMSMasterKeyID": "KEY_ARN"}, "BucketKeyEnabled": True}]}

@@ -21,12 +21,13 @@ from auditor.checks._access import (
     conditions_text,
     sampled_keys,
 )
+from auditor.checks._guide import guide_requirements
 from auditor.checks.access import actor_evidence
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Integration, Status
 from auditor.policy import expand_actions
 from auditor.policy.actions import resource_types
-from auditor.profile import render
+from auditor.profile import GuideRequirement
 
 PRIV_READS = ("s3:GetBucketPolicy", "iam:GetAccountAuthorizationDetails")
 OBJECT_ONLY = {"AbortMultipartUpload", "ListMultipartUploadParts", "ReplicateDelete", "ReplicateTags",
@@ -175,15 +176,11 @@ def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Ask
     return "\n\n".join(parts)
 
 
-def _guide_note(integ: Integration, bucket_name: str) -> str:
-    """Where the vendor's own sample policy grants more than the vendor uses, say so (the profile's note)."""
-    profile = integ.profile
-    mode_needs = profile.needs.get(integ.mode) if profile else None
-    if not mode_needs or not mode_needs.shared_bucket_note or bucket_name != integ.bucket:
-        return ""
-    if len(mode_needs.objects) < 2 or any(integ.zone(z).bucket != bucket_name for z, _ in mode_needs.objects):
-        return ""
-    return str(render(mode_needs.shared_bucket_note, integ.values()))
+def _within(asked: Asked, req: GuideRequirement, bucket_arn: str) -> bool:
+    """Whether an allowed request is one the guide's own grant makes (its actions on the whole bucket)."""
+    if asked.resource == bucket_arn:
+        return asked.action in req.bucket
+    return asked.resource.startswith(bucket_arn + "/") and asked.action in req.objects
 
 
 @check("vendor_excess_privilege", reads=PRIV_READS)
@@ -225,6 +222,9 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
                 a = ask_s3(target, actor, target.bucket, action, key, note=note)
                 asked.append((a, action not in allowed_here, outside))
         extra = [(a, o) for a, is_extra, o in asked if is_extra and a.allowed]
+        required = [r for r in guide_requirements(target, "baseline.vendor-excess-privilege") if r.integration == integ]
+        by_guide = [(a, o) for a, o in extra if any(_within(a, r.requirement, target.bucket.arn) for r in required)]
+        extra = [(a, o) for a, o in extra if (a, o) not in by_guide]
         undecided = [(a, o) for a, is_extra, o in asked if is_extra and a.unknown]
         granted = [a for a, _, _ in asked if a.allowed]
         wild = _wildcard_grants(granted)
@@ -239,18 +239,29 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
                                     "extra": listing}
         if wild:
             evidence["wildcard_statements"] = wild
-        if extra:
+        if by_guide:
+            cited = "; ".join(dict.fromkeys(r.cited for r in required))
+            narrower = " ".join(dict.fromkeys(r.narrower for r in required if r.narrower))
+            evidence["required_by"] = cited
+            evidence["required_by_guide"] = sorted({f"{a.action} on {a.resource.split(':::', 1)[-1]}" for a, _ in by_guide})
+            if narrower:
+                evidence["vendor_guide"] = narrower
+        if by_guide and not extra and not undecided:
+            outcomes.append(Outcome(
+                Status.FAIL, f"{actor.describe()} ({integ.vendor}, {needs.label}) gets "
+                f"{', '.join(sorted({a.action for a, _ in by_guide}))} on the whole bucket, beyond what it uses, as "
+                f"required by {cited}.{' ' + narrower if narrower else ''}", evidence,
+                _remediation(target, actor, needs, [a for a, _ in by_guide]) if narrower else None,
+                principal=actor.arn, required_by=cited))
+        elif extra:
             cats: dict[str, list[str]] = {}
             for item in listing:
                 cats.setdefault(item["category"], []).append(f"{item['action']} on {item['resource'].split(':::', 1)[-1]}")
             summary = "; ".join(f"{c}: {', '.join(v[:6])}{' …' if len(v) > 6 else ''}" for c, v in cats.items())
             star = " (s3:* granted)" if wild else ""
-            note = _guide_note(integ, target.bucket.name)
-            if note:
-                evidence["vendor_guide"] = note
             outcomes.append(Outcome(
                 Status.FAIL, f"{actor.describe()} ({integ.vendor}, {needs.label}) gets {len(extra)} permission(s) "
-                f"beyond its needs{star}: {summary}.{' ' + note if note else ''}", evidence,
+                f"beyond its needs{star}: {summary}.", evidence,
                 _remediation(target, actor, needs, [a for a, _ in extra]), principal=actor.arn))
         elif undecided:
             evidence["undecided"] = [a.to_json() for a, _ in undecided[:20]]

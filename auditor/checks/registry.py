@@ -30,6 +30,7 @@ class Param:
     default: Any = REQUIRED
     doc: str = ""
     kind: str = ""  # "zone" (a zone of the profile), "key" (an integration key), "actions" (IAM action names)
+    choices: tuple[str, ...] = ()  # the values a string parameter may take, when they are few
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class Outcome:
     principal: str | None = None
     severity: Severity | None = None  # overrides the rule's severity (e.g. CORS "*" that also allows writes)
     account_level: bool = False  # about the account (a role), not about the bucket the rule ran on
+    required_by: str | None = None  # the vendor guide (title, section) that requires what was found
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """RedBrick's items list, streamed page by page from ListObjectsV2 (constant memory for millions of keys).
 
-004_6c1e438ca6750c28.txt: items paths are "root-folder/sub-folder/datapoint.dcm", where
+RedBrick AI, "Configuring AWS s3", section "Items Path": items paths are "root-folder/sub-folder/datapoint.dcm", where
 root-folder is inside the bucket of the storage method. The file is a JSON array of
 ``{"name": ..., "items": [path, ...]}`` datapoints.
 """

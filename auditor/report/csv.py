@@ -22,7 +22,8 @@ FILENAME = "findings.csv"
 
 COLUMNS = (
     "rule_id", "vendor", "status", "severity", "account_id", "region", "bucket", "resource", "inferred",
-    "suppressed", "title", "message", "remediation", "reference", "principal", "fingerprint", "evidence",
+    "suppressed", "title", "message", "remediation", "reference", "principal", "fingerprint", "kind", "required_by",
+    "evidence",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -33,7 +33,7 @@ def finite(value: Any, fn=lambda s: s) -> Any:
 def _finding(f, fn, evidence: bool = True):
     changes = {}
     for field in ("rule_id", "vendor", "account_id", "region", "bucket", "resource", "title", "message",
-                  "remediation", "reference", "principal"):
+                  "remediation", "reference", "principal", "required_by"):
         v = getattr(f, field)
         if isinstance(v, str):
             changes[field] = fn(v)

@@ -60,7 +60,8 @@ def _rule(first: Finding, example: Finding | None) -> dict[str, Any]:
         "help": {"text": "\n\n".join(t for t in text if t), "markdown": "\n\n".join(m for m in markdown if m)},
         "defaultConfiguration": {"level": LEVEL[first.severity]},
         "properties": {"security-severity": SECURITY_SEVERITY[first.severity], "severity": first.severity.value,
-                       "tags": ["security", first.vendor], "precision": "high"},
+                       "tags": ["security", first.vendor, first.kind], "precision": "high", "kind": first.kind},
+        **({"helpUri": first.guide["url"]} if first.guide and first.guide.get("url") else {}),
     }
 
 
@@ -82,8 +83,10 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
         "properties": {"status": f.status.value, "severity": f.severity.value, "vendor": f.vendor,
                        "account_id": f.account_id, "region": f.region, "bucket": f.bucket,
                        "principal": f.principal, "inferred": f.inferred, "reference": f.reference,
-                       "evidence": f.to_json()["evidence"]},
+                       "kind": f.kind, "required_by": f.required_by, "evidence": f.to_json()["evidence"]},
     }
+    if f.required_by and failed:  # what the vendor's guide requires: a note, never a violation
+        result["kind"], result["level"] = "informational", "note"
     if f.remediation:
         # SARIF "fixes" are byte edits to files; a cloud fix is a policy or a command, so it travels
         # as a property and in the message's Markdown.

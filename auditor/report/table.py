@@ -141,10 +141,14 @@ def shorten_arns(text: str, accounts: Sequence[str]) -> str:
     return _ARN.sub(lambda m: "" if m.group(3) == accounts[0] else m.group(0), text)
 
 
+KIND_HEADINGS = (("readiness", "Readiness: will the integrations work (the vendors' requirements)"),
+                 ("exposure", "Exposure: is access wider than needed (advisories)"))
+
+
 def _groups(findings: Iterable[Finding]) -> list[list[Finding]]:
     groups: dict[tuple, list[Finding]] = {}
     for f in sorted(findings, key=sort_key):
-        groups.setdefault((f.status, f.rule_id, f.severity, f.suppressed), []).append(f)
+        groups.setdefault((f.status, f.rule_id, f.severity, f.suppressed, f.required_by is not None), []).append(f)
     return sorted(groups.values(), key=lambda g: (_STATUS_ORDER[g[0].status], g[0].suppressed,
                                                    -g[0].severity.rank, g[0].rule_id))
 
@@ -179,8 +183,17 @@ def render_table(result: ScanResult, console: Console, *, show_passes: bool = Fa
     truncated_any = False
     if not shown and result.findings:
         console.print(Text("Every check passed.", style="green"))
-    for group in _groups(shown):
-        truncated_any |= _render_group(console, group, width, many_accounts, tuple(result.accounts))
+    # Two answers, apart: will the integration work (the vendors' requirements), and is anything wider than
+    # it needs to be (baseline hygiene and least privilege: advisories with their severity).
+    for kind, heading in KIND_HEADINGS:
+        part = [f for f in shown if f.kind == kind]
+        if not part:
+            continue
+        console.print()
+        for line in wrap(heading.split(" "), width - 1, max_lines=2)[0]:
+            console.print(Text(line, style="bold underline"), no_wrap=True, crop=True)
+        for group in _groups(part):
+            truncated_any |= _render_group(console, group, width, many_accounts, tuple(result.accounts))
     passes = sum(1 for f in result.findings if f.status == Status.PASS)
     tail = []
     if not show_passes and passes:
@@ -208,7 +221,8 @@ def _render_group(console: Console, group: list[Finding], width: int, many_accou
     head.append(" ")
     rule_id = terminal(first.rule_id, one_line=True)
     rest = [rule_id] + (["(inferred)"] if any(f.inferred for f in group) else []) \
-        + (["(suppressed)"] if first.suppressed else []) + ["·", _noun(resources, group)]
+        + (["(suppressed)"] if first.suppressed else []) \
+        + (["(guide requires)"] if first.required_by else []) + ["·", _noun(resources, group)]
     used = cell_len(head.plain)
     pieces, _ = wrap(rest, width - used - 1, max_lines=1)
     rule_text = pieces[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.model import AccessKey, Status
+from auditor.model import AccessKey, Severity, Status
 
 from .snap import (
     ACCT,
@@ -138,10 +138,31 @@ def test_read_write_same_bucket_user_with_delete_everywhere():
     s = snapshot(account(bucket(B, keys=("cats/images/a.jpg",)), users=(u,)),
                  integrations=(integ("tenyks", B, "read-write", user="tenyks-rw", dataset="cats",
                                      images_dir="images", metadata_dir="tenyks-meta"),))
+    # Tenyks's guide, 3.2.2, grants exactly this for one bucket of images and metadata: required by the guide,
+    # severity info, with the narrower grant (writes to the metadata folder only) as the remediation.
     f = one(s, "baseline.vendor-excess-privilege")
-    assert f.status == Status.FAIL
-    assert any(e["action"] == "s3:DeleteObject" and "cats/" in e["resource"] for e in f.evidence["extra"])
+    assert (f.status, f.severity, f.counted) == (Status.FAIL, Severity.INFO, False)
+    assert "3.2.2 Bucket for images AND metadata" in f.required_by and "https://docs.tenyks.ai/docs/aws-s3" in f.required_by
+    assert f"s3:DeleteObject on {B}/cats/images/a.jpg" in f.evidence["required_by_guide"]
     assert "put-user-policy --user-name tenyks-rw" in f.remediation
+
+
+def test_more_than_the_guide_grants_is_still_excess():
+    # s3:* on the whole bucket is wider than 3.2.2's read/write/delete: that part stays a violation.
+    u = user("tenyks-rw", policy({"Effect": "Allow", "Action": "s3:*",
+                                  "Resource": [f"arn:aws:s3:::{B}/*", f"arn:aws:s3:::{B}"]}))
+    s = snapshot(account(bucket(B, keys=("cats/images/a.jpg",)), users=(u,)),
+                 integrations=(integ("tenyks", B, "read-write", user="tenyks-rw", dataset="cats",
+                                     images_dir="images", metadata_dir="tenyks-meta"),))
+    f = one(s, "baseline.vendor-excess-privilege")
+    assert (f.status, f.severity, f.required_by) == (Status.FAIL, Severity.HIGH, None)
+    extra = {e["action"] for e in f.evidence["extra"]}
+    assert "s3:PutObjectAcl" in extra and "s3:DeleteObject" not in extra
+    # A read-only integration gets no such allowance: 3.2.2 is for read-write.
+    s = snapshot(account(bucket(B, keys=("cats/images/a.jpg",)), users=(u,)),
+                 integrations=(integ("tenyks", B, "read-only", user="tenyks-rw", dataset="cats", images_dir="images"),))
+    f = one(s, "baseline.vendor-excess-privilege")
+    assert f.required_by is None and "s3:DeleteObject" in {e["action"] for e in f.evidence["extra"]}
 
 
 # ----------------------------------------------------------------------------- versioning

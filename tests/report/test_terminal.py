@@ -16,7 +16,7 @@ from tests.ptyrun import run_on_pty
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 RULE_TOKEN = re.compile(r"(?<![\w.-])((?:baseline|v7-aws|v7-wasabi|datature|tenyks|redbrick)\.[A-Za-z0-9-]*)(…?)")
 HEADER = re.compile(r"^(FAIL|UNKNOWN|PASS)\s+(critical|high|medium|low|info)\s+(\S+)(?: \(inferred\))?"
-                    r"(?: \(suppressed\))? · (\d+) (bucket|resource)s?$")
+                    r"(?: \(suppressed\))?(?: \(guide requires\))? · (\d+) (bucket|resource)s?$")
 
 
 def run_in_terminal(args, cwd, columns: int) -> tuple[int, str]:
@@ -60,7 +60,7 @@ def test_demo_table_layout(columns, tmp_path, known_ids):
     for n, (i, m) in enumerate(headers):
         end = headers[n + 1][0] if n + 1 < len(headers) else next(
             (j for j in range(i + 1, len(lines)) if lines[j].startswith(("Full messages", "65 passing"))), len(lines))
-        body = [line for line in lines[i + 1:end] if line.strip()]
+        body = [line for line in lines[i + 1:end] if line.strip() and not line.startswith(("Readiness:", "Exposure:"))]
         assert 2 <= len(body) <= 4, (m.group(0), body)
         assert all(line.startswith("    ") for line in body)
         # The resource lines: every name whole (a bucket of the findings or a shortened ARN), or "… +N more".
@@ -74,9 +74,15 @@ def test_demo_table_layout(columns, tmp_path, known_ids):
     for line in lines:
         for token, cut in RULE_TOKEN.findall(line):
             assert token.rstrip(".,;:)") in known_ids or cut, (token, line)
-    # 31 fails in far fewer lines than one table row each.
-    assert len(fails) == 31
-    assert len([line for line in lines if line]) < 31 * 4
+    # 32 fails in far fewer lines than one table row each.
+    assert len(fails) == 32
+    assert len([line for line in lines if line]) < 32 * 4
+    # The two answers apart: the vendors' requirements, then the advisories.
+    readiness = lines.index("Readiness: will the integrations work (the vendors' requirements)") if columns >= 80 else 0
+    exposure = next(i for i, line in enumerate(lines) if line.startswith("Exposure: is access wider"))
+    kinds = {f["rule_id"]: f["kind"] for f in findings}
+    for i, m in headers:
+        assert (i < exposure) == (kinds[m.group(3)] == "readiness") and i > readiness, m.group(0)
 
     assert "Full messages, evidence and remediation: out/findings.json" in lines
 
