@@ -9,7 +9,6 @@ configured prefix.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
