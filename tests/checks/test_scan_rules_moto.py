@@ -78,7 +78,9 @@ images_dir = "images"
     org = _only(found, "v7-aws.read-grant", "v7-org-only")
     assert org.status == Status.FAIL and org.inferred
     assert _only(found, "v7-aws.mrxs-list", "v7-org-only").status == Status.FAIL
-    tenyks = _only(found, "tenyks.read-grant", "tenyks-data")
+    # The guide's 3.1 policy through a group: the images are granted; the COCO files are the advisory rule's.
+    assert _only(found, "tenyks.read-grant", "tenyks-data").status == Status.PASS
+    tenyks = _only(found, "tenyks.coco-read", "tenyks-data")
     assert tenyks.status == Status.FAIL
     assert any("cats/annotations.json" in m for m in tenyks.evidence["missing"])
     assert _only(found, "tenyks.access-key", "tenyks-data").status == Status.PASS
