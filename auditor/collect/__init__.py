@@ -21,7 +21,7 @@ from auditor.collect import objects as objects_mod
 from auditor.collect import organizations as org_mod
 from auditor.collect import s3 as s3_mod
 from auditor.collect import workers as workers_mod
-from auditor.collect.calls import call
+from auditor.collect.calls import Failed, call
 from auditor.collect.session import AccountSession, SessionFactory, open_account
 from auditor.config import AccountConfig, Config
 from auditor.errors import AuditorError
@@ -119,11 +119,14 @@ async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[s
     if "sts" in acct.unsupported:
         return "000000000000", None
     sts = await acct.client("sts")
-    resp, err = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
+    result = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
+    if isinstance(result, Failed):
+        return None, result.error
+    resp = result.value
     account = resp.get("Account") if isinstance(resp, dict) else None
-    if err is None and not (isinstance(account, str) and account):
-        err = ApiError("GetCallerIdentity", "MalformedResponse", "the answer holds no account id")
-    return (account if err is None else None), err
+    if not (isinstance(account, str) and account):
+        return None, ApiError("GetCallerIdentity", "MalformedResponse", "the answer holds no account id")
+    return account, None
 
 
 async def _collect_open_account(acct: AccountSession, integrations: list[Integration], config: Config,
