@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import urllib.parse
 from typing import Any
@@ -109,17 +110,11 @@ async def access_keys(acct: AccountSession, user: UserState, limit: asyncio.Sema
     iam = await acct.client("iam")
     result = await call("ListAccessKeys", iam.list_access_keys(UserName=user.name), limit)
     if isinstance(result, Failed):
-        return _replace(user, errors=user.errors + (result.error,))
+        return dataclasses.replace(user, errors=user.errors + (result.error,))
     resp = result.value
     keys = tuple(
         AccessKey(access_key_id=k["AccessKeyId"], status=k["Status"],
                   created=k["CreateDate"].isoformat() if hasattr(k.get("CreateDate"), "isoformat") else k.get("CreateDate"))
         for k in resp.get("AccessKeyMetadata", [])
     )
-    return _replace(user, access_keys=keys)
-
-
-def _replace(obj: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
+    return dataclasses.replace(user, access_keys=keys)
