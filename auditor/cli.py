@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn, cast
 
 from rich.console import Console
 from rich.progress import (
@@ -68,7 +69,7 @@ _OUT = {"color": True, "human_to_stderr": False}
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors that name the subcommand and suggest the nearest option or value."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         import difflib
         import re
 
@@ -161,7 +162,7 @@ def _vendor_ids(packs) -> list[str]:
     return [p.vendor.id for p in packs if p.vendor.access is not None]
 
 
-def build_parser(packs=None) -> argparse.ArgumentParser:
+def build_parser(packs=None) -> _Parser:
     """The command line; ``packs`` (default: the built-in ones) give the vendors and their integration flags."""
     if packs is None:
         from auditor.rulepack import load_packs
@@ -827,7 +828,9 @@ def cmd_items_list(args: argparse.Namespace) -> int:
                               "name one with --bucket" if candidates
                               else f"add a {' or '.join(offering)} [[integrations]] or use --bucket")
         integ = candidates[0]
-        account, bucket = config.account(integ.account), integ.bucket
+        assert integ.profile is not None  # candidates have a profile
+        # The integration's account is one of [[accounts]] (an organization member's has no entry here).
+        account, bucket = cast(AccountConfig, config.account(integ.account)), integ.bucket
         first_zone = integ.profile.needs[integ.mode].objects[0][0] if integ.profile.needs[integ.mode].objects else None
         prefix = args.prefix if args.prefix is not None else (integ.zone(first_zone).prefix if first_zone else "")
         settings = config.scan

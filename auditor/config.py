@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from auditor.errors import ConfigError
 from auditor.model import Integration
@@ -303,10 +303,10 @@ class _Parser:
             raise self.fail(t, 0, "role_arn", f"'{role_arn}' is not an IAM role ARN", "use arn:aws:iam::123456789012:role/NAME")
         endpoint = self._str(t, 0, d, "endpoint_url")
         if endpoint and endpoint_problem(endpoint):
-            raise self.fail(t, 0, "endpoint_url", endpoint_problem(endpoint), "write e.g. https://organizations.us-east-1.amazonaws.com")
+            raise self.fail(t, 0, "endpoint_url", cast(str, endpoint_problem(endpoint)), "write e.g. https://organizations.us-east-1.amazonaws.com")
         for region in self._str_list(t, 0, d, "regions"):
             if region_problem(region):
-                raise self.fail(t, 0, "regions", region_problem(region), "write a region such as eu-west-1")
+                raise self.fail(t, 0, "regions", cast(str, region_problem(region)), "write a region such as eu-west-1")
         return OrganizationConfig(role_name=role_name, external_id=self._str(t, 0, d, "external_id"),
                                   profile=self._str(t, 0, d, "profile"), role_arn=role_arn,
                                   endpoint_url=self._str(t, 0, d, "endpoint_url"), exclude=exclude,
@@ -354,10 +354,10 @@ class _Parser:
             raise self.fail(t, i, "external_id", "external_id needs role_arn", "add role_arn or remove external_id")
         endpoint = self._str(t, i, d, "endpoint_url")
         if endpoint and endpoint_problem(endpoint):
-            raise self.fail(t, i, "endpoint_url", endpoint_problem(endpoint), "write e.g. https://s3.wasabisys.com")
+            raise self.fail(t, i, "endpoint_url", cast(str, endpoint_problem(endpoint)), "write e.g. https://s3.wasabisys.com")
         for region in self._str_list(t, i, d, "regions"):
             if region_problem(region, provider):
-                raise self.fail(t, i, "regions", region_problem(region, provider), "write a region such as eu-west-1")
+                raise self.fail(t, i, "regions", cast(str, region_problem(region, provider)), "write a region such as eu-west-1")
         account_id = self._str(t, i, d, "account_id")
         if account_id and not re.fullmatch(r"\d{12}", account_id):
             raise self.fail(t, i, "account_id", f"'{account_id}' is not a 12-digit account id", "write the 12 digits")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import cast
 
 from auditor.checks.registry import Outcome, Target, registry
 from auditor.docshape import policy_problem
@@ -147,7 +148,7 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
     per_account = [r for r in baseline.rules if checks[r.check].scope == "account"] if baseline else []
     per_bucket_rules = [r for r in baseline.rules if checks[r.check].scope != "account"] if baseline else []
     for account in snapshot.accounts:
-        if per_account:
+        if baseline and per_account:
             target = Target(snapshot, account, BucketState(name="", account_id=account.account_id), None, baseline.vendor)
             for rule in per_account:
                 findings.extend(dataclasses.replace(f, bucket=None, region=None, resource=f"arn:aws:iam::{account.account_id}:root")
@@ -164,18 +165,19 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
         pack = by_vendor.get(integ.vendor)
         if pack is None:
             continue
-        account = accounts.get(integ.account)
-        if account is None:
+        integ_account = accounts.get(integ.account)
+        if integ_account is None:
             continue  # account skipped: reported with the scan's skipped accounts
-        bucket = buckets.get((integ.account, integ.bucket))
+        integ_bucket = buckets.get((integ.account, integ.bucket))
         on_bucket = per_bucket[(integ.account, integ.bucket)]
         for rule in pack.rules:
-            if integ.mode not in rule.modes or account.provider not in rule.providers:
+            if integ.mode not in rule.modes or integ_account.provider not in rule.providers:
                 continue
-            if bucket is None:
-                findings.append(_missing_bucket(rule, account, integ))
+            if integ_bucket is None:
+                findings.append(_missing_bucket(rule, integ_account, integ))
                 continue
-            findings.extend(_run(rule, Target(snapshot, account, bucket, integ, pack.vendor, on_bucket), checks))
+            findings.extend(_run(rule, Target(snapshot, integ_account, integ_bucket, integ, pack.vendor, on_bucket),
+                                 checks))
     # One finding per (rule, resource): an account configured twice (two labels, one account id)
     # reports its roles once.
     first: dict[tuple, Finding] = {}
@@ -241,7 +243,9 @@ def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
             yield from (_finding(rule, target, o) for o in _unknown_as_before(spec, rule, target, err))
             return
     bucket_reads, account_reads = _Reads(target.bucket, BUCKET_FIELD_APIS), _Reads(target.account, ACCOUNT_FIELD_APIS)
-    watched = dataclasses.replace(target, bucket=bucket_reads, account=account_reads)
+    # The read-recording views stand in for the bucket and the account they wrap.
+    watched = dataclasses.replace(target, bucket=cast(BucketState, bucket_reads),
+                                  account=cast(AccountState, account_reads))
     try:
         result = spec.fn(watched, **rule.params)
         outcomes = () if result is None else (result,) if isinstance(result, Outcome) else tuple(result)
@@ -278,7 +282,8 @@ def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
 
 def _finding(rule: Rule, target: Target, outcome: Outcome) -> Finding:
     integ = target.integration
-    bucket, region = target.bucket.name, target.bucket.region
+    bucket: str | None = target.bucket.name
+    region: str | None = target.bucket.region
     if outcome.account_level:
         bucket, region = None, None
     elif outcome.resource and outcome.resource.startswith("arn:aws:s3:::"):

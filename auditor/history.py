@@ -104,6 +104,7 @@ class History:
                 (result.started_at, result.finished_at, json.dumps(list(result.accounts)), result.buckets,
                  result.tool_version, json.dumps([{"name": s.name, "reason": s.reason} for s in result.skipped])))
             scan_id = cur.lastrowid
+            assert scan_id is not None  # set by every INSERT
             self.db.executemany(
                 "INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(scan_id, f.fingerprint, f.rule_id, f.vendor, f.status.value, f.severity.value, f.account_id,

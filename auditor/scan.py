@@ -71,9 +71,10 @@ def failed_calls(snapshot: Snapshot) -> tuple[dict, ...]:
                 for err in o.errors:
                     add(account, b.name, err)
             for blob in b.blobs.values():
-                err = blob.get("error") if isinstance(blob, dict) else None
-                if isinstance(err, dict) and "api" in err and err.get("code") not in ("TooLarge",):
-                    add(account, b.name, ApiError(str(err["api"]), str(err.get("code")), str(err.get("message", ""))))
+                failed = blob.get("error") if isinstance(blob, dict) else None
+                if isinstance(failed, dict) and "api" in failed and failed.get("code") not in ("TooLarge",):
+                    add(account, b.name, ApiError(str(failed["api"]), str(failed.get("code")),
+                                                  str(failed.get("message", ""))))
     return tuple(out.values())
 
 

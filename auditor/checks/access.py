@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from auditor import remediation as fix
 from auditor.checks._access import (
@@ -109,6 +109,7 @@ def grant_remediation(target: Target, actor: Actor, bucket: BucketState, stateme
         parts.append("These statements explicitly deny the request; narrow them so they do not apply to "
                      f"{actor.arn} (e.g. add a condition on aws:PrincipalArn):\n" + "\n".join(lines))
     implicit = [a for a in asked if a.decision == "implicitly_denied"]  # nothing allows (a Deny may also apply)
+    # ``statements`` is never empty (there is something to grant), so ``merged`` is a policy below.
     if implicit or not denies:
         if actor.cross_account:
             merged = bucket.policy
@@ -117,7 +118,7 @@ def grant_remediation(target: Target, actor: Actor, bucket: BucketState, stateme
                 merged = fix.merge_statement(merged, {**head, "Principal": {"AWS": actor.arn}, **st})
             parts.append(fix.explain(
                 f"Add the grant to the bucket policy of {bucket.name} (existing statements kept):", merged,
-                fix.put_bucket_policy_cmd(bucket.name, merged, target.account.provider)))
+                fix.put_bucket_policy_cmd(bucket.name, cast("Mapping[str, Any]", merged), target.account.provider)))
         else:
             kind = "user" if actor.kind == "user" else "role"
             inline = [p for p in actor.identity if p.kind == f"inline-{kind}"]
@@ -126,8 +127,8 @@ def grant_remediation(target: Target, actor: Actor, bucket: BucketState, stateme
             merged = base.document if base else None
             for st in statements:
                 merged = fix.merge_statement(merged, st)
-            cmd = (fix.put_user_policy_cmd(actor.name, name, merged) if kind == "user"
-                   else fix.put_role_policy_cmd(actor.name, name, merged))
+            cmd = (fix.put_user_policy_cmd(actor.name, name, cast("Mapping[str, Any]", merged)) if kind == "user"
+                   else fix.put_role_policy_cmd(actor.name, name, cast("Mapping[str, Any]", merged)))
             parts.append(fix.explain(f"Grant it in the {kind}'s inline policy {name} (existing statements kept):",
                                      merged, cmd))
             blocked = {b for a in implicit for b in a.result.blocked_by}

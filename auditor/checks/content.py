@@ -87,6 +87,7 @@ def tenyks_layout(target: Target, *, zone: str) -> Outcome | None:
                                     f"aws s3 cp predictions.json s3://{target.bucket.name}/{dataset}predictions.json"))
     if unknown:
         return Outcome(Status.UNKNOWN, "Could not verify the layout: " + "; ".join(unknown) + ".", evidence)
+    assert listing is not None  # an unlisted folder is unknown, above
     return Outcome(Status.PASS, f"{images} holds {listing['images']} image(s); annotations.json and "
                    "predictions.json are in place.", evidence)
 
@@ -139,6 +140,7 @@ def coco_format(target: Target, *, zone: str) -> Outcome | None:
                                    "then upload them again (aws s3 cp FILE s3://BUCKET/KEY).")
     if unknown:
         return Outcome(Status.UNKNOWN, "Could not verify the COCO files: " + "; ".join(unknown) + ".", evidence)
+    assert ann is not None  # an unread file is unknown, above
     return Outcome(Status.PASS, f"annotations.json ({ann.get('images')} images, {ann.get('annotations')} annotations, "
                    f"{ann.get('categories')} categories) and predictions.json are valid COCO.", evidence)
 
@@ -268,7 +270,8 @@ def object_kms(target: Target) -> list[Outcome] | None:
         if isinstance(actor, Outcome):
             outcomes.append(actor)
             continue
-        bad, undecided, checked = [], [], {}
+        checked: dict[tuple[str, str], tuple[str, str]] = {}
+        bad, undecided = [], []
         for o in kms_objects:
             key_ref = o.kms_key_id or "alias/aws/s3"
             # The encryption context S3 sends: the object's ARN (the bucket's with an S3 Bucket Key).

@@ -123,6 +123,7 @@ def key_access_policy(key: KeyState) -> NamedPolicy:
     """The key policy together with the key's grants (KMS weighs both, with IAM)."""
     name = f"key policy of {key.key_id}"
     kp = compile_cached(key.policy, name, "resource")
+    assert kp is not None  # asked only about keys whose policy was read
     gp = grants_policy(key.grants, f"grants of key {key.key_id}") if key.grants else None
     combined = with_grants(kp, gp)
     return NamedPolicy(name, combined.document, "key", key.key_id, compiled=combined)

@@ -228,7 +228,7 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         undecided = [(a, o) for a, is_extra, o in asked if is_extra and a.unknown]
         granted = [a for a, _, _ in asked if a.allowed]
         wild = _wildcard_grants(granted)
-        listing = [{"action": a.action, "resource": a.resource, "category": _category(a.action, read_only, o),
+        listing: list[dict[str, Any]] = [{"action": a.action, "resource": a.resource, "category": _category(a.action, read_only, o),
                     "deciding": [f"{r.policy} {r.sid or '#' + str(r.index)}" for r in a.result.deciding]}
                    for a, o in extra]
         evidence: dict[str, Any] = {**actor_evidence(actor), "vendor": integ.vendor, "mode": integ.mode,

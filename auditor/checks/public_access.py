@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from typing import Any
 
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Status
@@ -21,7 +22,7 @@ def block_public_access(target: Target) -> Outcome:
     b = bucket.public_access_block or {}
     a = account.public_access_block or {}
     effective = {s: bool(b.get(s)) or bool(a.get(s)) for s in SETTINGS}
-    evidence = {
+    evidence: dict[str, Any] = {
         "bucket_level": None if b_err else dict(b) if bucket.public_access_block is not None else "not configured",
         "account_level": None if a_err else dict(a) if account.public_access_block is not None else "not configured",
         "effective": effective,

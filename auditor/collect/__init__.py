@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TextIO
 
 import aioboto3
 
@@ -21,11 +21,11 @@ from auditor.collect import objects as objects_mod
 from auditor.collect import organizations as org_mod
 from auditor.collect import s3 as s3_mod
 from auditor.collect import workers as workers_mod
-from auditor.collect.calls import call
+from auditor.collect.calls import Failed, call
 from auditor.collect.session import AccountSession, SessionFactory, open_account
-from auditor.config import AccountConfig, Config
+from auditor.config import AccountConfig, Config, ScanSettings
 from auditor.errors import AuditorError
-from auditor.model import AccountState, ApiError, Integration, SkippedAccount, Snapshot
+from auditor.model import AccountState, ApiError, Integration, SkippedAccount, Snapshot, UserState
 from auditor.redact import redact, redact_error
 
 REQUIRED_READS = tuple(dict.fromkeys(s3_mod.READS + iam_mod.READS + kms_mod.READS + objects_mod.READS
@@ -68,7 +68,7 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
         members, org_skipped = await org_mod.member_accounts(config.organization, config.scan, limit, session_factory)
         known = {a.name for a in targets}
         targets += [m for m in members if m.name not in known]
-    results: list[AccountState | SkippedAccount] = [None] * len(targets)  # type: ignore[list-item]
+    results: list[AccountState | SkippedAccount | None] = [None] * len(targets)
 
     async def one(i: int, acct_conf: AccountConfig) -> None:
         mine = [x for x in integrations if x.account == acct_conf.name]
@@ -119,11 +119,14 @@ async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[s
     if "sts" in acct.unsupported:
         return "000000000000", None
     sts = await acct.client("sts")
-    resp, err = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
+    result = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
+    if isinstance(result, Failed):
+        return None, result.error
+    resp = result.value
     account = resp.get("Account") if isinstance(resp, dict) else None
-    if err is None and not (isinstance(account, str) and account):
-        err = ApiError("GetCallerIdentity", "MalformedResponse", "the answer holds no account id")
-    return (account if err is None else None), err
+    if not (isinstance(account, str) and account):
+        return None, ApiError("GetCallerIdentity", "MalformedResponse", "the answer holds no account id")
+    return account, None
 
 
 async def _collect_open_account(acct: AccountSession, integrations: list[Integration], config: Config,
@@ -189,7 +192,7 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
     )
 
 
-async def _access_keys(acct: AccountSession, user, limit: asyncio.Semaphore):
+async def _access_keys(acct: AccountSession, user: UserState, limit: asyncio.Semaphore) -> UserState:
     try:
         return await iam_mod.access_keys(acct, user, limit)
     except Exception as e:  # noqa: BLE001 — an unreadable answer about one user's keys
@@ -197,12 +200,11 @@ async def _access_keys(acct: AccountSession, user, limit: asyncio.Semaphore):
                                                                         redact_error(e)),))
 
 
-def items_list(account: AccountConfig, bucket: str, prefix: str, out, *, settings=None, group_by: str = "file",
-               extensions: tuple[str, ...] = (), on_page=None,
+def items_list(account: AccountConfig, bucket: str, prefix: str, out: TextIO, *, settings: ScanSettings | None = None,
+               group_by: str = "file", extensions: tuple[str, ...] = (), on_page: Callable[[int], None] | None = None,
                session_factory: SessionFactory = aioboto3.Session) -> int:
     """Stream RedBrick's items list for ``s3://bucket/prefix`` into ``out`` (see collect.itemslist)."""
     from auditor.collect.itemslist import write_items_list
-    from auditor.config import ScanSettings
 
     async def run() -> int:
         acct = await open_account(account, settings or ScanSettings(), session_factory)

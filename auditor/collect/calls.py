@@ -1,15 +1,17 @@
 """One place where botocore errors become data.
 
-Every API call goes through :func:`call`: a refused or failed call comes back as an
-``ApiError`` (API name + error code) for the snapshot, never as an exception that stops
-the scan, and never swallowed.
+Every API call goes through :func:`call` (or :func:`read_setting`, for the S3 settings that can be
+absent): its answer is a small typed result that callers match on — ``Ok`` with the answer,
+``Failed`` with the ``ApiError`` (API name + error code) for the snapshot, or, for a setting,
+``NotConfigured`` — never an exception that stops the scan, and never swallowed.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeAlias, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,33 +32,58 @@ NOT_CONFIGURED = frozenset({
 })
 
 
+@dataclass(frozen=True, slots=True)
+class Ok(Generic[T]):
+    """The API answered: ``value`` is its answer."""
+
+    value: T
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The call was refused or failed: ``error`` is recorded on the snapshot."""
+
+    error: ApiError
+
+
+@dataclass(frozen=True, slots=True)
 class NotConfigured:
-    """Marker result: the API answered that the setting does not exist."""
+    """The API answered that the setting does not exist (a fact: None in the snapshot)."""
 
 
 NOT_SET = NotConfigured()
 
+# What a call comes back with: an answer or a failure; a setting may also be absent.
+Answer: TypeAlias = Ok[T] | Failed
+Setting: TypeAlias = Ok[T] | NotConfigured | Failed
 
-async def call(api: str, awaitable: Awaitable[T], limit: asyncio.Semaphore | None = None) -> tuple[T | NotConfigured | None, ApiError | None]:
-    """Await one API call; return (result, None), (NOT_SET, None) or (None, ApiError)."""
+
+async def call(api: str, awaitable: Awaitable[T], limit: asyncio.Semaphore | None = None) -> Answer[T]:
+    """Await one API call: ``Ok(answer)`` or ``Failed(ApiError)``."""
     try:
         if limit is None:
-            return await awaitable, None
+            return Ok(await awaitable)
         async with limit:
-            return await awaitable, None
+            return Ok(await awaitable)
     except ClientError as e:
         err = e.response.get("Error", {})
         code = str(err.get("Code") or e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "ClientError")
-        if code in NOT_CONFIGURED:
-            return NOT_SET, None
-        return None, ApiError(api, redact(code)[:100], redact(str(err.get("Message") or ""))[:300])
+        return Failed(ApiError(api, redact(code)[:100], redact(str(err.get("Message") or ""))[:300]))
     except (TimeoutError, BotoCoreError, OSError) as e:
-        return None, ApiError(api, type(e).__name__, redact(str(e))[:300])
+        return Failed(ApiError(api, type(e).__name__, redact(str(e))[:300]))
     except Exception as e:  # noqa: BLE001 — any other failure of one call is data about that call
         # ResponseParserError (an unparseable body) is not a BotoCoreError; aiohttp's
         # ClientPayloadError (a body cut short) is not an OSError. Their messages can quote the
         # body, credentials included: redacted before they go anywhere.
-        return None, ApiError(api, type(e).__name__, redact(str(e))[:300])
+        return Failed(ApiError(api, type(e).__name__, redact(str(e))[:300]))
+
+
+async def read_setting(api: str, awaitable: Awaitable[T], limit: asyncio.Semaphore | None = None) -> Setting[T]:
+    """:func:`call` for a setting S3 reports as absent with an error code: ``NOT_SET`` for those codes."""
+    result = await call(api, awaitable, limit)
+    if isinstance(result, Failed) and result.error.code in NOT_CONFIGURED:
+        return NOT_SET
+    return result
 
 
 class RepeatedToken:
@@ -76,8 +103,3 @@ class RepeatedToken:
                             "there (the server paginates in a loop)")
         self._seen.add(token)
         return None
-
-
-def configured(value: Any) -> Any:
-    """``None`` for NOT_SET, the value otherwise."""
-    return None if value is NOT_SET else value

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import urllib.parse
 from typing import Any
 
-from auditor.collect.calls import RepeatedToken, call
+from auditor.collect.calls import Failed, RepeatedToken, call
 from auditor.collect.session import AccountSession
 from auditor.model import AccessKey, ApiError, AttachedPolicy, GroupState, InlinePolicy, RoleState, UserState
 
@@ -48,10 +49,11 @@ async def collect_iam(acct: AccountSession, limit: asyncio.Semaphore) -> dict[st
         params: dict[str, Any] = {"MaxItems": 1000}
         if marker:
             params["Marker"] = marker
-        resp, err = await call("GetAccountAuthorizationDetails", iam.get_account_authorization_details(**params), limit)
-        if err:
-            out["errors"].append(err)
+        result = await call("GetAccountAuthorizationDetails", iam.get_account_authorization_details(**params), limit)
+        if isinstance(result, Failed):
+            out["errors"].append(result.error)
             return out
+        resp = result.value
         try:
             _page(resp, out)
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:  # not JSON, a missing field
@@ -61,9 +63,9 @@ async def collect_iam(acct: AccountSession, limit: asyncio.Semaphore) -> dict[st
         if not resp.get("IsTruncated"):
             break
         marker = resp.get("Marker")
-        err = pages.repeated(marker)
-        if err:
-            out["errors"].append(err)
+        repeated = pages.repeated(marker)
+        if repeated:
+            out["errors"].append(repeated)
             return out
         if not marker:
             out["errors"].append(ApiError("GetAccountAuthorizationDetails", "MalformedResponse",
@@ -106,18 +108,13 @@ def _page(resp: dict[str, Any], out: dict[str, Any]) -> None:
 async def access_keys(acct: AccountSession, user: UserState, limit: asyncio.Semaphore) -> UserState:
     """The user with its access-key metadata (never the secrets)."""
     iam = await acct.client("iam")
-    resp, err = await call("ListAccessKeys", iam.list_access_keys(UserName=user.name), limit)
-    if err:
-        return _replace(user, errors=user.errors + (err,))
+    result = await call("ListAccessKeys", iam.list_access_keys(UserName=user.name), limit)
+    if isinstance(result, Failed):
+        return dataclasses.replace(user, errors=user.errors + (result.error,))
+    resp = result.value
     keys = tuple(
         AccessKey(access_key_id=k["AccessKeyId"], status=k["Status"],
                   created=k["CreateDate"].isoformat() if hasattr(k.get("CreateDate"), "isoformat") else k.get("CreateDate"))
         for k in resp.get("AccessKeyMetadata", [])
     )
-    return _replace(user, access_keys=keys)
-
-
-def _replace(obj: Any, **changes: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
+    return dataclasses.replace(user, access_keys=keys)

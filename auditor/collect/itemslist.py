@@ -12,7 +12,7 @@ import posixpath
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from auditor.collect.calls import RepeatedToken, call
+from auditor.collect.calls import Failed, RepeatedToken, call
 from auditor.errors import CollectError
 
 
@@ -39,9 +39,10 @@ async def write_items_list(s3: Any, bucket: str, prefix: str, out: TextIO, *, gr
         params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
         if token:
             params["ContinuationToken"] = token
-        resp, err = await call("ListObjectsV2", s3.list_objects_v2(**params))
-        if err:
-            raise CollectError(f"s3://{bucket}/{prefix}: {err.describe()}")
+        result = await call("ListObjectsV2", s3.list_objects_v2(**params))
+        if isinstance(result, Failed):
+            raise CollectError(f"s3://{bucket}/{prefix}: {result.error.describe()}")
+        resp = result.value
         contents = resp.get("Contents", [])
         for item in contents:
             key = item["Key"]
@@ -61,9 +62,9 @@ async def write_items_list(s3: Any, bucket: str, prefix: str, out: TextIO, *, gr
         token = resp.get("NextContinuationToken")
         if not resp.get("IsTruncated") or not token:
             break
-        err = pages.repeated(token)
-        if err:  # a list that silently stops would onboard part of the data: fail, write nothing
-            raise CollectError(f"s3://{bucket}/{prefix}: {err.describe()}")
+        repeated = pages.repeated(token)
+        if repeated:  # a list that silently stops would onboard part of the data: fail, write nothing
+            raise CollectError(f"s3://{bucket}/{prefix}: {repeated.describe()}")
     if group_items:
         emit(group_name or group_items[0], group_items)
     out.write("\n]\n" if written else "]\n")

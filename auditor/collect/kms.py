@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from auditor.collect.calls import RepeatedToken, call
+from auditor.collect.calls import Failed, RepeatedToken, call
 from auditor.collect.session import AccountSession
 from auditor.docshape import policy_problem
 from auditor.model import ApiError, BucketState, KeyState
@@ -46,9 +46,10 @@ async def _grants(kms: Any, key_id: str, limit: asyncio.Semaphore) -> tuple[tupl
     seen = RepeatedToken("ListGrants", "NextMarker")
     while True:
         params: dict[str, Any] = {"KeyId": key_id, **({"Marker": marker} if marker else {})}
-        resp, err = await call("ListGrants", kms.list_grants(**params), limit)
-        if err:
-            return None, err
+        result = await call("ListGrants", kms.list_grants(**params), limit)
+        if isinstance(result, Failed):
+            return None, result.error
+        resp = result.value
         if not isinstance(resp, dict) or not isinstance(resp.get("Grants"), list):
             # botocore reads an unparseable JSON answer as an empty one: no Grants list is no answer.
             return None, ApiError("ListGrants", "MalformedResponse", "the answer holds no Grants list")
@@ -80,12 +81,14 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
         pages = RepeatedToken("ListAliases", "NextMarker")
         while True:
             params: dict[str, Any] = {"Marker": marker} if marker else {}
-            resp, err = await call("ListAliases", kms.list_aliases(**params), limit)
-            if not err and not isinstance(resp.get("Aliases"), list):
+            result = await call("ListAliases", kms.list_aliases(**params), limit)
+            if isinstance(result, Failed):
+                errors.append(result.error)
+                break
+            resp = result.value
+            if not isinstance(resp.get("Aliases"), list):
                 # botocore reads an unparseable JSON answer as an empty one: no Aliases is no answer.
-                err = ApiError("ListAliases", "MalformedResponse", "the answer holds no Aliases list")
-            if err:
-                errors.append(err)
+                errors.append(ApiError("ListAliases", "MalformedResponse", "the answer holds no Aliases list"))
                 break
             for a in resp.get("Aliases", []):
                 if isinstance(a, dict) and a.get("TargetKeyId") and a.get("AliasName"):
@@ -104,19 +107,20 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
     async def one(ref: str, hint: str | None) -> KeyState:
         kms = await acct.client("kms", _region_of(ref, hint) or acct.default_region)
         key_errors: list[ApiError] = []
-        resp, err = await call("DescribeKey", kms.describe_key(KeyId=ref), limit)
-        if err:
-            return KeyState(key_id=ref, arn=ref if ref.startswith("arn:") else "", errors=(err,),
+        described = await call("DescribeKey", kms.describe_key(KeyId=ref), limit)
+        if isinstance(described, Failed):
+            return KeyState(key_id=ref, arn=ref if ref.startswith("arn:") else "", errors=(described.error,),
                             aliases=(ref,) if ref.startswith("alias/") else ())
-        meta = resp["KeyMetadata"]
+        meta = described.value["KeyMetadata"]
         key_aliases = tuple(aliases.get(meta["KeyId"], ()))
         if ref.startswith("alias/") and ref not in key_aliases:
             key_aliases += (ref,)
-        pol, perr = await call("GetKeyPolicy", kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default"), limit)
+        answer = await call("GetKeyPolicy", kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default"), limit)
         policy = None
-        if perr:
-            key_errors.append(perr)
+        if isinstance(answer, Failed):
+            key_errors.append(answer.error)
         else:
+            pol = answer.value
             try:
                 policy = json.loads(pol["Policy"]) if isinstance(pol.get("Policy"), str) else pol.get("Policy")
                 problem = policy_problem(policy)

@@ -18,7 +18,7 @@ import json
 import struct
 from typing import Any
 
-from auditor.collect.calls import RepeatedToken, call
+from auditor.collect.calls import Answer, Failed, RepeatedToken, call
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
 from auditor.model import ApiError, BucketState, Integration, Listing, ObjectState
@@ -42,7 +42,7 @@ MP4_HOPS = 32
 
 
 async def _read(s3: Any, bucket: str, key: str, limit: asyncio.Semaphore, first: int | None = None,
-                last: int | None = None) -> tuple[bytes | None, ApiError | None]:
+                last: int | None = None) -> Answer[bytes]:
     params: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if first is not None:
         params["Range"] = f"bytes={first}-{'' if last is None else last}"
@@ -56,40 +56,41 @@ async def _read(s3: Any, bucket: str, key: str, limit: asyncio.Semaphore, first:
 
 
 async def _head(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore) -> ObjectState:
-    resp, err = await call("HeadObject", s3.head_object(Bucket=bucket, Key=obj.key), limit)
-    if err:
-        return dataclasses.replace(obj, errors=obj.errors + (err,))
+    result = await call("HeadObject", s3.head_object(Bucket=bucket, Key=obj.key), limit)
+    if isinstance(result, Failed):
+        return dataclasses.replace(obj, errors=obj.errors + (result.error,))
+    resp = result.value
     return dataclasses.replace(obj, size=int(resp.get("ContentLength", obj.size)),
                                sse=resp.get("ServerSideEncryption"), kms_key_id=resp.get("SSEKMSKeyId"),
                                probes={**obj.probes, "head": True})
 
 
 async def _exif(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore) -> ObjectState:
-    head, err = await _read(s3, bucket, obj.key, limit, 0, exif.HEAD_BYTES - 1)
-    if err:
-        return dataclasses.replace(obj, errors=obj.errors + (err,))
-    return dataclasses.replace(obj, probes={**obj.probes, "exif": exif.read_orientation(head or b"")})
+    result = await _read(s3, bucket, obj.key, limit, 0, exif.HEAD_BYTES - 1)
+    if isinstance(result, Failed):
+        return dataclasses.replace(obj, errors=obj.errors + (result.error,))
+    return dataclasses.replace(obj, probes={**obj.probes, "exif": exif.read_orientation(result.value or b"")})
 
 
 async def _mp4(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore) -> ObjectState:
     """ftyp at offset 0; then hop from box header to box header (skipping mdat) to find moov."""
-    head, err = await _read(s3, bucket, obj.key, limit, 0, exif.HEAD_BYTES - 1)
-    if err:
-        return dataclasses.replace(obj, errors=obj.errors + (err,))
-    head = head or b""
+    first = await _read(s3, bucket, obj.key, limit, 0, exif.HEAD_BYTES - 1)
+    if isinstance(first, Failed):
+        return dataclasses.replace(obj, errors=obj.errors + (first.error,))
+    head = first.value or b""
     facts: dict[str, Any] = {"major_brand": mp4.major_brand(head), "reads": 1}
-    offset, moov = 0, None
+    offset, moov = 0, b""
     for _ in range(MP4_HOPS):
         if offset + 8 > len(head) and obj.size and offset >= obj.size:
             break
         if offset + 16 <= len(head):
             chunk, base = head, 0
         else:
-            chunk, err = await _read(s3, bucket, obj.key, limit, offset, offset + 15)
+            read = await _read(s3, bucket, obj.key, limit, offset, offset + 15)
             facts["reads"] += 1
-            if err or not chunk:
+            if isinstance(read, Failed) or not read.value:
                 break
-            base = offset
+            chunk, base = read.value, offset
         box = next(mp4.boxes(chunk, offset - base, len(chunk)), None) if chunk else None
         if box is None:
             break
@@ -101,7 +102,9 @@ async def _mp4(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore)
             if offset + size <= len(head):
                 moov = head[offset:offset + size]
             else:
-                moov, err = await _read(s3, bucket, obj.key, limit, offset, offset + size - 1)
+                # A moov that cannot be read is reported as not found, below.
+                read = await _read(s3, bucket, obj.key, limit, offset, offset + size - 1)
+                moov = b"" if isinstance(read, Failed) else read.value
                 facts["reads"] += 1
             break
         offset += size
@@ -124,36 +127,39 @@ async def _list_all(s3: Any, bucket: str, prefix: str, budget: int,
         params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
         if token:
             params["ContinuationToken"] = token
-        resp, err = await call("ListObjectsV2", s3.list_objects_v2(**params), limit)
-        if err:
-            return keys, False, err
+        result = await call("ListObjectsV2", s3.list_objects_v2(**params), limit)
+        if isinstance(result, Failed):
+            return keys, False, result.error
+        resp = result.value
         keys.extend(item["Key"] for item in resp.get("Contents", []))
         token = resp.get("NextContinuationToken")
         if not resp.get("IsTruncated") or not token:
             return keys, False, None
         if len(keys) >= budget:
             return keys, True, None
-        err = pages.repeated(token)
-        if err:
-            return keys, False, err
+        repeated = pages.repeated(token)
+        if repeated:
+            return keys, False, repeated
 
 
 async def _coco(s3: Any, bucket: BucketState, key: str, role: str, images_prefix: str, present: set[str] | None,
                 listing_truncated: bool, limit: asyncio.Semaphore) -> dict[str, Any]:
-    head, err = await call("HeadObject", s3.head_object(Bucket=bucket.name, Key=key), limit)
-    if err:
+    head = await call("HeadObject", s3.head_object(Bucket=bucket.name, Key=key), limit)
+    if isinstance(head, Failed):
+        err = head.error
         if err.code in ("404", "NoSuchKey", "NotFound"):
             return {"key": key, "exists": False}
         return {"key": key, "error": {"api": err.api, "code": err.code, "message": err.message}}
-    size = int(head.get("ContentLength", 0))
+    size = int(head.value.get("ContentLength", 0))
     if size > COCO_MAX_BYTES:
         return {"key": key, "exists": True, "size": size,
                 "error": {"api": "GetObject", "code": "TooLarge", "message": f"{size} bytes is over the {COCO_MAX_BYTES}-byte limit"}}
-    body, err = await _read(s3, bucket.name, key, limit)
-    if err:
+    body = await _read(s3, bucket.name, key, limit)
+    if isinstance(body, Failed):
+        err = body.error
         return {"key": key, "exists": True, "error": {"api": err.api, "code": err.code, "message": err.message}}
     try:
-        doc = json.loads(body or b"")
+        doc = json.loads(body.value or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         return {"key": key, "exists": True, "size": size, "kind": "invalid", "problems": [f"not JSON: {e}"]}
     except RecursionError:
@@ -221,9 +227,11 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
 
         async def companion(o: ObjectState) -> ObjectState:
             folder = o.key[: -len(".mrxs")] + "/"
-            resp, err = await call("ListObjectsV2", s3.list_objects_v2(Bucket=bucket.name, Prefix=folder, MaxKeys=1000), limit)
-            if err:
-                return dataclasses.replace(o, errors=o.errors + (err,))
+            result = await call("ListObjectsV2", s3.list_objects_v2(Bucket=bucket.name, Prefix=folder, MaxKeys=1000),
+                                limit)
+            if isinstance(result, Failed):
+                return dataclasses.replace(o, errors=o.errors + (result.error,))
+            resp = result.value
             keys = [c["Key"] for c in resp.get("Contents", [])]
             return dataclasses.replace(o, probes={**o.probes, "mirax": {
                 "folder": folder, "files": len(keys), "truncated": bool(resp.get("IsTruncated")),

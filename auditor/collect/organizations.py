@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from auditor.collect.calls import RepeatedToken, call
+from auditor.collect.calls import Failed, RepeatedToken, call
 from auditor.collect.session import SessionFactory, open_account
 from auditor.config import AccountConfig, OrganizationConfig, ScanSettings
 from auditor.errors import AuditorError
@@ -29,10 +29,12 @@ async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit
         token = None
         pages = RepeatedToken("ListAccounts", "NextToken")
         while True:
-            params = {"NextToken": token} if token else {}
-            resp, err = await call("ListAccounts", client.list_accounts(**params), limit)
-            if err:
-                return [], [SkippedAccount(name="organization", reason=f"cannot list the organization's accounts: {err.describe()}")]
+            params: dict[str, str] = {"NextToken": token} if token else {}
+            result = await call("ListAccounts", client.list_accounts(**params), limit)
+            if isinstance(result, Failed):
+                return [], [SkippedAccount(name="organization",
+                                           reason=f"cannot list the organization's accounts: {result.error.describe()}")]
+            resp = result.value
             for a in resp.get("Accounts", []):
                 if not isinstance(a, dict) or not isinstance(a.get("Id"), str):
                     continue
@@ -50,10 +52,10 @@ async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit
             token = resp.get("NextToken")
             if not token:
                 break
-            err = pages.repeated(token)
-            if err:
+            repeated = pages.repeated(token)
+            if repeated:
                 skipped.append(SkippedAccount(name="organization", reason=f"the organization's account list is "
-                                              f"incomplete: {err.describe()}"))
+                                              f"incomplete: {repeated.describe()}"))
                 break
     finally:
         await acct.aclose()

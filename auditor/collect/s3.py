@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from auditor.collect.calls import NOT_SET, RepeatedToken, call, configured
+from auditor.collect.calls import Failed, NotConfigured, Ok, RepeatedToken, Setting, call, read_setting
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
 from auditor.docshape import policy_problem
@@ -34,9 +34,10 @@ async def list_buckets(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[
         params: dict[str, Any] = {"MaxBuckets": 10000}
         if token:
             params["ContinuationToken"] = token
-        resp, err = await call("ListBuckets", s3.list_buckets(**params), limit)
-        if err:
-            return [], err
+        result = await call("ListBuckets", s3.list_buckets(**params), limit)
+        if isinstance(result, Failed):
+            return [], result.error
+        resp = result.value
         page = resp.get("Buckets", [])
         named = [b for b in page if isinstance(b, dict) and isinstance(b.get("Name"), str) and b["Name"]]
         if len(named) != len(page) and failed is None:
@@ -63,10 +64,13 @@ async def account_public_access_block(acct: AccountSession, account_id: str,
         return None, ApiError("GetAccountPublicAccessBlock", "NotSupported",
                               f"provider {acct.config.provider} has no S3 Control API")
     ctl = await acct.client("s3control")
-    resp, err = await call("GetAccountPublicAccessBlock", ctl.get_public_access_block(AccountId=account_id), limit)
-    if err or resp is NOT_SET:
-        return None, err
-    return dict(resp["PublicAccessBlockConfiguration"]), None
+    match await read_setting("GetAccountPublicAccessBlock", ctl.get_public_access_block(AccountId=account_id), limit):
+        case Ok(resp):
+            return dict(resp["PublicAccessBlockConfiguration"]), None
+        case NotConfigured():
+            return None, None
+        case Failed(err):
+            return None, err
 
 
 def sample_prefixes(integrations: Iterable[Integration]) -> list[str]:
@@ -93,12 +97,12 @@ async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str,
     s3 = await acct.client("s3")
     region = entry.get("BucketRegion")
     if not region:
-        resp, err = await call("GetBucketLocation", s3.get_bucket_location(Bucket=name), limit)
-        if err:
-            errors.append(err)
-        else:
-            region = (resp or {}).get("LocationConstraint") or "us-east-1"
-            region = "eu-west-1" if region == "EU" else region
+        match await call("GetBucketLocation", s3.get_bucket_location(Bucket=name), limit):
+            case Failed(err):
+                errors.append(err)
+            case Ok(resp):
+                region = (resp or {}).get("LocationConstraint") or "us-east-1"
+                region = "eu-west-1" if region == "EU" else region
     if region and not acct.config.endpoint_url:
         s3 = await acct.client("s3", region)
 
@@ -111,19 +115,16 @@ async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str,
         "GetBucketVersioning": s3.get_bucket_versioning(Bucket=name),
     }
     prefixes = sample_prefixes(integrations)
-    results = await asyncio.gather(
-        *(call(api, aw, limit) for api, aw in calls.items()),
+    results, (objects, listings, list_errors) = await asyncio.gather(
+        asyncio.gather(*(read_setting(api, aw, limit) for api, aw in calls.items())),
         list_sample(s3, name, prefixes, settings, limit),
     )
     got: dict[str, Any] = {}
-    for api, (value, err) in zip(calls, results[:-1], strict=True):
-        if err:
-            errors.append(err)
-        got[api] = value
-    objects, listings, list_errors = results[-1]
+    for api, result in zip(calls, results, strict=True):
+        got[api] = _setting(result, errors)
     errors.extend(list_errors)
 
-    policy = configured(got["GetBucketPolicy"])
+    policy = got["GetBucketPolicy"]
     if isinstance(policy, dict):
         text = policy.get("Policy")
         try:
@@ -134,10 +135,10 @@ async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str,
         if problem:  # unreadable is not "no policy": the rules that need it are unknown
             errors.append(ApiError("GetBucketPolicy", "MalformedPolicy", problem))
             policy = None
-    cors = configured(got["GetBucketCors"])
-    enc = configured(got["GetBucketEncryption"])
-    pab = configured(got["GetPublicAccessBlock"])
-    own = configured(got["GetBucketOwnershipControls"])
+    cors = got["GetBucketCors"]
+    enc = got["GetBucketEncryption"]
+    pab = got["GetPublicAccessBlock"]
+    own = got["GetBucketOwnershipControls"]
     ver = got["GetBucketVersioning"]
     return BucketState(
         name=name,
@@ -153,6 +154,18 @@ async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str,
         listings=listings,
         errors=tuple(errors),
     )
+
+
+def _setting(result: Setting[Any], errors: list[ApiError]) -> Any:
+    """The answer of a settings call; None when the setting is absent or the call failed (recorded in ``errors``)."""
+    match result:
+        case Ok(value):
+            return value
+        case NotConfigured():
+            return None
+        case Failed(err):
+            errors.append(err)
+            return None
 
 
 async def list_sample(s3: Any, bucket: str, prefixes: list[str], settings: ScanSettings,
@@ -171,10 +184,11 @@ async def list_sample(s3: Any, bucket: str, prefixes: list[str], settings: ScanS
             params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": min(1000, max(1, budget - seen))}
             if token:
                 params["ContinuationToken"] = token
-            resp, err = await call("ListObjectsV2", s3.list_objects_v2(**params), limit)
-            if err:
-                errors.append(err)
+            result = await call("ListObjectsV2", s3.list_objects_v2(**params), limit)
+            if isinstance(result, Failed):
+                errors.append(result.error)
                 break
+            resp = result.value
             contents = resp.get("Contents", [])
             for i, item in enumerate(contents):
                 key = item["Key"]
@@ -189,9 +203,9 @@ async def list_sample(s3: Any, bucket: str, prefixes: list[str], settings: ScanS
             token = resp.get("NextContinuationToken")
             if not truncated or not token or seen >= budget:
                 break
-            err = pages.repeated(token)
-            if err:
-                errors.append(err)
+            repeated = pages.repeated(token)
+            if repeated:
+                errors.append(repeated)
                 break
         listings.append(Listing(prefix=prefix, keys_seen=seen, truncated=truncated))
     if any(e.api == "ListObjectsV2" for e in errors):

@@ -11,7 +11,7 @@ from typing import Any
 import aioboto3
 from aiobotocore.config import AioConfig
 
-from auditor.collect.calls import call
+from auditor.collect.calls import Failed, call
 from auditor.config import AccountConfig, ScanSettings
 from auditor.errors import AssumeRoleError
 
@@ -155,11 +155,13 @@ async def open_account(config: AccountConfig, settings: ScanSettings,
         params = {"RoleArn": config.role_arn, "RoleSessionName": "auditor"}
         if config.external_id:
             params["ExternalId"] = config.external_id
-        resp, err = await call("AssumeRole", sts.assume_role(**params))
+        result = await call("AssumeRole", sts.assume_role(**params))
     finally:
         await probe.aclose()
-    if err is not None:
+    if isinstance(result, Failed):
+        err = result.error
         raise AssumeRoleError(f"cannot assume {config.role_arn}: {err.code} {err.message}".strip())
+    resp = result.value
     creds = resp.get("Credentials") if isinstance(resp, dict) else None
     if not isinstance(creds, dict) or not all(isinstance(creds.get(k), str) for k in
                                               ("AccessKeyId", "SecretAccessKey", "SessionToken")):

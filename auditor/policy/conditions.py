@@ -14,6 +14,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 from auditor.policy.variables import UnknownVariable, has_variables, resolve, resolve_pattern
 from auditor.policy.variables import wildcard as _wild
@@ -125,12 +126,13 @@ def _cmp_cached(op: str) -> Callable[[str, str], bool | None]:
     return _cmp(op)
 
 
-_ORDER: dict[str, Callable[[object, object], bool]] = {
+# Both sides are of one comparable type (numbers or datetimes), as the operator's family decides.
+_ORDER: dict[str, Callable[[Any, Any], bool]] = {
     "Equals": lambda a, b: a == b,
-    "LessThan": lambda a, b: a < b,  # type: ignore[operator]
-    "LessThanEquals": lambda a, b: a <= b,  # type: ignore[operator]
-    "GreaterThan": lambda a, b: a > b,  # type: ignore[operator]
-    "GreaterThanEquals": lambda a, b: a >= b,  # type: ignore[operator]
+    "LessThan": lambda a, b: a < b,
+    "LessThanEquals": lambda a, b: a <= b,
+    "GreaterThan": lambda a, b: a > b,
+    "GreaterThanEquals": lambda a, b: a >= b,
 }
 
 BASE_OPERATORS = frozenset({

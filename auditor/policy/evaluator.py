@@ -471,7 +471,7 @@ def _lowered(keys: frozenset[str]) -> frozenset[str]:
     return frozenset(k.lower() for k in keys)
 
 
-def _levels(levels: Sequence[Any] | None, name: str, policy_type: str) -> list[list[CompiledPolicy]]:
+def _levels(levels: Sequence[Any] | None, name: str, policy_type: str) -> list[list[CompiledPolicy | None]]:
     out = []
     for i, level in enumerate(levels or ()):
         policies = level if isinstance(level, (list, tuple)) else [level]

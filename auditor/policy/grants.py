@@ -36,7 +36,7 @@ def grant_statement(grant: Mapping[str, Any]) -> dict[str, Any] | None:
     if isinstance(constraints, Mapping):
         subset = constraints.get("EncryptionContextSubset")
         equals = constraints.get("EncryptionContextEquals")
-        pairs = {}
+        pairs: dict[Any, Any] = {}
         if isinstance(subset, Mapping):
             pairs.update(subset)
         if isinstance(equals, Mapping):

@@ -79,7 +79,7 @@ def representative(pattern: str, scope: str) -> str | None:
 
 def _prefix_patterns(st: Mapping[str, Any]) -> list[str]:
     """Key patterns of the ``s3:prefix`` values a statement's conditions compare against."""
-    out = []
+    out: list[str] = []
     cond = st.get("Condition")
     if not isinstance(cond, Mapping):
         return out

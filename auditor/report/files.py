@@ -93,7 +93,7 @@ def _created_dirs(parent: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_text(path: Path, encoding: str = "utf-8", newline: str | None = None) -> Iterator[TextIO]:
+def atomic_text(path: Path | str, encoding: str = "utf-8", newline: str | None = None) -> Iterator[TextIO]:
     """A text file written in a temporary file beside ``path`` and renamed into place when the block ends.
 
     Special files (``-``, devices, FIFOs) are written in place instead. When the block fails (or the

@@ -93,6 +93,7 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
         result["properties"]["remediation"] = f.remediation
         result["message"]["markdown"] = f"{text}\n\n**Remediation**\n\n{_fenced(f.remediation)}"
     if f.suppressed:
+        assert f.suppression is not None
         result["suppressions"] = [{"kind": "external", "status": "accepted",
                                    "justification": str(f.suppression.get("reason", ""))}]
     return result

@@ -18,7 +18,7 @@ from auditor.report.files import atomic_text
 from auditor.textsafe import json_text
 
 
-class LazyList(list):  # type: ignore[type-arg]
+class LazyList(list[Any]):
     """A list for the JSON encoder whose ``n`` items come from ``make()`` when it is walked."""
 
     def __init__(self, make: Callable[[], Iterable[Any]], n: int):
@@ -35,7 +35,7 @@ class LazyList(list):  # type: ignore[type-arg]
         return self._n > 0
 
 
-def write_json(path: Path, document: Any, *, encoding: str = "utf-8") -> None:
+def write_json(path: Path | str, document: Any, *, encoding: str = "utf-8") -> None:
     """``json_text(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)) + "\\n"``
     written piece by piece (``json_text`` escapes one character at a time, so pieces can be)."""
     encoder = json.JSONEncoder(indent=2, ensure_ascii=False, allow_nan=False)
