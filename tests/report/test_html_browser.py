@@ -8,6 +8,7 @@ AUDITOR_SCREENSHOT=1 also writes docs/screenshots/report.png from the demo's rep
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -252,6 +253,37 @@ def test_demo_report_titles_failures_as_problems_and_collapses_passes(browser, d
         pdf = pg.pdf(format="A4")
         pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
         assert 1 <= pages <= 14, pages  # 31 fails and 65 passes; was 49 pages
+    finally:
+        context.close()
+
+
+def test_demo_report_keeps_readiness_and_exposure_apart(browser, demo_report):
+    result, path = demo_report
+    context, pg = open_report(browser, path)
+    try:
+        kinds = {"readiness": 0, "exposure": 0}
+        for f in result.findings:
+            kinds[f.kind] += 1
+        assert all(kinds.values())
+        for kind, n in kinds.items():
+            pg.select_option("#filter-kind", kind)
+            rows = visible_rows(pg)
+            assert rows.count() == n
+            assert {r.get_attribute("data-kind") for r in rows.all()} == {kind}
+            assert all(r.locator(f".tag.kind-{kind}").inner_text().lower() == kind for r in rows.all()[:5])
+        pg.click("#reset")
+        # What RedBrick's guide asks for (a '*' CORS origin) reads as required by it, citing the guide, not as a problem.
+        required = [f for f in result.findings if f.required_by]
+        assert required
+        row = pg.locator(f"#findings-table tr.finding[data-rule='{required[0].rule_id}'][data-bucket='{required[0].bucket}']")
+        note = row.locator(".required-by").inner_text()
+        assert note.startswith("Required by RedBrick AI") and "not a violation" in note
+        # A vendor finding's reference names the guide and links to it; no file name of our copy shows anywhere.
+        f = next(f for f in result.findings if f.guide and f.status.value == "fail")
+        anchor = pg.locator(f"#findings-table tr.finding[data-rule='{f.rule_id}'] a.rule").first.get_attribute("href")
+        assert pg.locator(f"{anchor} .ref a").get_attribute("href") == f.guide["url"]
+        assert f.guide["title"] in pg.inner_text(f"{anchor} .ref")
+        assert not re.search(r"\d{3}_[0-9a-f]{16}\.txt", pg.inner_text("body"))
     finally:
         context.close()
 
