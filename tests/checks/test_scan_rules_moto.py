@@ -111,7 +111,7 @@ def test_names_metadata_cors_versioning_and_tls_on_a_scanned_estate(moto, aws):
         s3.put_object(Bucket="tenyks-data2", Key=key, Body=b"{}")
     s3.put_bucket_versioning(Bucket="tenyks-rw", VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_cors(Bucket="tenyks-rw", CORSConfiguration={"CORSRules": [
-        {"AllowedMethods": ["GET"], "AllowedOrigins": ["https://app.tenyks.ai"]}]})
+        {"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}]})  # §3.3
     for user, data, meta in (("tenyks-one", "tenyks-rw", "tenyks-rw"), ("tenyks-two", "tenyks-data2", "tenyks-meta2")):
         iam.create_user(UserName=user)
         iam.create_access_key(UserName=user)
