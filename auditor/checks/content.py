@@ -224,29 +224,34 @@ def mp4_format(target: Target, *, brand: str, pix_fmt: str, zone: str) -> Outcom
 
 @check("mrxs_companion", reads=("s3:ListBucket",))
 def mrxs_companion(target: Target) -> Outcome | None:
-    """Each sampled ``x.mrxs`` has its sibling folder ``x/`` with ``Slidedat.ini``."""
+    """Each sampled ``x.mrxs`` has its folder with a matching name, ``x/``, holding files (V7's guides: ".mrxs
+    files come with a folder with a matching name which contains additional image data across multiple files";
+    they name no file in it)."""
     slides = [o for o in target.bucket.objects if o.key.lower().endswith(".mrxs")]
     if not slides:
         return None
-    missing, undecided = [], []
+    missing, undecided, found = [], [], []
     for o in slides:
         facts = o.mirax
         if facts is None:
             err = next((e for e in o.errors if e.api == "ListObjectsV2"), None)
             undecided.append(f"{o.key} ({err.describe() if err else 'folder not listed'})")
-        elif not facts.get("slidedat"):
-            missing.append({"slide": o.key, "folder": facts["folder"], "files": facts["files"]})
-    evidence = {"slides": len(slides), "missing_companion": missing[:EXAMPLES]}
+        elif not facts.get("files"):
+            missing.append({"slide": o.key, "folder": facts["folder"]})
+        else:
+            found.append({"slide": o.key, "folder": facts["folder"], "files": facts["files"],
+                          "truncated": bool(facts.get("truncated"))})
+    evidence = {"slides": len(slides), "missing_companion": missing[:EXAMPLES], "companions": found[:EXAMPLES]}
     if missing:
         m = missing[0]
-        what = "is empty or absent" if not m["files"] else "has no Slidedat.ini"
-        return Outcome(Status.FAIL, f"{len(missing)} MIRAX slide(s) lack their companion folder: {m['folder']} {what} "
-                       f"for {m['slide']}.", evidence,
+        return Outcome(Status.FAIL, f"{len(missing)} MIRAX slide(s) lack their companion folder: {m['folder']} is empty "
+                       f"or absent for {m['slide']}.", evidence,
                        remediation=f"Upload each slide's folder beside it: aws s3 cp --recursive SLIDE_DIR/ "
                                    f"s3://{target.bucket.name}/{m['folder']}")
     if undecided:
         return Outcome(Status.UNKNOWN, f"Could not check the folders of {len(undecided)} slide(s): {undecided[0]}.", evidence)
-    return Outcome(Status.PASS, f"All {len(slides)} sampled MIRAX slide(s) have their folder with Slidedat.ini.", evidence)
+    return Outcome(Status.PASS, f"All {len(slides)} sampled MIRAX slide(s) have their folder with a matching name, "
+                   "holding files.", evidence)
 
 
 # ----------------------------------------------------------------------------- object encryption
