@@ -14,6 +14,7 @@ from typing import Any
 from auditor import remediation as fix
 from auditor.checks._access import (
     PROBE,
+    VENDOR_SIDE,
     Actor,
     Asked,
     actor_for,
@@ -120,13 +121,19 @@ def _category(action: str, read_only: bool, outside: bool) -> str:
     return "not needed"
 
 
+def _granting(a: Asked) -> list[Any]:
+    """The Allow statements of this account's policies that grant ``a``: not the vendor's own identity policy,
+    which the evaluator assumes to allow everything for a principal of another account."""
+    return [ref for ref in a.result.deciding if ref.effect.lower() == "allow" and ref.policy != VENDOR_SIDE.name]
+
+
 def _wildcard_grants(asked: Iterable[Asked]) -> list[dict[str, Any]]:
     out, seen = [], set()
     for a in asked:
-        for ref in a.result.deciding:
+        for ref in _granting(a):
             acts = ref.statement.get("Action", [])
             acts = [acts] if isinstance(acts, str) else list(acts)
-            if ref.effect.lower() == "allow" and any(x in ("*", "s3:*") for x in acts) and (ref.policy, ref.index) not in seen:
+            if any(x in ("*", "s3:*") for x in acts) and (ref.policy, ref.index) not in seen:
                 seen.add((ref.policy, ref.index))
                 out.append({"policy": ref.policy, "sid": ref.sid, "index": ref.index, "statement": dict(ref.statement)})
     return out
@@ -148,9 +155,8 @@ def minimal_statements(needs: Needs, bucket_arn: str, actor: Actor) -> list[dict
 def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Asked]) -> str:
     refs = {}
     for a in extra:
-        for ref in a.result.deciding:
-            if ref.effect.lower() == "allow":
-                refs[(ref.policy, ref.index)] = ref
+        for ref in _granting(a):
+            refs[(ref.policy, ref.index)] = ref
     minimal = minimal_statements(needs, target.bucket.arn, actor)
     parts = ["These statements grant more than the integration needs:\n" + "\n".join(
         f"- {r.policy} statement {r.sid or '#' + str(r.index)}: {fix.compact(r.statement)}" for r in refs.values())]
@@ -229,7 +235,7 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         granted = [a for a, _, _ in asked if a.allowed]
         wild = _wildcard_grants(granted)
         listing = [{"action": a.action, "resource": a.resource, "category": _category(a.action, read_only, o),
-                    "deciding": [f"{r.policy} {r.sid or '#' + str(r.index)}" for r in a.result.deciding]}
+                    "deciding": [f"{r.policy} {r.sid or '#' + str(r.index)}" for r in _granting(a)]}
                    for a, o in extra]
         evidence: dict[str, Any] = {**actor_evidence(actor), "vendor": integ.vendor, "mode": integ.mode,
                                     "needs": needs.label,
