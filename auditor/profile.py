@@ -148,6 +148,7 @@ class ModeNeeds:
     objects: tuple[tuple[str, frozenset[str]], ...] = ()  # (zone, actions)
     bucket: frozenset[str] = frozenset()
     shared_bucket_note: str = ""  # shown when every zone of the mode lies in the checked bucket
+    list_zone: str = ""  # s3:ListBucket is needed only with s3:prefix under this zone's prefix (Datature)
 
 
 @dataclass(frozen=True, slots=True)

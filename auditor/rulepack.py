@@ -341,7 +341,14 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
             objects.append((zname, frozenset(actions)))
         _check_actions(n.get("bucket", []), source, None, f"needs.{mode}.bucket")
         check_placeholders(n.get("shared_bucket_note", ""), f"needs.{mode}.shared_bucket_note")
-        needs[mode] = ModeNeeds(tuple(objects), frozenset(n.get("bucket", [])), n.get("shared_bucket_note", ""))
+        list_zone = n.get("list_zone", "")
+        if list_zone and list_zone not in zones:
+            raise _err(source, None, f"needs.{mode}.list_zone", f"unknown zone '{list_zone}'", _suggest(list_zone, zones))
+        if list_zone and "s3:ListBucket" not in n.get("bucket", []):
+            raise _err(source, None, f"needs.{mode}.list_zone", "list_zone limits s3:ListBucket, which the mode does "
+                       "not need", f'add "s3:ListBucket" to needs.{mode}.bucket or remove list_zone')
+        needs[mode] = ModeNeeds(tuple(objects), frozenset(n.get("bucket", [])), n.get("shared_bucket_note", ""),
+                                list_zone)
     if access is not None:
         for mode in modes:
             if mode not in needs:

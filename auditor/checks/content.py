@@ -146,6 +146,44 @@ def coco_format(target: Target, *, zone: str) -> Outcome | None:
 # ----------------------------------------------------------------------------- Datature
 
 
+@check("zone_images", reads=("s3:ListBucket",), params={
+    "zone": ZONE,
+    "videos": Param(bool, False, "MP4 videos count as the vendor's assets too"),
+})
+def zone_images(target: Target, *, zone: str, videos: bool) -> Outcome | None:
+    """The zone's folder holds images (Datature: "a folder filled with the images that you want to be read")."""
+    integ = target.integration
+    if integ is None:
+        return None
+    z = integ.zone(zone)
+    if z.bucket != target.bucket.name:
+        return None
+    folder = z.prefix or "the bucket's root"
+    listing = target.bucket.blobs.get(f"listing:{z.prefix}")
+    evidence: dict[str, Any] = {"folder": z.prefix, "listing": listing}
+    if listing is None:
+        err = target.bucket.error("ListObjectsV2")
+        return Outcome(Status.UNKNOWN, f"Could not list {folder}: {err.describe() if err else 'not collected'}.",
+                       evidence)
+    images, clips = int(listing.get("images", 0)), int(listing.get("videos", 0)) if videos else 0
+    what = "images or MP4 videos" if videos else "images"
+    if images or clips:
+        found = f"{images} image(s)" + (f" and {clips} MP4 video(s)" if clips else "")
+        more = " (listing stopped at the budget)" if listing.get("truncated") else ""
+        return Outcome(Status.PASS, f"{folder} holds {found}{more}.", evidence)
+    keys = int(listing.get("keys", 0))
+    examples = ", ".join(listing.get("examples", [])[:3])
+    if listing.get("truncated"):
+        return Outcome(Status.UNKNOWN, f"None of the first {keys} keys under {folder} is one of the {what}; the listing "
+                       "stopped at the budget ([scan] listing_budget), so the rest was not seen.", evidence)
+    held = f"{keys} other object(s), e.g. {examples}" if keys else "nothing"
+    return Outcome(Status.FAIL, f"{folder} holds no {what} ({held}): {_name(target)} reads the {what} of its folder "
+                   "prefix, so it would sync nothing.", evidence,
+                   remediation=(f"Point the integration's folder prefix at the folder that holds the {what}, or upload "
+                                f"them under it:\n  aws s3 cp --recursive IMAGES_DIR/ s3://{target.bucket.name}/"
+                                f"{z.prefix}"))
+
+
 @check("exif_orientation", reads=("s3:GetObject",), params={"zone": ZONE})
 def exif_orientation(target: Target, *, zone: str) -> Outcome | None:
     """Sampled images have no EXIF orientation tag, or orientation 1 (Datature cannot strip EXIF)."""

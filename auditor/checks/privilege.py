@@ -62,6 +62,7 @@ class Needs:
     zones: tuple[tuple[str, frozenset[str]], ...]  # (prefix, object actions)
     bucket: frozenset[str]
     label: str  # e.g. "read-only under slides/"
+    list_prefix: str = ""  # s3:ListBucket is needed only with s3:prefix under this prefix ("" = anywhere)
 
 
 def needs_of(integ: Integration, bucket_name: str) -> Needs | None:
@@ -80,7 +81,11 @@ def needs_of(integ: Integration, bucket_name: str) -> Needs | None:
             if not any(j != i and p.startswith(q) and a <= b and (q, b) != (p, a) for j, (q, b) in enumerate(zones))]
     kept = list(dict.fromkeys(kept))
     where = ", ".join(p or "the whole bucket" for p, _ in kept) or "nothing of its objects"
-    return Needs(tuple(kept), mode_needs.bucket, f"{integ.mode} on {where}")
+    list_prefix = ""
+    if mode_needs.list_zone:
+        z = integ.zone(mode_needs.list_zone)
+        list_prefix = z.prefix if z.bucket == bucket_name else ""
+    return Needs(tuple(kept), mode_needs.bucket, f"{integ.mode} on {where}", list_prefix)
 
 
 def _probe_keys(target: Target, needs: Needs) -> list[tuple[str, frozenset[str], str]]:
@@ -106,6 +111,11 @@ def _probe_keys(target: Target, needs: Needs) -> list[tuple[str, frozenset[str],
             out.append((outside, allowed_at(outside), "sampled object outside scope"))
         out.append((OUTSIDE + PROBE, frozenset(), "representative key outside scope"))
     return list({k: (k, a, n) for k, a, n in out}.values())
+
+
+def _listing_text(a: Asked) -> str:
+    prefix = a.context.get("s3:prefix")
+    return f" with s3:prefix {prefix!r}" if prefix is not None else " without an s3:prefix limit"
 
 
 def _category(action: str, read_only: bool, outside: bool) -> str:
@@ -145,8 +155,12 @@ def minimal_statements(needs: Needs, bucket_arn: str, actor: Actor) -> list[dict
         st: dict[str, Any] = {"Sid": f"VendorObjects{i + 1}", "Effect": "Allow", "Action": sorted(actions),
                               "Resource": f"{bucket_arn}/{prefix}*"}
         out.append(st)
-    if needs.bucket:
-        out.append({"Sid": "VendorList", "Effect": "Allow", "Action": sorted(needs.bucket), "Resource": bucket_arn})
+    others = sorted(needs.bucket - {"s3:ListBucket"}) if needs.list_prefix else sorted(needs.bucket)
+    if others:
+        out.append({"Sid": "VendorList", "Effect": "Allow", "Action": others, "Resource": bucket_arn})
+    if needs.list_prefix and "s3:ListBucket" in needs.bucket:
+        out.append({"Sid": "VendorListPrefix", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn,
+                    "Condition": {"StringLike": {"s3:prefix": f"{needs.list_prefix}*"}}})
     if actor.cross_account:
         out = [{**s, "Principal": {"AWS": actor.arn}} for s in out]
     return out
@@ -224,6 +238,12 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         asked: list[tuple[Asked, bool, bool]] = []  # (answer, extra?, outside?)
         for action in bucket_actions:
             a = ask_s3(target, actor, target.bucket, action)
+            if action == "s3:ListBucket" and needs.list_prefix:
+                # Needed only under the folder: listing without s3:prefix, or outside the folder, is excess.
+                asked.append((a, True, True))
+                asked.append((ask_s3(target, actor, target.bucket, action, prefix=OUTSIDE,
+                                     note=f"listing outside {needs.list_prefix}"), True, True))
+                continue
             asked.append((a, action not in needs.bucket | TOLERATED_BUCKET, False))
         for key, allowed_here, note in _probe_keys(target, needs):
             outside = not allowed_here
@@ -235,6 +255,7 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         granted = [a for a, _, _ in asked if a.allowed]
         wild = _wildcard_grants(granted)
         listing = [{"action": a.action, "resource": a.resource, "category": _category(a.action, read_only, o),
+                    **({"request": _listing_text(a)} if a.action == "s3:ListBucket" else {}),
                     "deciding": [f"{r.policy} {r.sid or '#' + str(r.index)}" for r in _granting(a)]}
                    for a, o in extra]
         evidence: dict[str, Any] = {**actor_evidence(actor), "vendor": integ.vendor, "mode": integ.mode,
@@ -248,7 +269,8 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         if extra:
             cats: dict[str, list[str]] = {}
             for item in listing:
-                cats.setdefault(item["category"], []).append(f"{item['action']} on {item['resource'].split(':::', 1)[-1]}")
+                cats.setdefault(item["category"], []).append(
+                    f"{item['action']} on {item['resource'].split(':::', 1)[-1]}{item.get('request', '')}")
             summary = "; ".join(f"{c}: {', '.join(v[:6])}{' …' if len(v) > 6 else ''}" for c, v in cats.items())
             star = " (s3:* granted)" if wild else ""
             note = _guide_note(integ, target.bucket.name)

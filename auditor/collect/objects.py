@@ -212,7 +212,7 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     objects.update({o.key: o for o in probed})
 
     for integ in integrations:
-        for zname in _zones_of(integ, ("tenyks_layout", "coco_format")):
+        for zname in _zones_of(integ, ("tenyks_layout", "coco_format", "zone_images")):
             listings, blobs, errors = await _probe_layout(s3, bucket, integ.zone(zname), settings, limit,
                                                           listings, blobs, errors, content)
 
@@ -262,6 +262,7 @@ async def _probe_layout(s3: Any, bucket: BucketState, zone: Zone, settings: Scan
         listings.append(Listing(prefix=images, keys_seen=len(keys), truncated=truncated))
         blobs[f"listing:{images}"] = {"keys": len(keys), "truncated": truncated,
                                       "images": sum(1 for k in keys if k.lower().endswith(exif.IMAGE_SUFFIXES)),
+                                      "videos": sum(1 for k in keys if k.lower().endswith(".mp4")),
                                       "examples": keys[:5]}
     for role, key in zone.files.items():
         blobs[f"coco:{key}"] = (await _coco(s3, bucket, key, role, images, present, truncated, limit) if content
