@@ -387,7 +387,8 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
         if inf.get(name) and inf[name] not in key_names:
             raise _err(source, None, f"infer.{name}", f"unknown integration key '{inf[name]}'",
                        _suggest(inf[name], key_names))
-    infer = InferSpec(inf.get("scope_key", ""), inf.get("write_key", ""), inf.get("write_default", ""))
+    infer = InferSpec(inf.get("scope_key", ""), inf.get("write_key", ""), inf.get("write_default", ""),
+                      tuple(inf.get("principals", ())))
     requests = []
     for name, r in (data.get("requests") or {}).items():
         for z in r.get("zones", ()):

@@ -229,3 +229,21 @@ images_dir = "images"
     # What does not rest on IAM is still decided.
     assert _only(found, "datature.bucket-name", "nexus-assets").status == Status.PASS
     assert _only(found, "redbrick.cors", "dicom-studies").status == Status.FAIL
+
+
+def test_a_wasabi_account_gets_v7_wasabi_and_no_rule_for_apis_wasabi_lacks(moto, aws):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="wasabi-slides")
+    s3.put_object(Bucket="wasabi-slides", Key="a.jpg", Body=b"x")
+    # V7's AWS role in a Wasabi bucket: V7 on Wasabi (whose user then lacks the grant), never v7-aws.
+    s3.put_bucket_policy(Bucket="wasabi-slides", Policy=_policy(
+        {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::wasabi-slides/*"}))
+    config = parse_config(f'[[accounts]]\nname = "w"\nprovider = "wasabi"\nendpoint_url = "{moto.endpoint}"\n')
+    _, result = run_scan(config)
+    ids = {f.rule_id for f in result.findings}
+    assert "v7-wasabi.read-grant" in ids and not any(i.startswith("v7-aws.") for i in ids), sorted(ids)
+    assert "baseline.block-public-access" not in ids and "baseline.object-kms" not in ids
+    assert not [f for f in result.findings if f.status == Status.UNKNOWN], \
+        [(f.rule_id, f.message) for f in result.findings if f.status == Status.UNKNOWN]
+    assert not result.failed_calls, result.failed_calls
