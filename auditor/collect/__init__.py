@@ -68,11 +68,38 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
         members, org_skipped = await org_mod.member_accounts(config.organization, config.scan, limit, session_factory)
         known = {a.name for a in targets}
         targets += [m for m in members if m.name not in known]
-    results: list[AccountState | SkippedAccount] = [None] * len(targets)  # type: ignore[list-item]
+    # Every account is opened and identified first: an account listed twice (two labels, or a label and the
+    # organization) is collected once, under its first label, with the integrations of every label.
+    opened = await asyncio.gather(*(open_and_identify(a, config, limit, session_factory) for a in targets))
+    first: dict[tuple, str] = {}  # (account id, endpoint) -> label it is collected under
+    alias: dict[str, str] = {}
+    for acct_conf, got in zip(targets, opened, strict=True):
+        if isinstance(got, SkippedAccount):
+            continue
+        acct, account_id = got
+        # An id of its own: from STS, or configured. A provider without STS (and no account_id) gives every
+        # account the same placeholder, which says nothing about which account it is.
+        known = "sts" not in acct.unsupported or acct_conf.account_id
+        key = (account_id, acct_conf.endpoint_url) if known else (acct_conf.name,)
+        if key in first:
+            alias[acct_conf.name] = first[key]
+            await _close(acct)
+        else:
+            first[key] = acct_conf.name
+    if alias:
+        integrations = tuple(dataclasses.replace(x, account=alias[x.account]) if x.account in alias else x
+                             for x in integrations)
+    results: list[AccountState | SkippedAccount | None] = [None] * len(targets)
 
     async def one(i: int, acct_conf: AccountConfig) -> None:
+        got = opened[i]
+        if acct_conf.name in alias:
+            return
+        if isinstance(got, SkippedAccount):
+            results[i] = got
+            return
         mine = [x for x in integrations if x.account == acct_conf.name]
-        results[i] = await collect_account(acct_conf, mine, config, limit, progress, session_factory)
+        results[i] = await collect_account(acct_conf, mine, config, limit, progress, session_factory, opened=got)
 
     # Worker processes only with the real session factory: an injected one (tests, emulators)
     # cannot be handed to another process.
@@ -92,9 +119,9 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
                     integrations=integrations)
 
 
-async def collect_account(acct_conf: AccountConfig, integrations: list[Integration], config: Config,
-                          limit: asyncio.Semaphore, progress: ProgressSink,
-                          session_factory: SessionFactory) -> AccountState | SkippedAccount:
+async def open_and_identify(acct_conf: AccountConfig, config: Config, limit: asyncio.Semaphore,
+                            session_factory: SessionFactory) -> tuple[AccountSession, str] | SkippedAccount:
+    """The account's session and its id, or why it cannot be scanned."""
     try:
         acct = await open_account(acct_conf, config.scan, session_factory)
     except AuditorError as e:
@@ -102,15 +129,38 @@ async def collect_account(acct_conf: AccountConfig, integrations: list[Integrati
     except Exception as e:  # noqa: BLE001 — a profile that cannot be loaded, an unreadable answer
         return SkippedAccount(name=acct_conf.name, reason=f"cannot open the account ({redact_error(e, 500)})")
     try:
-        return await _collect_open_account(acct, integrations, config, limit, progress)
+        account_id, err = await _account_id(acct, limit)
+    except Exception as e:  # noqa: BLE001
+        account_id, err = None, ApiError("GetCallerIdentity", "CollectorError", redact_error(e))
+    if err is not None or account_id is None:
+        await _close(acct)
+        return SkippedAccount(name=acct_conf.name,
+                              reason=f"cannot identify the account: {err.describe() if err else 'no answer'}")
+    return acct, account_id
+
+
+async def _close(acct: AccountSession) -> None:
+    try:
+        await acct.aclose()
+    except Exception:  # noqa: BLE001 — closing a client whose connection broke
+        pass
+
+
+async def collect_account(acct_conf: AccountConfig, integrations: list[Integration], config: Config,
+                          limit: asyncio.Semaphore, progress: ProgressSink,
+                          session_factory: SessionFactory,
+                          opened: tuple[AccountSession, str] | None = None) -> AccountState | SkippedAccount:
+    got = opened or await open_and_identify(acct_conf, config, limit, session_factory)
+    if isinstance(got, SkippedAccount):
+        return got
+    acct, account_id = got
+    try:
+        return await _collect_open_account(acct, account_id, integrations, config, limit, progress)
     except Exception as e:  # noqa: BLE001
         # Anything unexpected in one account is recorded on that account; every other account goes on.
         return SkippedAccount(name=acct_conf.name, reason=f"collection failed ({redact_error(e, 500)})")
     finally:
-        try:
-            await acct.aclose()
-        except Exception:  # noqa: BLE001 — closing a client whose connection broke
-            pass
+        await _close(acct)
 
 
 async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[str | None, ApiError | None]:
@@ -126,11 +176,9 @@ async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[s
     return (account if err is None else None), err
 
 
-async def _collect_open_account(acct: AccountSession, integrations: list[Integration], config: Config,
-                                limit: asyncio.Semaphore, progress: ProgressSink) -> AccountState | SkippedAccount:
-    account_id, err = await _account_id(acct, limit)
-    if err is not None or account_id is None:
-        return SkippedAccount(name=acct.config.name, reason=f"cannot identify the account: {err.describe() if err else 'no answer'}")
+async def _collect_open_account(acct: AccountSession, account_id: str, integrations: list[Integration],
+                                config: Config, limit: asyncio.Semaphore,
+                                progress: ProgressSink) -> AccountState | SkippedAccount:
     errors: list[ApiError] = []
 
     buckets_task = asyncio.create_task(s3_mod.list_buckets(acct, limit))
