@@ -25,7 +25,7 @@ from auditor.collect.calls import call
 from auditor.collect.session import AccountSession, SessionFactory, open_account
 from auditor.config import AccountConfig, Config
 from auditor.errors import AuditorError
-from auditor.model import AccountState, ApiError, Integration, SkippedAccount, Snapshot
+from auditor.model import AccountState, ApiError, BucketState, Integration, SkippedAccount, Snapshot
 from auditor.redact import redact, redact_error
 
 REQUIRED_READS = tuple(dict.fromkeys(s3_mod.READS + iam_mod.READS + kms_mod.READS + objects_mod.READS
@@ -71,7 +71,7 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
     # Every account is opened and identified first: an account listed twice (two labels, or a label and the
     # organization) is collected once, under its first label, with the integrations of every label.
     opened = await asyncio.gather(*(open_and_identify(a, config, limit, session_factory) for a in targets))
-    first: dict[tuple, str] = {}  # (account id, endpoint) -> label it is collected under
+    first: dict[tuple, str] = {}  # what makes a scan of an account -> label it is collected under
     alias: dict[str, str] = {}
     for acct_conf, got in zip(targets, opened, strict=True):
         if isinstance(got, SkippedAccount):
@@ -80,7 +80,9 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
         # An id of its own: from STS, or configured. A provider without STS (and no account_id) gives every
         # account the same placeholder, which says nothing about which account it is.
         known = "sts" not in acct.unsupported or acct_conf.account_id
-        key = (account_id, acct_conf.endpoint_url) if known else (acct_conf.name,)
+        # The same account through the same endpoint, as the same provider and with the same buckets: one scan.
+        key = ((account_id, acct_conf.endpoint_url, acct_conf.provider, acct_conf.buckets) if known
+               else (acct_conf.name,))
         if key in first:
             alias[acct_conf.name] = first[key]
             await _close(acct)
@@ -207,6 +209,8 @@ async def _collect_open_account(acct: AccountSession, account_id: str, integrati
         iam = {"users": [], "groups": [], "roles": [], "managed": {},
                "errors": [ApiError("GetAccountAuthorizationDetails", "CollectorError", redact_error(e))]}
     errors.extend(iam["errors"])
+    # Before the keys: the objects of inferred integrations' buckets are read too, and name keys.
+    buckets = await _probe_inferred(acct, account_id, buckets, iam, integrations, config, limit)
 
     try:
         keys, kms_errors = await kms_mod.collect_keys(acct, kms_mod.keys_used(buckets), limit)
@@ -235,6 +239,52 @@ async def _collect_open_account(acct: AccountSession, account_id: str, integrati
         errors=tuple(errors),
         unsupported=acct.unsupported,
     )
+
+
+async def _probe_inferred(acct: AccountSession, account_id: str, buckets: list[BucketState], iam: dict,
+                          integrations: list[Integration], config: Config,
+                          limit: asyncio.Semaphore) -> list[BucketState]:
+    """Buckets of integrations the engine will infer (a bucket policy naming V7, a role Datature assumes)
+    sampled and probed as a configured integration's are: its zones listed, its objects read."""
+    from auditor.infer import infer_integrations
+
+    state = AccountState(name=acct.config.name, account_id=account_id, provider=acct.config.provider,
+                         users=tuple(iam["users"]), roles=tuple(iam["roles"]), groups=tuple(iam["groups"]),
+                         managed_policies=iam["managed"], buckets=tuple(buckets), errors=tuple(iam["errors"]),
+                         unsupported=acct.unsupported)
+    now = now_iso()
+    try:
+        inferred = infer_integrations(Snapshot(now, now, (state,), integrations=tuple(integrations)),
+                                      config.rule_packs())
+    except Exception:  # noqa: BLE001 — the engine's inference meets the same data and says what it cannot read
+        return buckets
+    mine: dict[str, list[Integration]] = {}
+    for integ in inferred:
+        mine.setdefault(integ.bucket, []).append(integ)
+    if not mine:
+        return buckets
+
+    async def one(bucket: BucketState) -> BucketState:
+        found = mine.get(bucket.name)
+        if not found:
+            return bucket
+        try:
+            s3 = await acct.client("s3", None if acct.config.endpoint_url else bucket.region)
+            listed = {listing.prefix for listing in bucket.listings}
+            extra = [p for p in s3_mod.sample_prefixes(found) if p not in listed]
+            if extra:
+                objs, listings, errs = await s3_mod.list_sample(s3, bucket.name, extra, config.scan, limit)
+                known = {o.key for o in bucket.objects}
+                bucket = dataclasses.replace(
+                    bucket, objects=bucket.objects + tuple(o for o in objs if o.key not in known),
+                    listings=bucket.listings + listings,
+                    errors=bucket.errors + tuple(e for e in errs if bucket.error(e.api) is None))
+            return await objects_mod.probe_objects(acct, bucket, found, config.scan, limit)
+        except Exception as e:  # noqa: BLE001 — the rules that needed these reads say they could not verify
+            return dataclasses.replace(bucket, errors=bucket.errors + (
+                ApiError("ListObjectsV2", "CollectorError", redact_error(e)),))
+
+    return list(await asyncio.gather(*(one(b) for b in buckets)))
 
 
 async def _access_keys(acct: AccountSession, user, limit: asyncio.Semaphore):
