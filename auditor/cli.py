@@ -312,7 +312,8 @@ def build_parser(packs=None) -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     items.add_argument("--config", type=Path, help="take bucket, prefix and account from a redbrick integration")
     items.add_argument("--bucket", help="bucket (with --config: which redbrick integration, if several)")
-    items.add_argument("--prefix", help="root folder (default: the integration's prefix, else the whole bucket)")
+    items.add_argument("--prefix", help="root folder: 'studies' is the folder studies/ (default: the integration's "
+                                        "prefix, else the whole bucket; 'studies*' lists every key starting so)")
     items.add_argument("--profile", help="shared-config profile (without --config)")
     items.add_argument("--endpoint-url", help="one endpoint for every service (without --config)")
     items.add_argument("--output", type=Path, default=Path("items.json"), help="default ./items.json")
@@ -814,6 +815,7 @@ def cmd_items_list(args: argparse.Namespace) -> int:
     from auditor.collect import items_list
     from auditor.config import AccountConfig, load_config
     from auditor.onboard import parse_bucket
+    from auditor.prefixes import norm_prefix
     from auditor.report.files import atomic_text
 
     settings = None
@@ -832,7 +834,7 @@ def cmd_items_list(args: argparse.Namespace) -> int:
         # The integration's account is one of [[accounts]] (an organization member's has no entry here).
         account, bucket = cast(AccountConfig, config.account(integ.account)), integ.bucket
         first_zone = integ.profile.needs[integ.mode].objects[0][0] if integ.profile.needs[integ.mode].objects else None
-        prefix = args.prefix if args.prefix is not None else (integ.zone(first_zone).prefix if first_zone else "")
+        prefix = norm_prefix(args.prefix) if args.prefix is not None else (integ.zone(first_zone).prefix if first_zone else "")
         settings = config.scan
     elif args.bucket:
         from auditor.validate import endpoint_problem
@@ -841,7 +843,7 @@ def cmd_items_list(args: argparse.Namespace) -> int:
             raise UsageError(f"--endpoint-url: {endpoint_problem(args.endpoint_url)} — write e.g. https://s3.wasabisys.com")
         bucket = parse_bucket(args.bucket)
         account = AccountConfig(name="target", profile=args.profile, endpoint_url=args.endpoint_url)
-        prefix = args.prefix or ""
+        prefix = norm_prefix(args.prefix)  # a folder: "studies" is studies/, not studies-old/ too
     else:
         raise UsageError("items-list: give --config (with a redbrick integration) or --bucket")
     extensions = tuple(e.strip().lower() for e in args.ext.split(",") if e.strip())

@@ -254,7 +254,8 @@ class _Parser:
             if names.index(name) != i:
                 raise self.fail("accounts", i, "name", f"duplicate account name '{name}'", "give each account its own name")
         org = self.organization(data["organization"]) if "organization" in data else None
-        ints = tuple(self.integration(i, d, names, org is not None) for i, d in enumerate(integrations))
+        providers = {a.name: a.provider for a in acc}
+        ints = tuple(self.integration(i, d, names, org is not None, providers) for i, d in enumerate(integrations))
         sup = tuple(self.suppression(i, d) for i, d in enumerate(self._list_of_tables(data, "suppress")))
         return Config(path=self.path, accounts=acc, integrations=ints, scan=scan,
                       suppressions=sup, organization=org, packs=self.packs)
@@ -373,7 +374,8 @@ class _Parser:
             buckets=self._str_list(t, i, d, "buckets"),
         )
 
-    def integration(self, i: int, d: dict, account_names: list[str], organization: bool = False) -> Integration:
+    def integration(self, i: int, d: dict, account_names: list[str], organization: bool = False,
+                    providers: dict[str, str] | None = None) -> Integration:
         t = "integrations"
         profiles = {p.vendor.id: p.vendor for p in self.packs if p.vendor.access is not None}
         vendor = self._str(t, i, d, "vendor", required=True)
@@ -391,6 +393,12 @@ class _Parser:
         if account not in account_names and not (organization and re.fullmatch(r"\d{12}", account)):
             hint = f"define [[accounts]] name = \"{account}\"" if not account_names else f"use one of: {', '.join(account_names)}"
             raise self.fail(t, i, "account", f"no account named '{account}'", hint)
+        provider = (providers or {}).get(account, "aws")
+        if provider not in profile.providers:
+            same = [v for v, p in profiles.items() if provider in p.providers and p.short_name == profile.short_name]
+            raise self.fail(t, i, "vendor", f"{vendor} works on {', '.join(profile.providers)}; account '{account}' "
+                            f"is {provider}", f"use vendor = \"{same[0]}\"" if same
+                            else f"use an account whose provider is {' or '.join(profile.providers)}")
         bucket = self._str(t, i, d, "bucket", required=True)
         if not re.fullmatch(r"[a-z0-9][a-z0-9.\-_]{1,254}", bucket, re.IGNORECASE):
             raise self.fail(t, i, "bucket", f"'{bucket}' is not a bucket name", "write the bare name, without s3://")

@@ -167,8 +167,7 @@ def seed(endpoint: str) -> str:
         {"Sid": "RedBrickLabeling", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
          "Resource": "arn:aws:s3:::demo-redbrick-dicom/studies/*"}))
     bucket("demo-redbrick-dicom", objects={"studies/patient-01/ct-001.dcm": b"demo"}, versioning=True, cors=[{
-        "AllowedHeaders": ["*"], "AllowedMethods": ["PUT", "POST", "DELETE", "GET"],
-        "AllowedOrigins": ["https://app.redbrickai.com"],
+        "AllowedHeaders": ["*"], "AllowedMethods": ["PUT", "POST", "DELETE", "GET"], "AllowedOrigins": ["*"],
         "ExposeHeaders": ["x-amz-server-side-encryption", "x-amz-request-id", "x-amz-id-2"], "MaxAgeSeconds": 3000}])
 
     # --- RedBrick, done wrong: a public bucket policy, public access not blocked, CORS "*" with

@@ -28,10 +28,12 @@ def infer_integrations(snapshot: Snapshot, packs: Sequence) -> tuple[Integration
     (fixed) account, or a bucket policy naming a principal of that account. IAM-user vendors are not
     inferred (a user name says nothing of who holds its keys).
     """
-    profiles = [p.vendor for p in packs if p.vendor.access is not None]
+    everywhere = [p.vendor for p in packs if p.vendor.access is not None]
     configured = {(i.account, i.bucket, i.vendor) for i in snapshot.integrations}
     out: list[Integration] = []
     for account in snapshot.accounts:
+        # Only the vendors that work on the account's provider (V7 on Wasabi is v7-wasabi, never v7-aws).
+        profiles = [p for p in everywhere if account.provider in p.providers]
         for bucket in account.buckets:
             if bucket.policy is None:
                 continue
@@ -40,17 +42,19 @@ def infer_integrations(snapshot: Snapshot, packs: Sequence) -> tuple[Integration
                     continue
                 if (account.name, bucket.name, profile.id) in configured:
                     continue
-                principal = profile.principal
-                try:
-                    found = _infer_fixed(snapshot, account, bucket, profile, principal)
-                except PolicyError:
-                    # A policy the evaluator cannot read but that names the vendor: its rules then say
-                    # why they could not decide, instead of the bucket silently getting none.
-                    found = (Integration(vendor=profile.id, account=account.name, bucket=bucket.name,
-                                         mode="read-only", inferred=True, profile=profile)
-                             if principal in json.dumps(bucket.policy) else None)
-                if found is not None:
-                    out.append(found)
+                found = None
+                for principal in (profile.principal, *profile.infer.principals):
+                    try:
+                        found = _infer_fixed(snapshot, account, bucket, profile, principal)
+                    except PolicyError:
+                        # A policy the evaluator cannot read but that names the vendor: its rules then say
+                        # why they could not decide, instead of the bucket silently getting none.
+                        found = (Integration(vendor=profile.id, account=account.name, bucket=bucket.name,
+                                             mode="read-only", inferred=True, profile=profile)
+                                 if principal in json.dumps(bucket.policy) else None)
+                    if found is not None:
+                        out.append(found)
+                        break
         for profile in profiles:
             if profile.access != "assumed-role" or not profile.account:
                 continue

@@ -171,6 +171,7 @@ class ModeNeeds:
 
     objects: tuple[tuple[str, frozenset[str]], ...] = ()  # (zone, actions)
     bucket: frozenset[str] = frozenset()
+    list_zone: str = ""  # s3:ListBucket is needed only with s3:prefix under this zone's prefix (Datature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,9 @@ class InferSpec:
     scope_key: str = ""  # key that receives the single folder a grant names
     write_key: str = ""  # fixed-principal: key set when writes go to that folder
     write_default: str = ""  # fixed-principal: where writes go when the write key is unset
+    # fixed-principal: the vendor's principals on other providers. A bucket policy naming one of them, in an
+    # account of this profile's provider, is this profile's integration (V7's AWS role on Wasabi is V7 on Wasabi).
+    principals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -346,7 +346,13 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
             _check_actions(actions, source, None, f"needs.{mode}.objects.{zname}")
             objects.append((zname, frozenset(actions)))
         _check_actions(n.get("bucket", []), source, None, f"needs.{mode}.bucket")
-        needs[mode] = ModeNeeds(tuple(objects), frozenset(n.get("bucket", [])))
+        list_zone = n.get("list_zone", "")
+        if list_zone and list_zone not in zones:
+            raise _err(source, None, f"needs.{mode}.list_zone", f"unknown zone '{list_zone}'", _suggest(list_zone, zones))
+        if list_zone and "s3:ListBucket" not in n.get("bucket", []):
+            raise _err(source, None, f"needs.{mode}.list_zone", "list_zone limits s3:ListBucket, which the mode does "
+                       "not need", f'add "s3:ListBucket" to needs.{mode}.bucket or remove list_zone')
+        needs[mode] = ModeNeeds(tuple(objects), frozenset(n.get("bucket", [])), list_zone)
     if access is not None:
         for mode in modes:
             if mode not in needs:
@@ -385,7 +391,8 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
         if inf.get(name) and inf[name] not in key_names:
             raise _err(source, None, f"infer.{name}", f"unknown integration key '{inf[name]}'",
                        _suggest(inf[name], key_names))
-    infer = InferSpec(inf.get("scope_key", ""), inf.get("write_key", ""), inf.get("write_default", ""))
+    infer = InferSpec(inf.get("scope_key", ""), inf.get("write_key", ""), inf.get("write_default", ""),
+                      tuple(inf.get("principals", ())))
     requests = []
     for name, r in (data.get("requests") or {}).items():
         for z in r.get("zones", ()):

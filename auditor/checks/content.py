@@ -148,6 +148,44 @@ def coco_format(target: Target, *, zone: str) -> Outcome | None:
 # ----------------------------------------------------------------------------- Datature
 
 
+@check("zone_images", reads=("s3:ListBucket",), params={
+    "zone": ZONE,
+    "videos": Param(bool, False, "MP4 videos count as the vendor's assets too"),
+})
+def zone_images(target: Target, *, zone: str, videos: bool) -> Outcome | None:
+    """The zone's folder holds images (Datature: "a folder filled with the images that you want to be read")."""
+    integ = target.integration
+    if integ is None:
+        return None
+    z = integ.zone(zone)
+    if z.bucket != target.bucket.name:
+        return None
+    folder = z.prefix or "the bucket's root"
+    listing = target.bucket.blobs.get(f"listing:{z.prefix}")
+    evidence: dict[str, Any] = {"folder": z.prefix, "listing": listing}
+    if listing is None:
+        err = target.bucket.error("ListObjectsV2")
+        return Outcome(Status.UNKNOWN, f"Could not list {folder}: {err.describe() if err else 'not collected'}.",
+                       evidence)
+    images, clips = int(listing.get("images", 0)), int(listing.get("videos", 0)) if videos else 0
+    what = "images or MP4 videos" if videos else "images"
+    if images or clips:
+        found = f"{images} image(s)" + (f" and {clips} MP4 video(s)" if clips else "")
+        more = " (listing stopped at the budget)" if listing.get("truncated") else ""
+        return Outcome(Status.PASS, f"{folder} holds {found}{more}.", evidence)
+    keys = int(listing.get("keys", 0))
+    examples = ", ".join(listing.get("examples", [])[:3])
+    if listing.get("truncated"):
+        return Outcome(Status.UNKNOWN, f"None of the first {keys} keys under {folder} is one of the {what}; the listing "
+                       "stopped at the budget ([scan] listing_budget), so the rest was not seen.", evidence)
+    held = f"{keys} other object(s), e.g. {examples}" if keys else "nothing"
+    return Outcome(Status.FAIL, f"{folder} holds no {what} ({held}): {_name(target)} reads the {what} of its folder "
+                   "prefix, so it would sync nothing.", evidence,
+                   remediation=(f"Point the integration's folder prefix at the folder that holds the {what}, or upload "
+                                f"them under it:\n  aws s3 cp --recursive IMAGES_DIR/ s3://{target.bucket.name}/"
+                                f"{z.prefix}"))
+
+
 @check("exif_orientation", reads=("s3:GetObject",), params={"zone": ZONE})
 def exif_orientation(target: Target, *, zone: str) -> Outcome | None:
     """Sampled images have no EXIF orientation tag, or orientation 1 (Datature cannot strip EXIF)."""
@@ -226,29 +264,34 @@ def mp4_format(target: Target, *, brand: str, pix_fmt: str, zone: str) -> Outcom
 
 @check("mrxs_companion", reads=("s3:ListBucket",))
 def mrxs_companion(target: Target) -> Outcome | None:
-    """Each sampled ``x.mrxs`` has its sibling folder ``x/`` with ``Slidedat.ini``."""
+    """Each sampled ``x.mrxs`` has its folder with a matching name, ``x/``, holding files (V7's guides: ".mrxs
+    files come with a folder with a matching name which contains additional image data across multiple files";
+    they name no file in it)."""
     slides = [o for o in target.bucket.objects if o.key.lower().endswith(".mrxs")]
     if not slides:
         return None
-    missing, undecided = [], []
+    missing, undecided, found = [], [], []
     for o in slides:
         facts = o.mirax
         if facts is None:
             err = next((e for e in o.errors if e.api == "ListObjectsV2"), None)
             undecided.append(f"{o.key} ({err.describe() if err else 'folder not listed'})")
-        elif not facts.get("slidedat"):
-            missing.append({"slide": o.key, "folder": facts["folder"], "files": facts["files"]})
-    evidence = {"slides": len(slides), "missing_companion": missing[:EXAMPLES]}
+        elif not facts.get("files"):
+            missing.append({"slide": o.key, "folder": facts["folder"]})
+        else:
+            found.append({"slide": o.key, "folder": facts["folder"], "files": facts["files"],
+                          "truncated": bool(facts.get("truncated"))})
+    evidence = {"slides": len(slides), "missing_companion": missing[:EXAMPLES], "companions": found[:EXAMPLES]}
     if missing:
         m = missing[0]
-        what = "is empty or absent" if not m["files"] else "has no Slidedat.ini"
-        return Outcome(Status.FAIL, f"{len(missing)} MIRAX slide(s) lack their companion folder: {m['folder']} {what} "
-                       f"for {m['slide']}.", evidence,
+        return Outcome(Status.FAIL, f"{len(missing)} MIRAX slide(s) lack their companion folder: {m['folder']} is empty "
+                       f"or absent for {m['slide']}.", evidence,
                        remediation=f"Upload each slide's folder beside it: aws s3 cp --recursive SLIDE_DIR/ "
                                    f"s3://{target.bucket.name}/{m['folder']}")
     if undecided:
         return Outcome(Status.UNKNOWN, f"Could not check the folders of {len(undecided)} slide(s): {undecided[0]}.", evidence)
-    return Outcome(Status.PASS, f"All {len(slides)} sampled MIRAX slide(s) have their folder with Slidedat.ini.", evidence)
+    return Outcome(Status.PASS, f"All {len(slides)} sampled MIRAX slide(s) have their folder with a matching name, "
+                   "holding files.", evidence)
 
 
 # ----------------------------------------------------------------------------- object encryption

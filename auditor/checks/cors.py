@@ -36,61 +36,121 @@ def cors_remediation(bucket: str, existing: Sequence[Mapping[str, Any]], rule: M
             f"aws s3api put-bucket-cors --bucket {bucket} --cors-configuration {shlex.quote(json.dumps(merged))}")
 
 
+def _header_allowed(rule: Mapping[str, Any], header: str) -> bool:
+    """S3 AllowedHeader: ``*`` allows every header; a header name may carry one ``*`` wildcard (case-insensitive).
+    ``header`` ``*`` asks for the rule to allow every header."""
+    allowed = _lower(rule.get("AllowedHeaders"))
+    if "*" in allowed:
+        return True
+    if header == "*":
+        return False
+    return any(fnmatch.fnmatchcase(header.lower(), p) for p in allowed)
+
+
+def _sentence(text: str) -> str:
+    """``text`` with its first letter upper-cased and nothing else changed (origins, methods, headers keep their case)."""
+    return text[:1].upper() + text[1:]
+
+
 @check("cors_allows", needs=("GetBucketCors",), reads=("s3:GetBucketCORS",), params={
-    "origin": Param(str, "*", "the vendor web app's origin; '*' means any origin is acceptable"),
+    "origin": Param(str, "*", "the origin the vendor's web app requests from; '*' (the default) means the guide "
+                              "asks for every origin: a rule must allow AllowedOrigin '*'"),
+    "any_origin": Param(bool, False, "the guide leaves the origin to you: a rule for any origin will do"),
     "methods": Param(list, ["GET"]),
+    "allowed_headers": Param(list, [], "request headers a matching rule must allow ('*': every header)"),
     "expose_headers": Param(list, []),
+    "max_age": Param(int, 0, "the guide's MaxAgeSeconds; advisory: a rule without it (or with less) is reported, "
+                             "never failed"),
     "zone": Param(str, "", "a zone of the profile whose bucket is checked (e.g. a separate metadata bucket); "
                            "default the integration's bucket", kind="zone"),
 })
-def cors_allows(target: Target, *, origin: str, methods: list, expose_headers: list, zone: str) -> Outcome:
-    """Some CORS rule lets ``origin`` use each of ``methods`` and exposes ``expose_headers``."""
+def cors_allows(target: Target, *, origin: str, methods: list, expose_headers: list, zone: str,
+                any_origin: bool = False, allowed_headers: list | None = None, max_age: int = 0) -> Outcome:
+    """Some CORS rule lets ``origin`` use each of ``methods`` with ``allowed_headers`` and exposes ``expose_headers``."""
+    allowed_headers = list(allowed_headers or [])
     bucket = target.bucket
     where = target.integration.zone(zone).bucket if zone and target.integration else bucket.name
     if where != bucket.name:
         other = target.account.bucket(where)
         if other is None:
-            return Outcome(Status.UNKNOWN, f"Bucket {where!r} was not collected.", {"bucket": where})
+            return Outcome(Status.UNKNOWN, f"Bucket {where!r} was not collected.", {"bucket": where},
+                           resource=f"arn:aws:s3:::{where}", missing=f"arn:aws:s3:::{where}")
         cors_err = other.error("GetBucketCors")
         if cors_err is not None:
             return Outcome(Status.UNKNOWN, f"Could not verify: {cors_err.describe()}.", resource=other.arn)
         bucket = other
     rules = bucket.cors or ()
     wanted_methods = [m.upper() for m in methods]
-    matching = [r for r in rules if any(origin_matches(p, origin) for p in r.get("AllowedOrigins", ()))
-                or (origin == "*" and r.get("AllowedOrigins"))]
+    if any_origin:
+        matching = [r for r in rules if r.get("AllowedOrigins")]
+    elif origin == "*":  # every origin: only the rule for AllowedOrigin "*" answers a request from any page
+        matching = [r for r in rules if "*" in [str(o) for o in r.get("AllowedOrigins", ())]]
+    else:
+        matching = [r for r in rules if any(origin_matches(str(p), origin) for p in r.get("AllowedOrigins", ()))]
     missing_methods = [m for m in wanted_methods if not any(m in _upper(r.get("AllowedMethods")) for r in matching)]
     exposing = [r for r in matching if _upper(r.get("AllowedMethods")) & set(wanted_methods)]
+    missing_allowed = [h for h in allowed_headers if not any(_header_allowed(r, h) for r in exposing)]
     missing_headers = [h for h in expose_headers
                        if not any(h.lower() in _lower(r.get("ExposeHeaders")) for r in exposing)]
     evidence: dict[str, Any] = {
-        "origin": origin,
+        "origin": "(any origin the bucket's rules name)" if any_origin else origin,
         "required_methods": wanted_methods,
         "cors_rules": [dict(r) for r in rules],
         "matched_rules": [dict(r) for r in matching],
     }
+    if allowed_headers:
+        evidence["required_allowed_headers"] = allowed_headers
     if expose_headers:
         evidence["required_expose_headers"] = list(expose_headers)
-    wanted_rule = {"AllowedHeaders": ["*"], "AllowedMethods": wanted_methods,
-                   "AllowedOrigins": [origin], "ExposeHeaders": list(expose_headers)}
-    who = "any origin" if origin == "*" else origin
+    wanted_rule: dict[str, Any] = {"AllowedHeaders": allowed_headers, "AllowedMethods": wanted_methods,
+                                   "AllowedOrigins": [origin], "ExposeHeaders": list(expose_headers)}
+    if max_age:
+        wanted_rule["MaxAgeSeconds"] = max_age
+    if any_origin:
+        who = "any origin"
+    elif origin == "*":
+        who = "any origin ('*')"
+    else:
+        who = origin
     if bucket.cors is None:
-        return Outcome(Status.FAIL, f"Bucket {bucket.name} has no CORS configuration; {who} cannot {'/'.join(wanted_methods)} objects from a browser.",
+        return Outcome(Status.FAIL, f"Bucket {bucket.name} has no CORS configuration; a browser cannot "
+                       f"{'/'.join(wanted_methods)} its objects from {who}.",
                        evidence, cors_remediation(bucket.name, (), wanted_rule), resource=bucket.arn)
-    if missing_methods or missing_headers:
+    if missing_methods or missing_allowed or missing_headers:
         parts = []
         if missing_methods:
             parts.append(f"no CORS rule allows {', '.join(missing_methods)} from {who}")
+        if missing_allowed:
+            parts.append(f"no matching rule has AllowedHeaders {', '.join(repr(h) for h in missing_allowed)}")
         if missing_headers:
             parts.append(f"matching rules do not expose {', '.join(missing_headers)}")
+        others = sorted({str(o) for r in rules for o in r.get("AllowedOrigins", ())} - {"*"} if origin == "*"
+                        and not any_origin else set())
+        text = _sentence("; ".join(parts))
+        if missing_methods and others:
+            text += f" (the bucket's rules allow {', '.join(others)} only)"
         evidence["missing_methods"] = missing_methods
+        evidence["missing_allowed_headers"] = missing_allowed
         evidence["missing_expose_headers"] = missing_headers
-        return Outcome(Status.FAIL, "; ".join(parts).capitalize() + ".", evidence,
-                       cors_remediation(bucket.name, rules, wanted_rule), resource=bucket.arn)
-    if origin == "*":  # any origin is acceptable: say which ones the matching rules allow, not "any origin"
-        allowed = sorted({str(o) for r in exposing for o in r.get("AllowedOrigins", ())})
-        who = ", ".join(allowed) or who
-    return Outcome(Status.PASS, f"CORS allows {', '.join(wanted_methods)} from {who}.", evidence, resource=bucket.arn)
+        return Outcome(Status.FAIL, text + ".", evidence, cors_remediation(bucket.name, rules, wanted_rule),
+                       resource=bucket.arn)
+    if any_origin:  # the guide names no origin: say which ones the matching rules allow
+        who = ", ".join(sorted({str(o) for r in exposing for o in r.get("AllowedOrigins", ())})) or who
+    text = f"CORS allows {', '.join(wanted_methods)} from {who}"
+    if allowed_headers:
+        text += f" with AllowedHeaders {', '.join(repr(h) for h in allowed_headers)}"
+    if expose_headers:
+        text += f" and exposes {', '.join(expose_headers)}"
+    text += "."
+    if max_age:
+        ages = [r.get("MaxAgeSeconds") for r in exposing]
+        configured = max((a for a in ages if isinstance(a, int) and not isinstance(a, bool)), default=None)
+        evidence["max_age"] = {"guide": max_age, "configured": configured}
+        if configured is None or configured < max_age:
+            have = "is not set" if configured is None else f"is {configured}"
+            text += (f" Advisory: MaxAgeSeconds {have}; the guide sets {max_age}, so browsers may send a "
+                     "preflight request before more of their requests (it works, only slower).")
+    return Outcome(Status.PASS, text, evidence, resource=bucket.arn)
 
 
 @check("cors_wildcard_origin", needs=("GetBucketCors",), reads=("s3:GetBucketCORS",))

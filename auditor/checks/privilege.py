@@ -14,6 +14,7 @@ from typing import Any
 from auditor import remediation as fix
 from auditor.checks._access import (
     PROBE,
+    VENDOR_SIDE,
     Actor,
     Asked,
     actor_for,
@@ -62,6 +63,7 @@ class Needs:
     zones: tuple[tuple[str, frozenset[str]], ...]  # (prefix, object actions)
     bucket: frozenset[str]
     label: str  # e.g. "read-only under slides/"
+    list_prefix: str = ""  # s3:ListBucket is needed only with s3:prefix under this prefix ("" = anywhere)
 
 
 def needs_of(integ: Integration, bucket_name: str) -> Needs | None:
@@ -80,7 +82,11 @@ def needs_of(integ: Integration, bucket_name: str) -> Needs | None:
             if not any(j != i and p.startswith(q) and a <= b and (q, b) != (p, a) for j, (q, b) in enumerate(zones))]
     kept = list(dict.fromkeys(kept))
     where = ", ".join(p or "the whole bucket" for p, _ in kept) or "nothing of its objects"
-    return Needs(tuple(kept), mode_needs.bucket, f"{integ.mode} on {where}")
+    list_prefix = ""
+    if mode_needs.list_zone:
+        z = integ.zone(mode_needs.list_zone)
+        list_prefix = z.prefix if z.bucket == bucket_name else ""
+    return Needs(tuple(kept), mode_needs.bucket, f"{integ.mode} on {where}", list_prefix)
 
 
 def _probe_keys(target: Target, needs: Needs) -> list[tuple[str, frozenset[str], str]]:
@@ -108,6 +114,11 @@ def _probe_keys(target: Target, needs: Needs) -> list[tuple[str, frozenset[str],
     return list({k: (k, a, n) for k, a, n in out}.values())
 
 
+def _listing_text(a: Asked) -> str:
+    prefix = a.context.get("s3:prefix")
+    return f" with s3:prefix {prefix!r}" if prefix is not None else " without an s3:prefix limit"
+
+
 def _category(action: str, read_only: bool, outside: bool) -> str:
     name = action.split(":", 1)[-1]
     if "Acl" in name:
@@ -121,13 +132,19 @@ def _category(action: str, read_only: bool, outside: bool) -> str:
     return "not needed"
 
 
+def _granting(a: Asked) -> list[Any]:
+    """The Allow statements of this account's policies that grant ``a``: not the vendor's own identity policy,
+    which the evaluator assumes to allow everything for a principal of another account."""
+    return [ref for ref in a.result.deciding if ref.effect.lower() == "allow" and ref.policy != VENDOR_SIDE.name]
+
+
 def _wildcard_grants(asked: Iterable[Asked]) -> list[dict[str, Any]]:
     out, seen = [], set()
     for a in asked:
-        for ref in a.result.deciding:
+        for ref in _granting(a):
             acts = ref.statement.get("Action", [])
             acts = [acts] if isinstance(acts, str) else list(acts)
-            if ref.effect.lower() == "allow" and any(x in ("*", "s3:*") for x in acts) and (ref.policy, ref.index) not in seen:
+            if any(x in ("*", "s3:*") for x in acts) and (ref.policy, ref.index) not in seen:
                 seen.add((ref.policy, ref.index))
                 out.append({"policy": ref.policy, "sid": ref.sid, "index": ref.index, "statement": dict(ref.statement)})
     return out
@@ -139,8 +156,12 @@ def minimal_statements(needs: Needs, bucket_arn: str, actor: Actor) -> list[dict
         st: dict[str, Any] = {"Sid": f"VendorObjects{i + 1}", "Effect": "Allow", "Action": sorted(actions),
                               "Resource": f"{bucket_arn}/{prefix}*"}
         out.append(st)
-    if needs.bucket:
-        out.append({"Sid": "VendorList", "Effect": "Allow", "Action": sorted(needs.bucket), "Resource": bucket_arn})
+    others = sorted(needs.bucket - {"s3:ListBucket"}) if needs.list_prefix else sorted(needs.bucket)
+    if others:
+        out.append({"Sid": "VendorList", "Effect": "Allow", "Action": others, "Resource": bucket_arn})
+    if needs.list_prefix and "s3:ListBucket" in needs.bucket:
+        out.append({"Sid": "VendorListPrefix", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn,
+                    "Condition": {"StringLike": {"s3:prefix": f"{needs.list_prefix}*"}}})
     if actor.cross_account:
         out = [{**s, "Principal": {"AWS": actor.arn}} for s in out]
     return out
@@ -149,9 +170,8 @@ def minimal_statements(needs: Needs, bucket_arn: str, actor: Actor) -> list[dict
 def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Asked]) -> str:
     refs = {}
     for a in extra:
-        for ref in a.result.deciding:
-            if ref.effect.lower() == "allow":
-                refs[(ref.policy, ref.index)] = ref
+        for ref in _granting(a):
+            refs[(ref.policy, ref.index)] = ref
     minimal = minimal_statements(needs, target.bucket.arn, actor)
     parts = ["These statements grant more than the integration needs:\n" + "\n".join(
         f"- {r.policy} statement {r.sid or '#' + str(r.index)}: {fix.compact(r.statement)}" for r in refs.values())]
@@ -215,6 +235,12 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         asked: list[tuple[Asked, bool, bool]] = []  # (answer, extra?, outside?)
         for action in bucket_actions:
             a = ask_s3(target, actor, target.bucket, action)
+            if action == "s3:ListBucket" and needs.list_prefix:
+                # Needed only under the folder: listing without s3:prefix, or outside the folder, is excess.
+                asked.append((a, True, True))
+                asked.append((ask_s3(target, actor, target.bucket, action, prefix=OUTSIDE,
+                                     note=f"listing outside {needs.list_prefix}"), True, True))
+                continue
             asked.append((a, action not in needs.bucket | TOLERATED_BUCKET, False))
         for key, allowed_here, note in _probe_keys(target, needs):
             outside = not allowed_here
@@ -229,7 +255,8 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         granted = [a for a, _, _ in asked if a.allowed]
         wild = _wildcard_grants(granted)
         listing: list[dict[str, Any]] = [{"action": a.action, "resource": a.resource, "category": _category(a.action, read_only, o),
-                    "deciding": [f"{r.policy} {r.sid or '#' + str(r.index)}" for r in a.result.deciding]}
+                    **({"request": _listing_text(a)} if a.action == "s3:ListBucket" else {}),
+                    "deciding": [f"{r.policy} {r.sid or '#' + str(r.index)}" for r in _granting(a)]}
                    for a, o in extra]
         evidence: dict[str, Any] = {**actor_evidence(actor), "vendor": integ.vendor, "mode": integ.mode,
                                     "needs": needs.label,
@@ -256,7 +283,8 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         elif extra:
             cats: dict[str, list[str]] = {}
             for item in listing:
-                cats.setdefault(item["category"], []).append(f"{item['action']} on {item['resource'].split(':::', 1)[-1]}")
+                cats.setdefault(item["category"], []).append(
+                    f"{item['action']} on {item['resource'].split(':::', 1)[-1]}{item.get('request', '')}")
             summary = "; ".join(f"{c}: {', '.join(v[:6])}{' …' if len(v) > 6 else ''}" for c, v in cats.items())
             star = " (s3:* granted)" if wild else ""
             outcomes.append(Outcome(

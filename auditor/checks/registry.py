@@ -46,6 +46,9 @@ class Outcome:
     severity: Severity | None = None  # overrides the rule's severity (e.g. CORS "*" that also allows writes)
     account_level: bool = False  # about the account (a role), not about the bucket the rule ran on
     required_by: str | None = None  # the vendor guide (title, section) that requires what was found
+    # The ARN of an integration's bucket, role or user that does not exist: the integration's own rule
+    # (check ``integration_resources``) reports it once, and the rules that need it give no row of their own.
+    missing: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,10 +223,17 @@ def assume_role_external_id(target: Target) -> Outcome | None:
         who = ok[0].context["aws:PrincipalArn"]
         return Outcome(Status.PASS, f"{role.name} may be assumed by {who} only with sts:ExternalId {right!r}.",
                        evidence, resource=role.arn, principal=who)
-    if configured_id and found:
+    if configured_id and found and configured_id not in found:
         return Outcome(Status.FAIL, f"The trust of {role.name} requires sts:ExternalId {', '.join(found)}, not the "
                        f"configured {configured_id!r} that {vname} sends.", evidence, fixed, resource=role.arn,
                        principal=principal)
+    if right and right in found:
+        # The id is the right one: what keeps the vendor out is elsewhere in the trust (its principal, a condition).
+        refused = next((a for a in with_right if not a.allowed), None)
+        why = f": {refused.result.reason}" if refused and refused.result.reason else ""
+        return Outcome(Status.FAIL, f"The trust of {role.name} requires sts:ExternalId {right!r}, but does not let "
+                       f"{principal} assume the role with it{why} (see {integ.vendor}.trust-policy).", evidence, fixed,
+                       resource=role.arn, principal=principal)
     return Outcome(Status.FAIL, f"No statement of the trust of {role.name} lets {vname} assume it with an external "
                    f"id (see {integ.vendor}.trust-policy).", evidence, fixed, resource=role.arn, principal=principal)
 

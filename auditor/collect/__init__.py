@@ -25,7 +25,7 @@ from auditor.collect.calls import Failed, call
 from auditor.collect.session import AccountSession, SessionFactory, open_account
 from auditor.config import AccountConfig, Config, ScanSettings
 from auditor.errors import AuditorError
-from auditor.model import AccountState, ApiError, Integration, SkippedAccount, Snapshot, UserState
+from auditor.model import AccountState, ApiError, BucketState, Integration, SkippedAccount, Snapshot, UserState
 from auditor.redact import redact, redact_error
 
 REQUIRED_READS = tuple(dict.fromkeys(s3_mod.READS + iam_mod.READS + kms_mod.READS + objects_mod.READS
@@ -68,11 +68,40 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
         members, org_skipped = await org_mod.member_accounts(config.organization, config.scan, limit, session_factory)
         known = {a.name for a in targets}
         targets += [m for m in members if m.name not in known]
+    # Every account is opened and identified first: an account listed twice (two labels, or a label and the
+    # organization) is collected once, under its first label, with the integrations of every label.
+    opened = await asyncio.gather(*(open_and_identify(a, config, limit, session_factory) for a in targets))
+    first: dict[tuple, str] = {}  # what makes a scan of an account -> label it is collected under
+    alias: dict[str, str] = {}
+    for acct_conf, got in zip(targets, opened, strict=True):
+        if isinstance(got, SkippedAccount):
+            continue
+        acct, account_id = got
+        # An id of its own: from STS, or configured. A provider without STS (and no account_id) gives every
+        # account the same placeholder, which says nothing about which account it is.
+        known = "sts" not in acct.unsupported or acct_conf.account_id
+        # The same account through the same endpoint, as the same provider and with the same buckets: one scan.
+        key = ((account_id, acct_conf.endpoint_url, acct_conf.provider, acct_conf.buckets) if known
+               else (acct_conf.name,))
+        if key in first:
+            alias[acct_conf.name] = first[key]
+            await _close(acct)
+        else:
+            first[key] = acct_conf.name
+    if alias:
+        integrations = tuple(dataclasses.replace(x, account=alias[x.account]) if x.account in alias else x
+                             for x in integrations)
     results: list[AccountState | SkippedAccount | None] = [None] * len(targets)
 
     async def one(i: int, acct_conf: AccountConfig) -> None:
+        got = opened[i]
+        if acct_conf.name in alias:
+            return
+        if isinstance(got, SkippedAccount):
+            results[i] = got
+            return
         mine = [x for x in integrations if x.account == acct_conf.name]
-        results[i] = await collect_account(acct_conf, mine, config, limit, progress, session_factory)
+        results[i] = await collect_account(acct_conf, mine, config, limit, progress, session_factory, opened=got)
 
     # Worker processes only with the real session factory: an injected one (tests, emulators)
     # cannot be handed to another process.
@@ -92,9 +121,9 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
                     integrations=integrations)
 
 
-async def collect_account(acct_conf: AccountConfig, integrations: list[Integration], config: Config,
-                          limit: asyncio.Semaphore, progress: ProgressSink,
-                          session_factory: SessionFactory) -> AccountState | SkippedAccount:
+async def open_and_identify(acct_conf: AccountConfig, config: Config, limit: asyncio.Semaphore,
+                            session_factory: SessionFactory) -> tuple[AccountSession, str] | SkippedAccount:
+    """The account's session and its id, or why it cannot be scanned."""
     try:
         acct = await open_account(acct_conf, config.scan, session_factory)
     except AuditorError as e:
@@ -102,15 +131,38 @@ async def collect_account(acct_conf: AccountConfig, integrations: list[Integrati
     except Exception as e:  # noqa: BLE001 — a profile that cannot be loaded, an unreadable answer
         return SkippedAccount(name=acct_conf.name, reason=f"cannot open the account ({redact_error(e, 500)})")
     try:
-        return await _collect_open_account(acct, integrations, config, limit, progress)
+        account_id, err = await _account_id(acct, limit)
+    except Exception as e:  # noqa: BLE001
+        account_id, err = None, ApiError("GetCallerIdentity", "CollectorError", redact_error(e))
+    if err is not None or account_id is None:
+        await _close(acct)
+        return SkippedAccount(name=acct_conf.name,
+                              reason=f"cannot identify the account: {err.describe() if err else 'no answer'}")
+    return acct, account_id
+
+
+async def _close(acct: AccountSession) -> None:
+    try:
+        await acct.aclose()
+    except Exception:  # noqa: BLE001 — closing a client whose connection broke
+        pass
+
+
+async def collect_account(acct_conf: AccountConfig, integrations: list[Integration], config: Config,
+                          limit: asyncio.Semaphore, progress: ProgressSink,
+                          session_factory: SessionFactory,
+                          opened: tuple[AccountSession, str] | None = None) -> AccountState | SkippedAccount:
+    got = opened or await open_and_identify(acct_conf, config, limit, session_factory)
+    if isinstance(got, SkippedAccount):
+        return got
+    acct, account_id = got
+    try:
+        return await _collect_open_account(acct, account_id, integrations, config, limit, progress)
     except Exception as e:  # noqa: BLE001
         # Anything unexpected in one account is recorded on that account; every other account goes on.
         return SkippedAccount(name=acct_conf.name, reason=f"collection failed ({redact_error(e, 500)})")
     finally:
-        try:
-            await acct.aclose()
-        except Exception:  # noqa: BLE001 — closing a client whose connection broke
-            pass
+        await _close(acct)
 
 
 async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[str | None, ApiError | None]:
@@ -129,11 +181,9 @@ async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[s
     return account, None
 
 
-async def _collect_open_account(acct: AccountSession, integrations: list[Integration], config: Config,
-                                limit: asyncio.Semaphore, progress: ProgressSink) -> AccountState | SkippedAccount:
-    account_id, err = await _account_id(acct, limit)
-    if err is not None or account_id is None:
-        return SkippedAccount(name=acct.config.name, reason=f"cannot identify the account: {err.describe() if err else 'no answer'}")
+async def _collect_open_account(acct: AccountSession, account_id: str, integrations: list[Integration],
+                                config: Config, limit: asyncio.Semaphore,
+                                progress: ProgressSink) -> AccountState | SkippedAccount:
     errors: list[ApiError] = []
 
     buckets_task = asyncio.create_task(s3_mod.list_buckets(acct, limit))
@@ -162,6 +212,8 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
         iam = {"users": [], "groups": [], "roles": [], "managed": {},
                "errors": [ApiError("GetAccountAuthorizationDetails", "CollectorError", redact_error(e))]}
     errors.extend(iam["errors"])
+    # Before the keys: the objects of inferred integrations' buckets are read too, and name keys.
+    buckets = await _probe_inferred(acct, account_id, buckets, iam, integrations, config, limit)
 
     try:
         keys, kms_errors = await kms_mod.collect_keys(acct, kms_mod.keys_used(buckets), limit)
@@ -190,6 +242,52 @@ async def _collect_open_account(acct: AccountSession, integrations: list[Integra
         errors=tuple(errors),
         unsupported=acct.unsupported,
     )
+
+
+async def _probe_inferred(acct: AccountSession, account_id: str, buckets: list[BucketState], iam: dict,
+                          integrations: list[Integration], config: Config,
+                          limit: asyncio.Semaphore) -> list[BucketState]:
+    """Buckets of integrations the engine will infer (a bucket policy naming V7, a role Datature assumes)
+    sampled and probed as a configured integration's are: its zones listed, its objects read."""
+    from auditor.infer import infer_integrations
+
+    state = AccountState(name=acct.config.name, account_id=account_id, provider=acct.config.provider,
+                         users=tuple(iam["users"]), roles=tuple(iam["roles"]), groups=tuple(iam["groups"]),
+                         managed_policies=iam["managed"], buckets=tuple(buckets), errors=tuple(iam["errors"]),
+                         unsupported=acct.unsupported)
+    now = now_iso()
+    try:
+        inferred = infer_integrations(Snapshot(now, now, (state,), integrations=tuple(integrations)),
+                                      config.rule_packs())
+    except Exception:  # noqa: BLE001 — the engine's inference meets the same data and says what it cannot read
+        return buckets
+    mine: dict[str, list[Integration]] = {}
+    for integ in inferred:
+        mine.setdefault(integ.bucket, []).append(integ)
+    if not mine:
+        return buckets
+
+    async def one(bucket: BucketState) -> BucketState:
+        found = mine.get(bucket.name)
+        if not found:
+            return bucket
+        try:
+            s3 = await acct.client("s3", None if acct.config.endpoint_url else bucket.region)
+            listed = {listing.prefix for listing in bucket.listings}
+            extra = [p for p in s3_mod.sample_prefixes(found) if p not in listed]
+            if extra:
+                objs, listings, errs = await s3_mod.list_sample(s3, bucket.name, extra, config.scan, limit)
+                known = {o.key for o in bucket.objects}
+                bucket = dataclasses.replace(
+                    bucket, objects=bucket.objects + tuple(o for o in objs if o.key not in known),
+                    listings=bucket.listings + listings,
+                    errors=bucket.errors + tuple(e for e in errs if bucket.error(e.api) is None))
+            return await objects_mod.probe_objects(acct, bucket, found, config.scan, limit)
+        except Exception as e:  # noqa: BLE001 — the rules that needed these reads say they could not verify
+            return dataclasses.replace(bucket, errors=bucket.errors + (
+                ApiError("ListObjectsV2", "CollectorError", redact_error(e)),))
+
+    return list(await asyncio.gather(*(one(b) for b in buckets)))
 
 
 async def _access_keys(acct: AccountSession, user: UserState, limit: asyncio.Semaphore) -> UserState:

@@ -192,8 +192,9 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     errors = list(bucket.errors)
     content = settings.content
 
-    # Encryption of every sampled object (baseline.object-kms).
-    sample = list(objects.values())[:settings.sample_size * 4]
+    # Encryption of every sampled object (baseline.object-kms); an object already read (a bucket of a configured
+    # and an inferred integration) is not read again.
+    sample = [o for o in objects.values() if "head" not in o.probes and not o.errors][:settings.sample_size * 4]
     if content:
         heads = await asyncio.gather(*(_head(s3, bucket.name, o, limit) for o in sample))
     else:
@@ -206,8 +207,9 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
         media = _zones_of(integ, ("exif_orientation", "mp4_format"))
         for prefix in dict.fromkeys(integ.zone(z).prefix for z in media):
             under = [o for k, o in objects.items() if k.startswith(prefix)]
-            images = [o for o in under if o.key.lower().endswith(exif.IMAGE_SUFFIXES)][:settings.sample_size]
-            videos = [o for o in under if o.key.lower().endswith(".mp4")][:settings.sample_size]
+            images = [o for o in under if o.key.lower().endswith(exif.IMAGE_SUFFIXES)
+                      and "exif" not in o.probes][:settings.sample_size]
+            videos = [o for o in under if o.key.lower().endswith(".mp4") and "mp4" not in o.probes][:settings.sample_size]
             if not content:
                 objects.update({o.key: dataclasses.replace(o, errors=o.errors + (_not_read("GetObject"),))
                                 for o in images + videos})
@@ -218,12 +220,15 @@ async def probe_objects(acct: AccountSession, bucket: BucketState, integrations:
     objects.update({o.key: o for o in probed})
 
     for integ in integrations:
-        for zname in _zones_of(integ, ("tenyks_layout", "coco_format")):
+        for zname in _zones_of(integ, ("tenyks_layout", "coco_format", "zone_images")):
+            z = integ.zone(zname)
+            if f"listing:{z.prefix}" in blobs and all(f"coco:{k}" in blobs for k in z.files.values()):
+                continue  # already read for another integration of the bucket
             listings, blobs, errors = await _probe_layout(s3, bucket, integ.zone(zname), settings, limit,
                                                           listings, blobs, errors, content)
 
     if any(_uses(i, ("mrxs_list", "mrxs_companion")) for i in integrations):
-        slides = [o for k, o in objects.items() if k.lower().endswith(".mrxs")]
+        slides = [o for k, o in objects.items() if k.lower().endswith(".mrxs") and "mirax" not in o.probes]
 
         async def companion(o: ObjectState) -> ObjectState:
             folder = o.key[: -len(".mrxs")] + "/"
@@ -270,6 +275,7 @@ async def _probe_layout(s3: Any, bucket: BucketState, zone: Zone, settings: Scan
         listings.append(Listing(prefix=images, keys_seen=len(keys), truncated=truncated))
         blobs[f"listing:{images}"] = {"keys": len(keys), "truncated": truncated,
                                       "images": sum(1 for k in keys if k.lower().endswith(exif.IMAGE_SUFFIXES)),
+                                      "videos": sum(1 for k in keys if k.lower().endswith(".mp4")),
                                       "examples": keys[:5]}
     for role, key in zone.files.items():
         blobs[f"coco:{key}"] = (await _coco(s3, bucket, key, role, images, present, truncated, limit) if content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from auditor.collect.calls import Failed, RepeatedToken, call
 from auditor.collect.session import SessionFactory, open_account
@@ -15,7 +16,11 @@ READS = ("organizations:ListAccounts",)
 
 async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit: asyncio.Semaphore,
                           session_factory: SessionFactory) -> tuple[list[AccountConfig], list[SkippedAccount]]:
-    """Active member accounts as AccountConfigs (assume ``role_name`` in each); suspended ones skipped."""
+    """Every active account of the organization as an AccountConfig; suspended ones skipped.
+
+    The account whose credentials list the organization (the management or delegated-administrator
+    account) is scanned with those credentials; every other one through ``role_name``, which exists in the
+    member accounts (as OrganizationAccountAccessRole does) but need not in the management account."""
     base = AccountConfig(name="organization", profile=org.profile, role_arn=org.role_arn,
                          endpoint_url=org.endpoint_url, regions=org.regions)
     try:
@@ -25,6 +30,7 @@ async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit
     accounts: list[AccountConfig] = []
     skipped: list[SkippedAccount] = []
     try:
+        own = await _own_account(acct, limit)
         client = await acct.client("organizations")
         token = None
         pages = RepeatedToken("ListAccounts", "NextToken")
@@ -45,6 +51,9 @@ async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit
                     skipped.append(SkippedAccount(name=account_id, account_id=account_id,
                                                   reason=f"account {a.get('Name', account_id)} is {status.lower()}"))
                     continue
+                if account_id == own:
+                    accounts.append(dataclasses.replace(base, name=account_id))
+                    continue
                 accounts.append(AccountConfig(
                     name=account_id, profile=org.profile,
                     role_arn=f"arn:aws:iam::{account_id}:role/{org.role_name}", external_id=org.external_id,
@@ -60,3 +69,12 @@ async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit
     finally:
         await acct.aclose()
     return accounts, skipped
+
+
+async def _own_account(acct, limit: asyncio.Semaphore) -> str | None:
+    """The id of the account the organization's credentials belong to (None: unknown; every account is then
+    reached through the member role)."""
+    sts = await acct.client("sts")
+    resp, err = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
+    account = resp.get("Account") if err is None and isinstance(resp, dict) else None
+    return account if isinstance(account, str) and account else None

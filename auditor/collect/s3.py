@@ -114,6 +114,10 @@ async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str,
         "GetBucketOwnershipControls": s3.get_bucket_ownership_controls(Bucket=name),
         "GetBucketVersioning": s3.get_bucket_versioning(Bucket=name),
     }
+    if "public-access-block" in acct.unsupported:  # not asked: recorded as the provider lacking it
+        calls.pop("GetPublicAccessBlock").close()
+        errors.append(ApiError("GetPublicAccessBlock", "NotSupported",
+                               f"provider {acct.config.provider} has no Block Public Access"))
     prefixes = sample_prefixes(integrations)
     results, (objects, listings, list_errors) = await asyncio.gather(
         asyncio.gather(*(read_setting(api, aw, limit) for api, aw in calls.items())),
@@ -137,7 +141,7 @@ async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str,
             policy = None
     cors = got["GetBucketCors"]
     enc = got["GetBucketEncryption"]
-    pab = got["GetPublicAccessBlock"]
+    pab = got.get("GetPublicAccessBlock")
     own = got["GetBucketOwnershipControls"]
     ver = got["GetBucketVersioning"]
     return BucketState(

@@ -18,7 +18,7 @@ from auditor.errors import AssumeRoleError
 # Services each provider lacks (recorded on the snapshot as ``unsupported``).
 UNSUPPORTED = {
     "aws": (),
-    "wasabi": ("kms", "s3control"),
+    "wasabi": ("kms", "s3control", "public-access-block"),  # no Block Public Access, bucket or account
     "s3-compatible": ("iam", "kms", "s3control", "sts"),
 }
 

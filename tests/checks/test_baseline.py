@@ -86,6 +86,16 @@ def test_s3_star_lists_every_extra_action():
     assert f.evidence["wildcard_statements"]
 
 
+def test_three_actions_are_not_reported_as_s3_star():
+    # V7's own identity policy is assumed to allow everything: that assumption is not a grant in this account.
+    f = one(with_v7(policy(v7_grant(action=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]))),
+            "baseline.vendor-excess-privilege")
+    assert f.status == Status.FAIL
+    assert "s3:*" not in f.message, f.message
+    assert "wildcard_statements" not in f.evidence
+    assert {e["action"] for e in f.evidence["extra"]} == {"s3:PutObject", "s3:DeleteObject"}
+
+
 def test_get_star_grants_acl_reads_beyond_read_only():
     f = one(with_v7(policy(v7_grant(action="s3:Get*"))), "baseline.vendor-excess-privilege")
     assert f.status == Status.FAIL

@@ -122,3 +122,52 @@ def test_permission_boundary_limits_the_role():
 
 def test_bucket_name_charset():
     assert one(snap(name="nexus.assets"), "datature.bucket-name").status == Status.FAIL
+
+
+def test_external_id_message_is_true_when_the_id_matches_but_the_principal_does_not():
+    other = "arn:aws:iam::277710232653:role/ext-someone-else"
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": other},
+                    "Condition": {"StringEquals": {"sts:ExternalId": DATATURE_EXTERNAL_ID}}})
+    f = one(snap(trust, vendor_principal=DATATURE_PRINCIPAL, external_id=DATATURE_EXTERNAL_ID), "datature.external-id")
+    assert f.status == Status.FAIL
+    assert "not the configured" not in f.message, f.message
+    assert DATATURE_PRINCIPAL in f.message
+    # A different id is still reported as such.
+    f = one(snap(trust, vendor_principal=other, external_id="another-id"), "datature.external-id")
+    assert "not the configured 'another-id'" in f.message, f.message
+
+
+def test_bucket_name_message_quotes_the_guide():
+    f = one(snap(name="nexus.assets"), "datature.bucket-name")
+    assert "no use of special characters" in f.message, f.message
+    assert "will not work" not in f.message  # the guide says "should follow"
+
+
+def test_listing_without_an_s3_prefix_limit_is_excess():
+    # The guide's policy limits listing to the folder prefix: it is least privilege.
+    f = one(snap(), "baseline.vendor-excess-privilege")
+    assert f.status == Status.PASS, f.message
+    unlimited = policy({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{B}"},
+                       DOC_IDENTITY["Statement"][1])
+    f = one(snap(identity=unlimited), "baseline.vendor-excess-privilege")
+    assert f.status == Status.FAIL, f.message
+    listing = [e for e in f.evidence["extra"] if e["action"] == "s3:ListBucket"]
+    assert listing and listing[0]["category"] == "outside scope"
+    assert "s3:prefix" in f.message
+    assert '"s3:prefix": "images/*"' in f.remediation
+
+
+def test_a_folder_prefix_that_holds_no_images_is_reported():
+    import dataclasses
+
+    s = snap()
+    acct = s.accounts[0]
+    listing = {"keys": 2, "truncated": False, "images": 0, "examples": ["images/readme.txt", "images/x.csv"]}
+    b = dataclasses.replace(acct.buckets[0], blobs={"listing:images/": listing})
+    s = dataclasses.replace(s, accounts=(dataclasses.replace(acct, buckets=(b,)),))
+    f = one(s, "datature.prefix-images")
+    assert f.status == Status.FAIL, f.message
+    assert "images/" in f.message
+    with_images = dataclasses.replace(b, blobs={"listing:images/": {**listing, "images": 2}})
+    s = dataclasses.replace(s, accounts=(dataclasses.replace(acct, buckets=(with_images,)),))
+    assert one(s, "datature.prefix-images").status == Status.PASS

@@ -149,3 +149,38 @@ def test_a_check_that_breaks_gives_unknown_for_its_rule_only(monkeypatch):
     assert got["baseline.tls-only"].status == Status.UNKNOWN
     assert "tls_only check failed (KeyError" in got["baseline.tls-only"].message
     assert got["baseline.cors-wildcard-origin"].status == Status.PASS
+
+
+def test_a_v7_principal_in_a_wasabi_account_infers_v7_wasabi_never_v7_aws():
+    for principal in (V7_ROLE, V7_USER, "arn:aws:iam::258327614892:root"):
+        s = snapshot(account(bucket(B, policy=policy(grant(principal))), provider="wasabi"))
+        assert [i.vendor for i in infer_integrations(s, packs())] == ["v7-wasabi"], principal
+        assert not [f for f in run(s) if f.vendor == "v7-aws"], principal
+    # The AWS role named in a Wasabi bucket policy: V7 on Wasabi reads as its Wasabi user, which is not granted.
+    s = snapshot(account(bucket(B, policy=policy(grant(V7_ROLE))), provider="wasabi"))
+    (f,) = findings(s, "v7-wasabi.read-grant")
+    assert f.status == Status.FAIL and V7_USER in f.message
+    # And on AWS, V7's role.
+    s = snapshot(account(bucket(B, policy=policy(grant(V7_ROLE)))))
+    assert [i.vendor for i in infer_integrations(s, packs())] == ["v7-aws"]
+
+
+def test_rules_for_apis_wasabi_does_not_have_give_no_finding():
+    import dataclasses
+
+    from auditor.model import ObjectState
+
+    from .snap import ApiError
+
+    not_there = (ApiError("GetPublicAccessBlock", "NotSupported", "provider wasabi has no Block Public Access"),)
+    b = dataclasses.replace(bucket(B, policy=policy(grant(V7_USER)), errors=not_there),
+                            objects=(ObjectState(key="a.jpg", probes={"head": True}),))
+    s = snapshot(account(b, provider="wasabi",
+                         errors=(ApiError("GetAccountPublicAccessBlock", "NotSupported", "no S3 Control API"),
+                                 ApiError("DescribeKey", "NotSupported", "no KMS API")),
+                         unsupported=("kms", "s3control")))
+    got = {f.rule_id: f for f in run(s)}
+    assert "v7-wasabi.read-grant" in got
+    for rule in ("baseline.block-public-access", "baseline.object-kms"):
+        assert rule not in got, (rule, got.get(rule))
+    assert not [f for f in got.values() if f.status == Status.UNKNOWN], [f.message for f in got.values()]

@@ -113,7 +113,7 @@ def test_names_metadata_cors_versioning_and_tls_on_a_scanned_estate(moto, aws):
         s3.put_object(Bucket="tenyks-data2", Key=key, Body=b"{}")
     s3.put_bucket_versioning(Bucket="tenyks-rw", VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_cors(Bucket="tenyks-rw", CORSConfiguration={"CORSRules": [
-        {"AllowedMethods": ["GET"], "AllowedOrigins": ["https://app.tenyks.ai"]}]})
+        {"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}]})  # §3.3
     for user, data, meta in (("tenyks-one", "tenyks-rw", "tenyks-rw"), ("tenyks-two", "tenyks-data2", "tenyks-meta2")):
         iam.create_user(UserName=user)
         iam.create_access_key(UserName=user)
@@ -129,10 +129,16 @@ def test_names_metadata_cors_versioning_and_tls_on_a_scanned_estate(moto, aws):
          "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"],
          "Condition": {"Bool": {"aws:SecureTransport": "false"}}}))
 
-    found = _scan(moto.endpoint, """
+    found = _scan(moto.endpoint, f"""
+[[accounts]]
+name = "wasabi"
+provider = "wasabi"
+endpoint_url = "{moto.endpoint}"
+buckets = ["wasabi.*"]
+
 [[integrations]]
 vendor = "v7-wasabi"
-account = "main"
+account = "wasabi"
 bucket = "wasabi.slides"
 
 [[integrations]]
@@ -231,3 +237,48 @@ images_dir = "images"
     # What does not rest on IAM is still decided.
     assert _only(found, "datature.bucket-name", "nexus-assets").status == Status.PASS
     assert _only(found, "redbrick.cors", "dicom-studies").status == Status.FAIL
+
+
+def test_a_wasabi_account_gets_v7_wasabi_and_no_rule_for_apis_wasabi_lacks(moto, aws):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="wasabi-slides")
+    s3.put_object(Bucket="wasabi-slides", Key="a.jpg", Body=b"x")
+    # V7's AWS role in a Wasabi bucket: V7 on Wasabi (whose user then lacks the grant), never v7-aws.
+    s3.put_bucket_policy(Bucket="wasabi-slides", Policy=_policy(
+        {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::wasabi-slides/*"}))
+    config = parse_config(f'[[accounts]]\nname = "w"\nprovider = "wasabi"\nendpoint_url = "{moto.endpoint}"\n')
+    _, result = run_scan(config)
+    ids = {f.rule_id for f in result.findings}
+    assert "v7-wasabi.read-grant" in ids and not any(i.startswith("v7-aws.") for i in ids), sorted(ids)
+    assert "baseline.block-public-access" not in ids and "baseline.object-kms" not in ids
+    assert not [f for f in result.findings if f.status == Status.UNKNOWN], \
+        [(f.rule_id, f.message) for f in result.findings if f.status == Status.UNKNOWN]
+    assert not result.failed_calls, result.failed_calls
+
+
+def test_an_inferred_v7_integration_is_collected_like_a_configured_one(moto, aws):
+    from auditor.scan import exit_status
+
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="path-slides")
+    for key in ("cases/biopsy-1.mrxs", "cases/biopsy-1/Data0000.dat", "cases/biopsy-1/Index.dat", "cases/a.jpg"):
+        s3.put_object(Bucket="path-slides", Key=key, Body=b"x")
+    s3.put_bucket_policy(Bucket="path-slides", Policy=_policy(
+        {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::path-slides/*"},
+        {"Sid": "DarwinListMirax", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:ListBucket",
+         "Resource": "arn:aws:s3:::path-slides"}))
+    s3.put_bucket_cors(Bucket="path-slides", CORSConfiguration={"CORSRules": [
+        {"AllowedHeaders": ["*"], "AllowedMethods": ["GET"], "AllowedOrigins": ["https://darwin.v7labs.com"]}]})
+    s3.put_public_access_block(Bucket="path-slides", PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    found = _scan(moto.endpoint, "")  # no [[integrations]]: V7 is inferred from the bucket policy
+    companion = _only(found, "v7-aws.mrxs-companion", "path-slides")
+    assert companion.inferred and companion.status == Status.PASS, companion.message
+    # The sampled objects were read as for a configured integration (HeadObject: their encryption).
+    kms = _only(found, "baseline.object-kms", "path-slides")
+    assert kms.status == Status.PASS and kms.evidence["objects_checked"] >= 4, kms.message
+    unknown = [(f.rule_id, f.message) for f in found.values() if f.status == Status.UNKNOWN]
+    assert not unknown, unknown
+    assert exit_status(list(found.values())) != 3

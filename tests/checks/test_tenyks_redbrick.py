@@ -176,3 +176,69 @@ def test_separate_metadata_bucket_gets_baseline_checks_for_what_tenyks_may_do_th
     assert one(s, "baseline.versioning-with-delete").bucket == "cats-meta"
     grant = one(s, "tenyks.metadata-grant")
     assert (grant.bucket, grant.status) == ("cats-meta", Status.PASS)
+
+
+# ----------------------------------------------------------------------------- CORS as the guides write it
+
+# 003_6b5f075097d26312.txt §3.3, verbatim.
+TENYKS_CORS = {"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": []}
+FULL = {"Sid": "tenyksFullBucketAccess", "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:DeleteObject", "s3:PutObject", "s3:ListBucket"],
+        "Resource": [f"arn:aws:s3:::{B}/*", f"arn:aws:s3:::{B}"]}
+
+
+def test_tenyks_metadata_cors_passes_only_for_get_from_any_origin():
+    ok = one(tenyks(FULL, mode="read-write", cors=(TENYKS_CORS,)), "tenyks.metadata-cors")
+    assert ok.status == Status.PASS, ok.message
+    assert "any origin" in ok.message
+    # A rule for one origin is not what §3.3 asks for, and the message must not say "any origin" of it.
+    one_origin = {**TENYKS_CORS, "AllowedOrigins": ["https://app.tenyks.ai"]}
+    f = one(tenyks(FULL, mode="read-write", cors=(one_origin,)), "tenyks.metadata-cors")
+    assert f.status == Status.FAIL, f.message
+    assert "https://app.tenyks.ai" in f.message and "'*'" in f.message
+    assert '"AllowedOrigins": [\n        "*"' in f.remediation
+    # "*" for PUT only does not let a browser GET.
+    put_only = {**TENYKS_CORS, "AllowedMethods": ["PUT"]}
+    assert one(tenyks(FULL, mode="read-write", cors=(put_only,)), "tenyks.metadata-cors").status == Status.FAIL
+
+
+# 004_6c1e438ca6750c28.txt "S3 Bucket Settings", verbatim.
+REDBRICK_CORS = {"AllowedHeaders": ["*"], "AllowedMethods": ["PUT", "POST", "DELETE", "GET"], "AllowedOrigins": ["*"],
+                 "ExposeHeaders": ["x-amz-server-side-encryption", "x-amz-request-id", "x-amz-id-2"],
+                 "MaxAgeSeconds": 3000}
+
+
+def redbrick_cors(*rules):
+    u = user("redbrick-annotator", DOC)
+    return snapshot(account(bucket(R, keys=("studies/p1/ct.dcm",), cors=tuple(rules)), users=(u,)),
+                    integrations=(integ("redbrick", R, user="redbrick-annotator"),))
+
+
+def test_redbrick_cors_is_the_guide_s_rule():
+    f = one(redbrick_cors(REDBRICK_CORS), "redbrick.cors")
+    assert f.status == Status.PASS, f.message
+    assert "app.redbrickai.com" not in f.message + (f.remediation or "")
+    # An origin the guide never names is not the guide's rule.
+    app_only = {**REDBRICK_CORS, "AllowedOrigins": ["https://app.redbrickai.com"]}
+    f = one(redbrick_cors(app_only), "redbrick.cors")
+    assert f.status == Status.FAIL, f.message
+    assert '"AllowedOrigins": [\n        "*"' in f.remediation
+    # AllowedHeaders "*" is part of the rule: without it a browser's PUT preflight with its headers is refused.
+    no_headers = {k: v for k, v in REDBRICK_CORS.items() if k != "AllowedHeaders"}
+    f = one(redbrick_cors(no_headers), "redbrick.cors")
+    assert f.status == Status.FAIL and "AllowedHeaders" in f.message, f.message
+
+
+def test_redbrick_cors_max_age_is_advisory():
+    f = one(redbrick_cors({k: v for k, v in REDBRICK_CORS.items() if k != "MaxAgeSeconds"}), "redbrick.cors")
+    assert f.status == Status.PASS, f.message
+    assert "MaxAgeSeconds" in f.message and "3000" in f.message
+    assert f.evidence["max_age"] == {"guide": 3000, "configured": None}
+    assert "MaxAgeSeconds" not in one(redbrick_cors(REDBRICK_CORS), "redbrick.cors").message
+
+
+def test_cors_message_keeps_the_case_of_methods_headers_and_origins():
+    f = one(redbrick_cors({**REDBRICK_CORS, "AllowedMethods": ["GET"], "ExposeHeaders": []}), "redbrick.cors")
+    assert f.status == Status.FAIL
+    assert f.message.startswith("No CORS rule allows PUT, POST, DELETE from any origin"), f.message
+    assert "x-amz-request-id" in f.message

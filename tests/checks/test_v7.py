@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from auditor.model import KeyState, Status
+from auditor.model import KeyState, ObjectState, Status
 
 from .snap import (
     ACCT,
@@ -161,6 +163,26 @@ def test_mrxs_list_passes_with_list_bucket_and_checks_the_slide_folder():
     wrong_folder = policy(grant(), grant(action="s3:ListBucket", resource=f"arn:aws:s3:::{B}",
                                          Condition={"StringLike": {"s3:prefix": "other/*"}}))
     assert one(v7(wrong_folder, keys=keys), "v7-aws.mrxs-list").status == Status.FAIL
+
+
+def _slide(files, slidedat):
+    return ObjectState(key="slides/case-1.mrxs", probes={"mirax": {"folder": "slides/case-1/", "files": files,
+                                                                    "truncated": False, "slidedat": slidedat}})
+
+
+def test_mrxs_companion_needs_the_matching_folder_not_a_file_the_guides_never_name():
+    # 000/001: ".mrxs files come with a folder with a matching name which contains additional image data across
+    # multiple files" -- nothing about which files.
+    b = bucket(B, policy=DOC_READ_ONLY)
+    ok = snapshot(account(dataclasses.replace(b, objects=(_slide(3, False),))),
+                  integrations=(integ("v7-aws", B),))
+    f = one(ok, "v7-aws.mrxs-companion")
+    assert f.status == Status.PASS, f.message
+    assert "Slidedat" not in f.message
+    empty = snapshot(account(dataclasses.replace(b, objects=(_slide(0, False),))),
+                     integrations=(integ("v7-aws", B),))
+    f = one(empty, "v7-aws.mrxs-companion")
+    assert f.status == Status.FAIL and "slides/case-1/" in f.message and "Slidedat" not in f.message
 
 
 # ----------------------------------------------------------------------------- KMS

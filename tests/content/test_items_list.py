@@ -35,6 +35,24 @@ def test_items_list_for_a_root_folder(moto, aws, tmp_path, capsys):
     assert [(d["name"], len(d["items"])) for d in series] == [("studies/p00", 350), ("studies/p01", 350), ("studies/p02", 350)]
 
 
+def test_items_list_prefix_is_a_folder_not_the_start_of_a_name(moto, aws, tmp_path):
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="dicom-prefix")
+    for key in ("studies/p1/ct.dcm", "studies-old/p1/ct.dcm", "studiesX.dcm"):
+        s3.put_object(Bucket="dicom-prefix", Key=key, Body=b"")
+    out = tmp_path / "items.json"
+    for prefix in ("studies", "studies/", "/studies/"):
+        assert main(["items-list", "--bucket", "dicom-prefix", "--prefix", prefix, "--endpoint-url", moto.endpoint,
+                     "--output", str(out), "--quiet"]) == 0
+        assert [d["name"] for d in json.loads(out.read_text())] == ["studies/p1/ct.dcm"], prefix
+    config = tmp_path / "auditor.toml"
+    config.write_text(f'[[accounts]]\nname = "main"\nendpoint_url = "{moto.endpoint}"\n'
+                      '[[integrations]]\nvendor = "redbrick"\naccount = "main"\nbucket = "dicom-prefix"\n'
+                      'user = "rb"\n')
+    assert main(["items-list", "--config", str(config), "--prefix", "studies", "--output", str(out), "--quiet"]) == 0
+    assert [d["name"] for d in json.loads(out.read_text())] == ["studies/p1/ct.dcm"]
+
+
 def test_items_list_errors_are_clear_and_write_nothing(moto, tmp_path, capsys):
     out = tmp_path / "items.json"
     code = main(["items-list", "--bucket", "no-such-bucket", "--endpoint-url", moto.endpoint, "--output", str(out), "--quiet"])

@@ -236,3 +236,68 @@ endpoint_url = "{url}"
     err = odd.error("ListBuckets")
     assert err is not None and err.code == "MalformedResponse" and "no name" in err.message
     assert snap.accounts[0].error("ListBuckets") is None
+
+
+def _organization(aws):
+    org = aws("organizations")
+    org.create_organization(FeatureSet="ALL")  # the caller's account (moto's 123456789012) is the management one
+    return [org.create_account(AccountName=n, Email=f"{n}@example.com")["CreateAccountStatus"]["AccountId"]
+            for n in ("dev", "prod")]
+
+
+def test_organization_alone_scans_the_management_account_and_every_member(moto, aws):
+    members = _organization(aws)
+    for name in ("mgmt-a", "mgmt-b", "mgmt-c"):
+        aws("s3").create_bucket(Bucket=name)
+    # The member role exists only in the members (as OrganizationAccountAccessRole does): assuming it in the
+    # management account is refused. The management account is scanned with the organization's own credentials.
+    proxy = FaultProxy(moto.endpoint, [Fault(lambda r: r.method == "POST", status=403, code="AccessDenied",
+                                             body_contains=f"{ACCOUNT}%3Arole%2FAuditReadOnly".encode())])
+    url = proxy.start()
+    try:
+        snap = collect(parse_config(f'[organization]\nrole_name = "AuditReadOnly"\nendpoint_url = "{url}"\n'))
+    finally:
+        proxy.stop()
+    assert sorted(a.account_id for a in snap.accounts) == sorted([ACCOUNT, *members]), snap.skipped
+    assert not snap.skipped
+    (mgmt,) = [a for a in snap.accounts if a.account_id == ACCOUNT]
+    assert sorted(b.name for b in mgmt.buckets) == ["mgmt-a", "mgmt-b", "mgmt-c"]
+
+
+def test_an_account_listed_twice_is_collected_once(moto, aws):
+    from auditor.scan import evaluate_snapshot
+
+    members = _organization(aws)
+    s3 = aws("s3")
+    for name in ("mgmt-a", "mgmt-b", "mgmt-c"):
+        s3.create_bucket(Bucket=name)
+    s3.put_bucket_policy(Bucket="mgmt-a", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::258327614892:role/external_s3"},
+         "Action": "s3:GetObject", "Resource": "arn:aws:s3:::mgmt-a/*"}]}))
+    # The management account is listed as [[accounts]] (twice, under two labels) and again by the organization.
+    config = parse_config(f"""
+[[accounts]]
+name = "mgmt"
+endpoint_url = "{moto.endpoint}"
+
+[[accounts]]
+name = "mgmt-again"
+endpoint_url = "{moto.endpoint}"
+
+[[integrations]]
+vendor = "v7-aws"
+account = "mgmt-again"
+bucket = "mgmt-a"
+
+[organization]
+role_name = "AuditReadOnly"
+endpoint_url = "{moto.endpoint}"
+""")
+    snap = collect(config)
+    ids = [a.account_id for a in snap.accounts]
+    assert sorted(ids) == sorted([ACCOUNT, *members]), ids
+    result = evaluate_snapshot(snap, config.rule_packs())
+    assert result.buckets == 3
+    # The integration named the account by its other label: it is still checked, once.
+    grants = [f for f in result.findings if f.rule_id == "v7-aws.read-grant"]
+    assert [(f.bucket, f.status, f.inferred) for f in grants] == [("mgmt-a", Status.PASS, False)]

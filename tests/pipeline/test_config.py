@@ -106,3 +106,53 @@ def test_suppression_rule_may_be_an_id_or_a_glob():
     for rule in ("baseline.tls-only", "baseline.*", "v7-*.cors"):
         config = parse_config(f"[[suppress]]\nrule = '{rule}'\nreason = 'accepted risk'\n")
         assert config.suppressions[0].rule == rule
+
+
+DATATURE_RW = """
+[[accounts]]
+name = "prod"
+
+[[integrations]]
+vendor = "datature"
+account = "prod"
+bucket = "assets"
+mode = "read-write"
+role_arn = "arn:aws:iam::111122223333:role/datature-nexus"
+"""
+
+
+def test_a_mode_the_vendor_does_not_offer_is_a_config_error():
+    # Datature's guide: "the access is read-only".
+    with pytest.raises(ConfigError) as err:
+        parse_config(DATATURE_RW, "auditor.toml")
+    message = str(err.value)
+    assert message.startswith("auditor.toml:9: integrations[0].mode: datature offers no read-write mode"), message
+    assert "read-only" in message.split(" — ", 1)[1] and "\n" not in message
+
+
+def test_check_mode_the_vendor_does_not_offer_is_one_line_and_exit_2(capsys):
+    from auditor.cli import main
+
+    code = main(["check", "datature", "s3://assets", "--mode", "read-write", "--role-arn",
+                 "arn:aws:iam::111122223333:role/datature-nexus", "--endpoint-url", "http://127.0.0.1:9", "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "--mode" in err and "datature offers no read-write mode" in err, err
+
+
+def test_profile_modes_are_those_the_guides_offer():
+    from auditor.rulepack import load_packs
+
+    modes = {p.vendor.id: p.vendor.modes for p in load_packs() if p.vendor.access}
+    assert modes["datature"] == ("read-only",)
+    for vendor in ("v7-aws", "v7-wasabi", "tenyks", "redbrick"):  # read-write / metadata / annotation storage
+        assert modes[vendor] == ("read-only", "read-write"), vendor
+
+
+def test_a_vendor_on_a_provider_it_does_not_support_is_a_config_error():
+    text = ('[[accounts]]\nname = "w"\nprovider = "wasabi"\n'
+            '[[integrations]]\nvendor = "v7-aws"\naccount = "w"\nbucket = "slides"\n')
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "auditor.toml")
+    message = str(err.value)
+    assert "integrations[0].vendor" in message and "wasabi" in message and "v7-wasabi" in message, message
