@@ -79,9 +79,9 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
         acct, account_id = got
         # An id of its own: from STS, or configured. A provider without STS (and no account_id) gives every
         # account the same placeholder, which says nothing about which account it is.
-        known = "sts" not in acct.unsupported or acct_conf.account_id
+        identified = "sts" not in acct.unsupported or bool(acct_conf.account_id)
         # The same account through the same endpoint, as the same provider and with the same buckets: one scan.
-        key = ((account_id, acct_conf.endpoint_url, acct_conf.provider, acct_conf.buckets) if known
+        key = ((account_id, acct_conf.endpoint_url, acct_conf.provider, acct_conf.buckets) if identified
                else (acct_conf.name,))
         if key in first:
             alias[acct_conf.name] = first[key]

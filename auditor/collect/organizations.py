@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from auditor.collect.calls import Failed, RepeatedToken, call
+from auditor.collect.calls import Failed, Ok, RepeatedToken, call
 from auditor.collect.session import SessionFactory, open_account
 from auditor.config import AccountConfig, OrganizationConfig, ScanSettings
 from auditor.errors import AuditorError
@@ -75,6 +75,7 @@ async def _own_account(acct, limit: asyncio.Semaphore) -> str | None:
     """The id of the account the organization's credentials belong to (None: unknown; every account is then
     reached through the member role)."""
     sts = await acct.client("sts")
-    resp, err = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
-    account = resp.get("Account") if err is None and isinstance(resp, dict) else None
+    result = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
+    resp = result.value if isinstance(result, Ok) else None
+    account = resp.get("Account") if isinstance(resp, dict) else None
     return account if isinstance(account, str) and account else None
