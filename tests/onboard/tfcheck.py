@@ -29,13 +29,18 @@ def unquote(value: Any) -> Any:
 
 
 def unescaped_templates(text: str) -> list[str]:
-    """Template sequences Terraform would interpret: ``${`` not written ``$${``, ``%{`` not written ``%%{``."""
+    """Template sequences Terraform would interpret, scanning as HCL does: ``$${`` and ``%%{`` are literal
+    ``${`` and ``%{``; any other ``${`` or ``%{`` starts a template sequence."""
     out = []
-    for seq, esc in (("${", "$${"), ("%{", "%%{")):
-        rest = text.replace(esc, "")
-        if seq in rest:
-            i = rest.index(seq)
-            out.append(rest[max(0, i - 30):i + 30])
+    i = 0
+    while i < len(text):
+        if text.startswith(("$${", "%%{"), i):
+            i += 3
+        elif text.startswith(("${", "%{"), i):
+            out.append(text[max(0, i - 30):i + 30])
+            i += 2
+        else:
+            i += 1
     return out
 
 
