@@ -1,11 +1,14 @@
-"""``auditor plan``: the least-privilege changes that make one bucket ready for one vendor.
+"""``auditor plan``: the least-privilege changes that make one integration ready, on every bucket it reaches.
 
-The plan is computed from the snapshot and the findings of a scan of that bucket: only what
-fails gets a change. Every existing bucket-policy statement, key-policy statement and CORS
-rule is kept verbatim — except statements that name only the vendor's principal, which are
-replaced by the least-privilege ones the vendor's guide asks for ("tightened"). Each change
-comes as the resulting JSON document, the ``aws`` CLI command and a Terraform snippet, with a
-readable diff against the current state. Nothing is ever written to the account.
+The plan is computed from the snapshot and the findings of a scan of those buckets: only what
+fails gets a change, and a change only ever narrows. Grants come from :mod:`auditor.narrow`: a
+statement that gives the vendor more than its mode needs is cut down to the vendor's part of what
+the guide asks for (keeping its conditions), what the vendor still lacks is granted exactly, and
+every statement, CORS rule and trust entry that does not concern the vendor is kept verbatim. A
+trust keeps the vendor principal it names unless one is given; none is ever guessed. Each change
+comes as the resulting JSON document, the ``aws`` CLI command and Terraform (with ``import``
+blocks for what exists), with a readable diff against the current state. Nothing is ever
+written to the account.
 """
 
 from __future__ import annotations
@@ -13,29 +16,37 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor import narrow
 from auditor import remediation as rem
+from auditor import terraform as tf
 from auditor.model import AccountState, BucketState, Finding, Integration, Snapshot, Status
 from auditor.profile import VendorProfile, render
 
 BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+WASABI_S3 = "https://s3.wasabisys.com"
+CORS_FIELDS = (("ID", "id"), ("AllowedHeaders", "allowed_headers"), ("AllowedMethods", "allowed_methods"),
+               ("AllowedOrigins", "allowed_origins"), ("ExposeHeaders", "expose_headers"),
+               ("MaxAgeSeconds", "max_age_seconds"))
 
 
 @dataclass
 class Change:
-    kind: str  # bucket-policy | cors | key-policy | trust-policy | role-policy | user-policy | access-key | public-access-block | versioning
+    kind: str  # bucket-policy | cors | key-policy | trust-policy | role-policy | user-policy | policy-attachment |
+    # group-membership | user | access-key | public-access-block | versioning
     resource: str
     title: str
     before: Any = None
     after: Any = None
     cli: list[str] = field(default_factory=list)
-    terraform: str = ""
+    terraform: str = ""  # this change's resource in plan.tf (set when the plan is complete)
     fixes: list[str] = field(default_factory=list)  # rule ids this change addresses
+    tf: tf.Resource | None = field(default=None, repr=False)
+    tf_note: str = ""  # what Terraform cannot do here, with the command that does it
 
     def diff(self) -> str:
         if self.before is None and self.after is None:
@@ -57,6 +68,9 @@ class Plan:
     mode: str
     changes: list[Change] = field(default_factory=list)
     manual: list[str] = field(default_factory=list)  # steps a tool cannot do for you, with the reason
+    region: str = "us-east-1"
+    endpoint: str | None = None
+    provider: str = "aws"
 
     def to_json(self) -> dict[str, Any]:
         return {"vendor": self.vendor, "bucket": self.bucket, "mode": self.mode,
@@ -69,92 +83,51 @@ class Plan:
             lines.extend(c.cli)
             lines.append("")
         for m in self.manual:
-            lines.append(f"# MANUAL: {m}")
+            lines.extend(f"# MANUAL: {line}" if i == 0 else f"#   {line}" for i, line in enumerate(m.splitlines()))
         return "\n".join(lines).rstrip() + "\n"
 
+    def resources(self) -> list[tf.Resource]:
+        """One Terraform resource per real resource: two changes to one bucket policy are one resource (its final
+        document), imported when it existed before the first."""
+        merged: dict[tuple[str, str], tf.Resource] = {}
+        for c in self.changes:
+            if c.tf is None:
+                continue
+            key = (c.tf.type, c.tf.key)
+            if key in merged:
+                m = merged[key]
+                m.body = list(c.tf.body)
+                m.comment = f"{m.comment}\n{c.tf.comment}".strip()
+            else:
+                merged[key] = tf.Resource(c.tf.type, c.tf.hint, c.tf.key, list(c.tf.body), c.tf.import_id,
+                                          c.tf.comment)
+        return list(merged.values())
+
     def terraform(self) -> str:
-        return "\n\n".join(c.terraform for c in self.changes if c.terraform) + "\n"
+        notes = [c.tf_note for c in self.changes if c.tf_note]
+        if notes:
+            notes = ["Not expressed as resources above (Terraform would have to manage what it removes); "
+                     "plan.sh runs them:"] + [f"  {n}" for n in notes]
+        return tf.render(self.resources(), region=self.region, endpoint=self.endpoint, provider=self.provider,
+                         notes=notes)
+
+    def finish(self) -> None:
+        """Fill each change's ``terraform`` with its resource as plan.tf writes it."""
+        resources = self.resources()
+        tf.name_resources(resources)
+        tf.resolve(resources)
+        text = {(r.type, r.key): tf.resource_text(r) for r in resources}
+        for c in self.changes:
+            c.terraform = text.get((c.tf.type, c.tf.key), "") if c.tf else (f"# {c.tf_note}" if c.tf_note else "")
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _tf_name(text: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9_]", "_", text).strip("_") or "x"
-
-
-def _heredoc(doc: Any) -> str:
-    return "<<-EOT\n" + json.dumps(doc, indent=2) + "\nEOT"
-
-
-def _names_only(stmt: Mapping[str, Any], principals: set[str]) -> bool:
-    """A statement whose Principal is exactly the vendor's principal(s), and nothing else."""
-    p = stmt.get("Principal")
-    if not isinstance(p, Mapping) or set(p) != {"AWS"}:
-        return False
-    values = p["AWS"] if isinstance(p["AWS"], list) else [p["AWS"]]
-    return bool(values) and all(v in principals for v in values)
 
 
 def _with_endpoint(cmd: str, endpoint: str | None) -> str:
     if not endpoint or "--endpoint-url" in cmd:
         return cmd
     return cmd.replace("aws ", f"aws --endpoint-url {endpoint} ", 1)
-
-
-def _failing(findings: Sequence[Finding], *rule_ids: str) -> list[Finding]:
-    return [f for f in findings if f.rule_id in rule_ids and f.status == Status.FAIL]
-
-
-# ----------------------------------------------------------------------------- the plan
-
-
-def make_plan(snapshot: Snapshot, integration: Integration, findings: Sequence[Finding],
-               endpoint_url: str | None = None, rules: Sequence[Any] = ()) -> Plan:
-    """The changes that turn this bucket's failing findings for ``integration`` into passes.
-
-    Everything vendor-specific comes from the integration's profile (``[plan]``); ``rules`` are the
-    vendor's rules (their checks say which change fixes which rule).
-    """
-    account = next(a for a in snapshot.accounts if a.name == integration.account)
-    bucket = account.bucket(integration.bucket)
-    plan = Plan(integration.vendor, integration.bucket, integration.mode)
-    if bucket is None:
-        plan.manual.append(f"Bucket {integration.bucket} was not found in the account: create it first "
-                           f"(aws s3 mb s3://{integration.bucket}), then run plan again.")
-        return plan
-    profile = integration.profile
-    failing = {f.rule_id for f in findings if f.status == Status.FAIL}
-    if not rules:
-        from auditor.rulepack import load_packs
-
-        rules = [r for p in load_packs() if p.vendor.id == integration.vendor for r in p.rules]
-    by_check: dict[str, set[str]] = {}
-    for r in rules:
-        by_check.setdefault(r.check, set()).add(r.id)
-    if profile is not None:
-        ctx = _Ctx(plan, account, bucket, integration, profile, failing, by_check, findings)
-        if profile.access == "fixed-principal":
-            _plan_fixed(ctx)
-        elif profile.access == "assumed-role":
-            _plan_assumed(ctx)
-        elif profile.access == "iam-user":
-            _plan_user(ctx)
-        _plan_cors(ctx)
-        _plan_kms(ctx)
-    _plan_baseline(plan, account, bucket, integration, failing, findings, by_check)
-    for change in plan.changes:
-        change.cli = [_with_endpoint(c, endpoint_url) for c in change.cli]
-    if failing & by_check.get("bucket_name", set()):
-        plan.manual.append(f"Bucket names cannot change: create a bucket whose name passes "
-                           f"{', '.join(sorted(failing & by_check['bucket_name']))}, copy the data "
-                           f"(aws s3 sync s3://{bucket.name} s3://NEW-NAME) and run plan for the new bucket.")
-    leftover = sorted(failing - {r for c in plan.changes for r in c.fixes})
-    for rule in leftover:
-        f = next(x for x in findings if x.rule_id == rule and x.status == Status.FAIL)
-        if not any(rule.split(".")[1] in m for m in plan.manual):
-            plan.manual.append(f"{rule}: {f.message}")
-    return plan
 
 
 @dataclass
@@ -164,9 +137,18 @@ class _Ctx:
     bucket: BucketState
     integ: Integration
     profile: VendorProfile
-    failing: set[str]
-    by_check: dict[str, set[str]]
     findings: Sequence[Finding]
+    by_check: dict[str, set[str]]
+    finished_at: str | None
+    grants: narrow.GrantPlan | None = None  # the grant edits, when the plan makes any
+
+    @property
+    def failed(self) -> list[Finding]:
+        return [f for f in self.findings if f.status == Status.FAIL]
+
+    @property
+    def failing(self) -> set[str]:
+        return {f.rule_id for f in self.failed}
 
     def rules(self, *checks: str) -> set[str]:
         out: set[str] = set()
@@ -174,122 +156,297 @@ class _Ctx:
             out |= self.by_check.get(c, set())
         return out
 
+    def buckets_failing(self, rules: set[str]) -> list[str]:
+        """The buckets (of this integration) on which one of ``rules`` fails, in the integration's order."""
+        names = {f.bucket or self.bucket.name for f in self.failed if f.rule_id in rules}
+        return [b for b in self.integ.buckets() if b in names]
+
     def values(self) -> dict[str, Any]:
         return self.profile.plan_values(self.integ.options, self.bucket.name, self.integ.mode)
 
-    def no_statements(self, rules: set[str]) -> None:
-        """The profile proposes no statement for this mode: never an empty grant in place of the vendor's."""
-        failing = sorted(self.failing & rules)
+    def cite(self) -> str:
+        return self.profile.guide.cite() or self.profile.doc
+
+    def add(self, change: Change) -> None:
+        self.plan.changes.append(change)
+
+
+def make_plan(snapshot: Snapshot, integration: Integration, findings: Sequence[Finding],
+              endpoint_url: str | None = None, rules: Sequence[Any] = ()) -> Plan:
+    """The changes that turn the failing findings of ``integration`` (on every bucket it reaches) into passes.
+
+    Everything vendor-specific comes from the integration's profile (``[plan]``); ``rules`` are the
+    vendor's rules (their checks say which change fixes which rule).
+    """
+    account = next(a for a in snapshot.accounts if a.name == integration.account)
+    bucket = account.bucket(integration.bucket)
+    endpoint = endpoint_url or (WASABI_S3 if account.provider == "wasabi" else None)
+    plan = Plan(integration.vendor, integration.bucket, integration.mode,
+                region=(bucket.region if bucket else None) or "us-east-1", endpoint=endpoint_url,
+                provider=account.provider)
+    if bucket is None:
+        plan.manual.append(f"Bucket {integration.bucket} was not found in the account: create it first "
+                           f"(aws s3 mb s3://{integration.bucket}), then run plan again.")
+        return plan
+    profile = integration.profile
+    if not rules:
+        from auditor.rulepack import load_packs
+
+        rules = [r for p in load_packs() if p.vendor.id == integration.vendor for r in p.rules]
+    by_check: dict[str, set[str]] = {}
+    for r in rules:
+        by_check.setdefault(r.check, set()).add(r.id)
+    failing = {f.rule_id for f in findings if f.status == Status.FAIL}
+    ctx = None
+    if profile is not None:
+        ctx = _Ctx(plan, account, bucket, integration, profile, findings, by_check, snapshot.finished_at)
+        if profile.access == "iam-user":
+            _plan_user(ctx)
+        if profile.access == "assumed-role":
+            _plan_trust(ctx)
+        _plan_grants(ctx)
+        if profile.access == "iam-user":
+            _plan_access_key(ctx)
+        _plan_cors(ctx)
+        _plan_kms(ctx)
+    else:
+        ctx = _Ctx(plan, account, bucket, integration, None, findings, by_check, snapshot.finished_at)  # type: ignore[arg-type]
+    _plan_baseline(ctx)
+    for change in plan.changes:
+        change.cli = [_with_endpoint(c, endpoint_url or (endpoint if c.startswith("aws s3api") else None))
+                      for c in change.cli]
+    if failing & by_check.get("bucket_name", set()):
+        plan.manual.append(f"Bucket names cannot change: create a bucket whose name passes "
+                           f"{', '.join(sorted(failing & by_check['bucket_name']))}, copy the data "
+                           f"(aws s3 sync s3://{bucket.name} s3://NEW-NAME) and run plan for the new bucket.")
+    fixed = {r for c in plan.changes for r in c.fixes}
+    for rule in sorted(failing - fixed):
+        for f in [x for x in findings if x.rule_id == rule and x.status == Status.FAIL]:
+            if rule == "baseline.cors-wildcard-origin" and ctx.profile is not None and _guide_cors(ctx, f):
+                continue  # the vendor's guide asks for exactly this rule: nothing to change
+            if not any(rule.split(".")[1] in m for m in plan.manual):
+                plan.manual.append(f"{rule}: {f.message}")
+    plan.finish()
+    return plan
+
+
+def _guide_cors(ctx: _Ctx, finding: Finding) -> bool:
+    """Every rule allowing '*' on the finding's bucket is the one the vendor's guide gives (the plan's own)."""
+    rule = ctx.profile.plan.cors
+    target = ctx.account.bucket(finding.bucket or ctx.bucket.name)
+    if rule is None or target is None or target.cors is None:
+        return False
+    wanted = render(dict(rule), ctx.values())
+    wild = [r for r in target.cors if "*" in (r.get("AllowedOrigins") or ())]
+    return bool(wild) and all(_same_cors(r, wanted) for r in wild)
+
+
+def _same_cors(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    def norm(r: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: sorted(v) if isinstance(v, list) else v for k, v in r.items() if k != "ID" and v not in ([], None)}
+
+    return norm(a) == norm(b)
+
+
+# ----------------------------------------------------------------------------- grants
+
+
+def _plan_grants(ctx: _Ctx) -> None:
+    """The vendor's principal gets what its mode needs and no more, by editing the policies that grant it."""
+    integ, plan = ctx.integ, ctx.plan
+    grant_rules = ctx.rules("object_grant", "mrxs_list")
+    excess = "baseline.vendor-excess-privilege"
+    templates = narrow.plan_statements(integ, ctx.bucket)
+    deleting = narrow.delete_buckets(templates)
+    versioning = [b for b in ctx.buckets_failing({"baseline.versioning-with-delete"}) if b not in deleting]
+    cut = excess in ctx.failing or bool(versioning)
+    missing_principal = (ctx.profile.access == "iam-user" and ctx.account.user(integ.user_name or "") is None) or (
+        ctx.profile.access == "assumed-role" and ctx.account.role(integ.role_arn or "") is None)
+    if not (ctx.failing & grant_rules or cut or missing_principal):
+        return
+    if not templates:
+        failing = sorted(ctx.failing & (grant_rules | {excess}))
         if failing:
-            self.plan.manual.append(f"grants: the {self.profile.id} pack has no [[plan.statements]] for "
-                                    f"{self.integ.mode}; grant what {', '.join(failing)} ask for by hand "
-                                    f"({self.profile.guide.cite() or self.profile.doc}).")
+            plan.manual.append(f"grants: the {ctx.profile.id} pack has no [[plan.statements]] for {integ.mode}; "
+                               f"grant what {', '.join(failing)} ask for by hand ({ctx.cite()}).")
+        return
+    found = narrow.grant_plan(ctx.account, integ, narrow=cut, finished_at=ctx.finished_at)
+    if isinstance(found, str):
+        plan.manual.append(f"grants: what {ctx.profile.short_name} may do could not be worked out ({found}); "
+                           f"grant what {', '.join(sorted(ctx.failing & grant_rules)) or 'its mode needs'} "
+                           f"asks for by hand ({ctx.cite()}).")
+        return
+    ctx.grants = found
+    fixes = sorted(ctx.failing & grant_rules)
+    if found.narrowed:
+        fixes = sorted({*fixes, *({excess} & ctx.failing), *(["baseline.versioning-with-delete"] if versioning else [])})
+    for n, edit in enumerate(found.edits):
+        change = _grant_change(ctx, found, edit)
+        change.fixes = fixes if n == 0 else []
+        ctx.add(change)
+    if not found.edits and fixes:  # nothing to change: the findings fail for a reason a grant cannot fix
+        return
+    for blocked in found.blocked:
+        plan.manual.append(f"grants: an explicit Deny refuses {ctx.profile.short_name} {blocked}; narrow that "
+                           f"statement so it does not apply to {found.vendor.arn} (see the finding's evidence).")
 
-    def statements(self) -> list[dict[str, Any]]:
-        """The profile's plan statements for this mode, rendered."""
-        values = self.values()
-        keys = [o.key for o in self.bucket.objects]
-        out = []
-        for t in self.profile.plan.statements:
-            if self.integ.mode not in t.modes:
-                continue
-            if t.when_key_suffix and not any(k.lower().endswith(t.when_key_suffix) for k in keys):
-                continue
-            if t.unless_same and len({str(render(x, values)) for x in t.unless_same}) == 1:
-                continue
-            st = render(dict(t.statement), values)
-            if t.condition_unless_empty and not values.get(t.condition_unless_empty):
-                st.pop("Condition", None)
-            out.append(st)
-        return out
+
+def _grant_change(ctx: _Ctx, found: narrow.GrantPlan, edit: narrow.Edit) -> Change:
+    h = edit.holder
+    title = narrow.edit_title(edit, found, ctx.profile.short_name, ctx.integ.mode)
+    cli = [narrow.edit_command(edit, found)]
+    if h.kind == "bucket":
+        arn = f"arn:aws:s3:::{h.owner}"
+        if edit.action == "put":
+            return Change("bucket-policy", arn, title, edit.before, edit.after, cli,
+                          tf=_bucket_policy_tf(h.owner, edit.after, edit.before is not None, title))
+        return Change("bucket-policy", arn, title, edit.before, None, cli, tf_note=cli[0])
+    kind = "user" if h.kind == "inline-user" or found.principal_kind == "user" else "role"
+    owner = h.owner if h.kind.startswith("inline-") and not h.group else found.principal_name
+    principal_type = f"aws_iam_{kind}"
+    if edit.action == "put":
+        body = [("name", h.name), (kind, tf.Link(principal_type, owner, "name")), ("policy", tf.Heredoc(edit.after))]
+        exists = not h.new and edit.before is not None
+        return Change(f"{kind}-policy", f"{kind}/{owner}", title, edit.before, edit.after, cli,
+                      tf=tf.Resource(f"aws_iam_{kind}_policy", f"{owner}_{h.name}", f"{owner}:{h.name}", body,
+                                     f"{owner}:{h.name}" if exists else None, title))
+    if edit.action == "delete":
+        remaining = _inline_names(ctx, found, kind, owner)
+        return Change(f"{kind}-policy", f"{kind}/{owner}", title, edit.before, None, cli,
+                      tf=tf.Resource(f"aws_iam_{kind}_policies_exclusive", owner, owner,
+                                     [(f"{kind}_name", owner), ("policy_names", remaining)], owner, title))
+    if edit.action == "detach":
+        remaining = _attached_arns(ctx, found, kind, owner)
+        return Change("policy-attachment", f"{kind}/{owner}", title, {"PolicyArn": h.owner}, None, cli,
+                      tf=tf.Resource(f"aws_iam_{kind}_policy_attachments_exclusive", owner, owner,
+                                     [(f"{kind}_name", owner), ("policy_arns", remaining)], owner, title))
+    return Change("group-membership", f"user/{owner}", title, {"Group": h.group}, None, cli, tf_note=cli[0])
 
 
-def _cors_change(plan: Plan, bucket: BucketState, vendor: str, rule_id: str | set[str],
-                 cors_rule: Mapping[str, Any]) -> None:
+def _inline_names(ctx: _Ctx, found: narrow.GrantPlan, kind: str, owner: str) -> list[str]:
+    """The inline policies the principal keeps (those the plan deletes left out, the one it creates added)."""
+    state = ctx.account.user(owner) if kind == "user" else ctx.account.role(owner)
+    names = [p.name for p in state.inline] if state else []
+    deleted = {e.holder.name for e in found.edits if e.action == "delete" and e.holder.kind == f"inline-{kind}"}
+    created = [e.holder.name for e in found.edits if e.action == "put" and e.holder.new]
+    return [n for n in names if n not in deleted] + [n for n in created if n not in names]
+
+
+def _attached_arns(ctx: _Ctx, found: narrow.GrantPlan, kind: str, owner: str) -> list[str]:
+    state = ctx.account.user(owner) if kind == "user" else ctx.account.role(owner)
+    detached = {e.holder.owner for e in found.edits if e.action == "detach"}
+    return [a.arn for a in (state.attached if state else ()) if a.arn not in detached]
+
+
+def _bucket_policy_tf(bucket: str, doc: Any, exists: bool, title: str) -> tf.Resource:
+    return tf.Resource("aws_s3_bucket_policy", bucket, bucket, [("bucket", bucket), ("policy", tf.Heredoc(doc))],
+                       bucket if exists else None, title)
+
+
+# ----------------------------------------------------------------------------- principals
+
+
+def _plan_user(ctx: _Ctx) -> None:
+    """An IAM user whose keys the vendor holds: created when it does not exist."""
+    name = ctx.integ.user_name or ""
+    if ctx.account.user(name) is None:
+        ctx.add(Change("user", f"user/{name}", f"Create the IAM user {name}", None, None,
+                       [f"aws iam create-user --user-name {name}"],
+                       tf=tf.Resource("aws_iam_user", name, name, [("name", name)], None,
+                                      f"Create the IAM user {name}")))
+
+
+def _plan_access_key(ctx: _Ctx) -> None:
+    name = ctx.integ.user_name or ""
+    key_rules = ctx.rules("access_key_active")
+    if ctx.failing & key_rules or ctx.account.user(name) is None:
+        title = f"Create an access key for {name} and hand it to {ctx.profile.short_name}"
+        ctx.add(Change("access-key", f"user/{name}", title, None, None, [rem.create_access_key_cmd(name)],
+                       fixes=sorted(ctx.failing & key_rules),
+                       tf=tf.Resource("aws_iam_access_key", name, name,
+                                      [("user", tf.Link("aws_iam_user", name, "name"))], None, title)))
+
+
+def _plan_trust(ctx: _Ctx) -> None:
+    """The role the vendor assumes: its trust names the vendor's principal and requires the external id."""
+    integ, plan = ctx.integ, ctx.plan
+    role_arn = integ.role_arn or ""
+    role_name = role_arn.split("/")[-1]
+    role = ctx.account.role(role_arn) or ctx.account.role(role_name)
+    name = ctx.profile.short_name
+    trust_rules = ctx.rules("assume_role_trust", "assume_role_external_id")
+    failing = {f.rule_id for f in ctx.failed if f.rule_id in trust_rules
+               or (f.rule_id == "baseline.trust-external-id" and f.resource in (role_arn, role.arn if role else ""))}
+    if not (failing or role is None) or ctx.profile.plan.trust is None:
+        return
+    found = narrow.trust_plan(role, integ)
+    if found.problem == "principal":
+        key = ctx.profile.key_of_type("principal-arn")
+        plan.manual.append(f"vendor-principal: the trust of {role_name} names no principal of {name}'s account; pass "
+                           f"{key.flag if key else '--vendor-principal'} with the ARN shown in {name}'s set-up "
+                           f"screen, then run plan again ({ctx.cite()}).")
+        return
+    if found.problem == "external-id":
+        key = ctx.profile.key_of_type("external-id")
+        plan.manual.append(f"external-id: pass {key.flag if key else '--external-id'} with the value shown in "
+                           f"{name}'s set-up screen; the trust policy must require it ({ctx.cite()}).")
+        return
+    doc = found.after
+    who = ", ".join(found.principals)
+    title = f"Trust {name} ({who}) to assume {role_name}, only with the external id (other statements kept)"
+    body: list[tuple[str, Any]] = [("name", role_name)]
+    path = "/" + role_arn.split(":role/", 1)[-1].rsplit("/", 1)[0] + "/" if role_arn.count("/") > 1 else "/"
+    if path != "/":
+        body.append(("path", path))
+    body.append(("assume_role_policy", tf.Heredoc(doc)))
+    if role is None:
+        cli = [f"aws iam create-role --role-name {role_name}"
+               + (f" --path {path}" if path != "/" else "")
+               + f" --assume-role-policy-document {shlex.quote(rem.compact(doc))}"]
+    else:
+        cli = [rem.update_assume_role_policy_cmd(role.name, doc)]
+    before = copy.deepcopy(dict(role.trust_policy)) if role and role.trust_policy else None
+    ctx.add(Change("trust-policy", role_arn, title, before, doc, cli, fixes=sorted(failing),
+                   tf=tf.Resource("aws_iam_role", role_name, role_name, body, role_name if role else None, title)))
+
+
+# ----------------------------------------------------------------------------- CORS and KMS
+
+
+def _cors_tf(bucket: str, rules: Sequence[Mapping[str, Any]], exists: bool, title: str) -> tf.Resource:
+    body: list[tuple[str, Any]] = [("bucket", bucket)]
+    for r in rules:
+        body.append(("cors_rule", tf.Block("cors_rule", tuple((name, r[key]) for key, name in CORS_FIELDS if key in r))))
+    return tf.Resource("aws_s3_bucket_cors_configuration", bucket, bucket, body, bucket if exists else None, title)
+
+
+def _cors_change(ctx: _Ctx, bucket: BucketState, fixes: set[str], cors_rule: Mapping[str, Any]) -> None:
     existing = [dict(r) for r in bucket.cors or ()]
     after = {"CORSRules": existing + [dict(cors_rule)]}
     before = {"CORSRules": existing} if bucket.cors is not None else None
-    rules_tf = "\n".join(
-        "  cors_rule {\n" + "\n".join(
-            f"    {tf} = {json.dumps(r[key])}" for key, tf in (
-                ("AllowedHeaders", "allowed_headers"), ("AllowedMethods", "allowed_methods"),
-                ("AllowedOrigins", "allowed_origins"), ("ExposeHeaders", "expose_headers"),
-                ("MaxAgeSeconds", "max_age_seconds")) if key in r) + "\n  }"
-        for r in after["CORSRules"])
-    plan.changes.append(Change(
-        "cors", bucket.arn, f"Add the {vendor} CORS rule to {bucket.name} (existing rules kept)", before, after,
+    title = f"Add the {ctx.integ.vendor} CORS rule to {bucket.name} (existing rules kept)"
+    ctx.add(Change(
+        "cors", bucket.arn, title, before, after,
         [f"aws s3api put-bucket-cors --bucket {bucket.name} --cors-configuration {shlex.quote(json.dumps(after))}"],
-        f'resource "aws_s3_bucket_cors_configuration" "{_tf_name(bucket.name)}" {{\n  bucket = "{bucket.name}"\n{rules_tf}\n}}',
-        [rule_id] if isinstance(rule_id, str) else sorted(rule_id)))
-
-
-def _bucket_policy_change(plan: Plan, bucket: BucketState, principals: set[str], wanted: list[dict[str, Any]],
-                          fixes: list[str], title: str) -> None:
-    before = copy.deepcopy(dict(bucket.policy)) if bucket.policy else None
-    kept = [s for s in rem.statements_of(before) if not (isinstance(s, Mapping) and _names_only(s, principals))]
-    doc = {k: v for k, v in (before or {"Version": rem.VERSION}).items() if k != "Statement"}
-    doc["Statement"] = kept
-    for stmt in wanted:
-        doc = rem.merge_statement(doc, stmt)
-    plan.changes.append(Change(
-        "bucket-policy", bucket.arn, title, before, doc, [rem.put_bucket_policy_cmd(bucket.name, doc)],
-        f'resource "aws_s3_bucket_policy" "{_tf_name(bucket.name)}" {{\n  bucket = "{bucket.name}"\n'
-        f"  policy = {_heredoc(doc)}\n}}", fixes))
-
-
-def _plan_fixed(ctx: _Ctx) -> None:
-    """A fixed vendor principal: its statements in the bucket policy (the guide's, narrowed to the zones)."""
-    principal = ctx.profile.principal or ""
-    grant_rules = ctx.rules("object_grant", "mrxs_list") | {"baseline.vendor-excess-privilege"}
-    if ctx.failing & grant_rules:
-        wanted = ctx.statements()
-        if not wanted:
-            ctx.no_statements(grant_rules)
-            return
-        _bucket_policy_change(ctx.plan, ctx.bucket, {principal}, wanted, sorted(ctx.failing & grant_rules),
-                              f"Grant {ctx.profile.short_name} ({principal}) {ctx.integ.mode} access in the bucket "
-                              f"policy of {ctx.bucket.name}")
-
-
-def _plan_kms(ctx: _Ctx) -> None:
-    name = ctx.profile.short_name
-    for f in ctx.findings:
-        # A bucket encrypted with the AWS-managed key cannot be fixed in place: the check's own remediation
-        # (a new bucket with a customer-managed key) is the manual step.
-        if f.rule_id in ctx.failing & ctx.rules("kms_key_type") and f.status == Status.FAIL:
-            ctx.plan.manual.append(f"kms-key-type: {f.message} {f.remediation or ''}".strip())
-            break
-    fixes = ctx.failing & ctx.rules("kms_key_policy")
-    template = ctx.profile.plan.key_policy
-    if fixes and template is not None:
-        key = _default_key(ctx.account, ctx.bucket)
-        if key is not None and key.policy is not None:
-            stmt = render(dict(template), ctx.values())
-            stmt["Action"] = list(ctx.profile.plan.key_actions.get(ctx.integ.mode, ("kms:Decrypt",)))
-            order = ["Sid", "Effect", "Principal", "Action", "Resource"]
-            stmt = {k: stmt[k] for k in order if k in stmt} | {k: v for k, v in stmt.items() if k not in order}
-            after = rem.merge_statement(key.policy, stmt)
-            ctx.plan.changes.append(Change(
-                "key-policy", key.arn, f"Let {name} use KMS key {key.key_id} (key policy)", dict(key.policy), after,
-                [rem.put_key_policy_cmd(key.key_id, after)],
-                f'resource "aws_kms_key_policy" "{_tf_name(key.key_id)}" {{\n  key_id = "{key.key_id}"\n'
-                f"  policy = {_heredoc(after)}\n}}", sorted(fixes)))
+        fixes=sorted(fixes), tf=_cors_tf(bucket.name, after["CORSRules"], bucket.cors is not None, title)))
 
 
 def _plan_cors(ctx: _Ctx) -> None:
-    """The profile's CORS rule on the bucket a failing cors_allows rule checks."""
-    fixes = ctx.failing & ctx.rules("cors_allows")
-    if not fixes:
+    """The profile's CORS rule on each bucket a failing cors_allows rule checks."""
+    rules = ctx.rules("cors_allows")
+    targets = ctx.buckets_failing(rules)
+    if not targets:
         return
     rule = ctx.profile.plan.cors
     if rule is None:
         ctx.plan.manual.append(f"cors: add the CORS rule that {ctx.profile.short_name}'s guide gives "
-                               f"({ctx.profile.guide.cite() or ctx.profile.doc}) to {ctx.bucket.name}.")
+                               f"({ctx.cite()}) to {', '.join(targets)}.")
         return
-    failing = [f for f in ctx.findings if f.rule_id in fixes and f.status == Status.FAIL]
-    where = next((f.bucket for f in failing if f.bucket), None) or ctx.bucket.name
-    target = ctx.account.bucket(where) or ctx.bucket
-    _cors_change(ctx.plan, target, ctx.integ.vendor, fixes, render(dict(rule), ctx.values()))
+    for name in targets:
+        fixes = {f.rule_id for f in ctx.failed if f.rule_id in rules and (f.bucket or ctx.bucket.name) == name}
+        target = ctx.account.bucket(name)
+        if target is not None:
+            _cors_change(ctx, target, fixes, render(dict(rule), ctx.values()))
 
 
 def _default_key(account: AccountState, bucket: BucketState):
@@ -300,111 +457,73 @@ def _default_key(account: AccountState, bucket: BucketState):
     return None
 
 
-def _plan_assumed(ctx: _Ctx) -> None:
-    """A role in the customer's account that the vendor assumes: its trust (with the external id) and its policy."""
-    integ, plan = ctx.integ, ctx.plan
-    role_arn = integ.role_arn or ""
-    role_name = role_arn.split("/")[-1]
-    role = ctx.account.role(role_arn) or ctx.account.role(role_name)
-    vendor_account = integ.vendor_account or ""
-    principal = integ.vendor_principal or f"arn:aws:iam::{vendor_account or 'VENDOR-ACCOUNT-ID'}:root"
-    external_id = integ.external_id
+def _plan_kms(ctx: _Ctx) -> None:
     name = ctx.profile.short_name
-    trust_rules = ctx.rules("assume_role_trust", "assume_role_external_id") | {"baseline.trust-external-id"}
-    id_key = ctx.profile.key_of_type("external-id")
-    if (ctx.failing & trust_rules or role is None) and ctx.profile.plan.trust is not None:
-        if not external_id:
-            flag = id_key.flag if id_key else "--external-id"
-            plan.manual.append(f"external-id: pass {flag} with the value shown in {name}'s set-up screen; "
-                               f"the trust policy must require it ({ctx.profile.guide.cite() or ctx.profile.doc}).")
-        else:
-            values = ctx.values() | {"principal": principal}
-            stmt = render(dict(ctx.profile.plan.trust), values)
-            before = copy.deepcopy(dict(role.trust_policy)) if role and role.trust_policy else None
-            kept = [s for s in rem.statements_of(before)
-                    if not (isinstance(s, Mapping) and vendor_account and _trusts_account(s, vendor_account))]
-            doc = {"Version": rem.VERSION, "Statement": kept}
-            doc = rem.merge_statement(doc, stmt)
-            if role is None:
-                cli = [f"aws iam create-role --role-name {role_name} --assume-role-policy-document {shlex.quote(rem.compact(doc))}"]
-            else:
-                cli = [rem.update_assume_role_policy_cmd(role_name, doc)]
-            plan.changes.append(Change(
-                "trust-policy", role_arn, f"Trust {name} ({principal}) to assume {role_name}, only with the external id",
-                before, doc, cli,
-                f'resource "aws_iam_role" "{_tf_name(role_name)}" {{\n  name = "{role_name}"\n'
-                f"  assume_role_policy = {_heredoc(doc)}\n}}", sorted(ctx.failing & trust_rules)))
-    grant_rules = ctx.rules("object_grant")
-    if ctx.failing & grant_rules or role is None:
-        if not ctx.statements():
-            ctx.no_statements(grant_rules)
-            return
-        doc = {"Version": rem.VERSION, "Statement": ctx.statements()}
-        policy = ctx.profile.plan.policy_name
-        plan.changes.append(Change(
-            "role-policy", role_arn, f"Let {role_name} {integ.mode.replace('-', ' ')} {ctx.bucket.name} as {name} needs",
-            None, doc, [rem.put_role_policy_cmd(role_name, policy, doc)],
-            f'resource "aws_iam_role_policy" "{_tf_name(policy)}" {{\n  name = "{policy}"\n  role = "{role_name}"\n'
-            f"  policy = {_heredoc(doc)}\n}}", sorted(ctx.failing & grant_rules)))
+    for f in ctx.failed:
+        # A bucket encrypted with the AWS-managed key cannot be fixed in place: the check's own remediation
+        # (a new bucket with a customer-managed key) is the manual step.
+        if f.rule_id in ctx.rules("kms_key_type"):
+            ctx.plan.manual.append(f"kms-key-type: {f.message} {f.remediation or ''}".strip())
+            break
+    fixes = ctx.failing & ctx.rules("kms_key_policy")
+    template = ctx.profile.plan.key_policy
+    if not fixes or template is None:
+        return
+    key = _default_key(ctx.account, ctx.bucket)
+    if key is None or key.policy is None:
+        return
+    stmt = render(dict(template), ctx.values())
+    stmt["Action"] = list(ctx.profile.plan.key_actions.get(ctx.integ.mode, ("kms:Decrypt",)))
+    order = ["Sid", "Effect", "Principal", "Action", "Resource"]
+    stmt = {k: stmt[k] for k in order if k in stmt} | {k: v for k, v in stmt.items() if k not in order}
+    after = rem.merge_statement(key.policy, stmt)
+    title = f"Let {name} use KMS key {key.key_id} (key policy; other statements kept)"
+    ctx.add(Change("key-policy", key.arn, title, dict(key.policy), after, [rem.put_key_policy_cmd(key.key_id, after)],
+                   fixes=sorted(fixes),
+                   tf=tf.Resource("aws_kms_key_policy", f"key_{key.key_id}", key.key_id,
+                                  [("key_id", key.key_id), ("policy", tf.Heredoc(after))], key.key_id, title)))
 
 
-def _trusts_account(stmt: Mapping[str, Any], account_id: str) -> bool:
-    p = stmt.get("Principal")
-    values = (p.get("AWS") if isinstance(p, Mapping) else p) or []
-    values = values if isinstance(values, list) else [values]
-    return any(str(v) == account_id or f":{account_id}:" in str(v) for v in values)
+# ----------------------------------------------------------------------------- baseline
 
 
-def _plan_user(ctx: _Ctx) -> None:
-    """An IAM user whose keys the vendor holds: the user, its least-privilege policy, an access key."""
-    plan, vendor = ctx.plan, ctx.integ.vendor
-    user_name = ctx.integ.user_name or ""
-    user = ctx.account.user(user_name)
-    grant_rules = ctx.rules("object_grant") | {"baseline.vendor-excess-privilege"}
-    policy_name = ctx.profile.plan.policy_name
-    doc = {"Version": rem.VERSION, "Statement": ctx.statements()}
-    if not doc["Statement"]:
-        ctx.no_statements(grant_rules)
-        grant_rules = set()
-    if user is None:
-        plan.changes.append(Change("user", f"user/{user_name}", f"Create the IAM user {user_name}",
-                                   None, None, [f"aws iam create-user --user-name {user_name}"],
-                                   f'resource "aws_iam_user" "{_tf_name(user_name)}" {{\n  name = "{user_name}"\n}}', []))
-    if doc["Statement"] and (ctx.failing & grant_rules or user is None):
-        plan.changes.append(Change(
-            "user-policy", f"user/{user_name}", f"Give {user_name} the {vendor} permissions (least privilege)", None, doc,
-            [rem.put_user_policy_cmd(user_name, policy_name, doc)],
-            f'resource "aws_iam_user_policy" "{_tf_name(policy_name)}" {{\n  name = "{policy_name}"\n'
-            f'  user = "{user_name}"\n  policy = {_heredoc(doc)}\n}}', sorted(ctx.failing & grant_rules)))
-    key_rules = ctx.rules("access_key_active")
-    if ctx.failing & key_rules or user is None:
-        plan.changes.append(Change(
-            "access-key", f"user/{user_name}", f"Create an access key for {user_name} and hand it to {vendor}",
-            None, None, [rem.create_access_key_cmd(user_name)],
-            f'resource "aws_iam_access_key" "{_tf_name(user_name)}" {{\n  user = "{user_name}"\n}}',
-            sorted(key_rules)))
-
-
-def _plan_baseline(plan: Plan, account: AccountState, bucket: BucketState, integ: Integration, failing: set[str],
-                   findings: Sequence[Finding], by_check: Mapping[str, set[str]]) -> None:
-    bpa = ({"baseline.block-public-access"} | set(by_check.get("block_public_access", ()))) & failing
-    if bpa:
+def _plan_baseline(ctx: _Ctx) -> None:
+    """Block Public Access, and versioning where the vendor must delete, on each bucket of the integration
+    where they fail."""
+    bpa_rules = {"baseline.block-public-access"} | ctx.rules("block_public_access")
+    for name in ctx.buckets_failing(bpa_rules):
+        b = ctx.account.bucket(name)
+        if b is None:
+            continue
+        fixes = {f.rule_id for f in ctx.failed if f.rule_id in bpa_rules and (f.bucket or ctx.bucket.name) == name}
         conf = json.dumps(BLOCK_ALL)
-        plan.changes.append(Change(
-            "public-access-block", bucket.arn, f"Turn on all four Block Public Access settings for {bucket.name}",
-            dict(bucket.public_access_block) if bucket.public_access_block else None, dict(BLOCK_ALL),
-            [f"aws s3api put-public-access-block --bucket {bucket.name} --public-access-block-configuration {shlex.quote(conf)}"],
-            f'resource "aws_s3_bucket_public_access_block" "{_tf_name(bucket.name)}" {{\n  bucket = "{bucket.name}"\n'
-            "  block_public_acls       = true\n  ignore_public_acls      = true\n"
-            "  block_public_policy     = true\n  restrict_public_buckets = true\n}", sorted(bpa)))
-    for f in _failing(findings, "baseline.versioning-with-delete"):
-        name = f.bucket or bucket.name
-        plan.changes.append(Change(
-            "versioning", f"arn:aws:s3:::{name}", f"Turn on versioning for {name} (the vendor may delete objects)",
-            None, {"Status": "Enabled"}, [rem.put_bucket_versioning_cmd(name)],
-            f'resource "aws_s3_bucket_versioning" "{_tf_name(name)}" {{\n  bucket = "{name}"\n'
-            '  versioning_configuration {\n    status = "Enabled"\n  }\n}', ["baseline.versioning-with-delete"]))
-        break
+        title = f"Turn on all four Block Public Access settings for {name}"
+        ctx.add(Change(
+            "public-access-block", b.arn, title, dict(b.public_access_block) if b.public_access_block else None,
+            dict(BLOCK_ALL),
+            [f"aws s3api put-public-access-block --bucket {name} --public-access-block-configuration {shlex.quote(conf)}"],
+            fixes=sorted(fixes),
+            tf=tf.Resource("aws_s3_bucket_public_access_block", name, name,
+                           [("bucket", name), ("block_public_acls", True), ("ignore_public_acls", True),
+                            ("block_public_policy", True), ("restrict_public_buckets", True)],
+                           name if b.public_access_block is not None else None, title)))
+    # Versioning where the vendor must delete: where deleting fails the rule now, and where the grant change is
+    # about to let it delete. Where it need not delete, its delete rights go instead (the grant change).
+    deleting = narrow.delete_buckets(narrow.plan_statements(ctx.integ, ctx.bucket)) if ctx.profile else frozenset()
+    failing = set(ctx.buckets_failing({"baseline.versioning-with-delete"}))
+    granting = bool(ctx.grants and ctx.grants.edits)
+    for name in ctx.integ.buckets():
+        b = ctx.account.bucket(name)
+        if b is None or name not in deleting or b.versioning == "Enabled" or not (name in failing or granting):
+            continue
+        title = f"Turn on versioning for {name} ({ctx.integ.vendor} deletes objects there in {ctx.integ.mode})"
+        ctx.add(Change(
+            "versioning", b.arn, title, {"Status": b.versioning} if b.versioning else None, {"Status": "Enabled"},
+            [rem.put_bucket_versioning_cmd(name)], fixes=["baseline.versioning-with-delete"] if name in failing else [],
+            tf=tf.Resource("aws_s3_bucket_versioning", name, name,
+                           [("bucket", name),
+                            ("versioning_configuration", tf.Block("versioning_configuration", (("status", "Enabled"),)))],
+                           name if b.versioning is not None else None, title)))
 
 
 def render_text(plan: Plan) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from auditor import narrow
 from auditor import remediation as fix
 from auditor.checks._access import (
     PROBE,
@@ -167,14 +168,21 @@ def minimal_statements(needs: Needs, bucket_arn: str, actor: Actor) -> list[dict
     return out
 
 
-def _remediation(target: Target, actor: Actor, needs: Needs, extra: Sequence[Asked]) -> str:
+def _remediation(target: Target, integ: Integration, actor: Actor, needs: Needs, extra: Sequence[Asked]) -> str:
     refs = {}
     for a in extra:
         for ref in _granting(a):
             refs[(ref.policy, ref.index)] = ref
-    minimal = minimal_statements(needs, target.bucket.arn, actor)
     parts = ["These statements grant more than the integration needs:\n" + "\n".join(
         f"- {r.policy} statement {r.sid or '#' + str(r.index)}: {fix.compact(r.statement)}" for r in refs.values())]
+    # The same edits `auditor plan` proposes (auditor.narrow), when the vendor's pack has plan statements.
+    found = narrow.grant_plan(target.account, integ, narrow=True, finished_at=target.snapshot.finished_at)
+    if isinstance(found, narrow.GrantPlan) and found.templates and found.edits:
+        name = integ.profile.short_name if integ.profile else integ.vendor
+        parts += [fix.explain(narrow.edit_title(e, found, name, integ.mode) + ":", e.after,
+                              narrow.edit_command(e, found, target.account.provider)) for e in found.edits]
+        return "\n\n".join(parts)
+    minimal = minimal_statements(needs, target.bucket.arn, actor)
     bucket_refs = [r for r in refs.values() if str(r.policy_type).lower().startswith("resource")
                    or r.policy.startswith("bucket policy")]
     if bucket_refs and target.bucket.policy is not None:
@@ -278,7 +286,7 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
                 Status.FAIL, f"{actor.describe()} ({integ.vendor}, {needs.label}) gets "
                 f"{', '.join(sorted({a.action for a, _ in by_guide}))} on the whole bucket, beyond what it uses, as "
                 f"required by {cited}.{' ' + narrower if narrower else ''}", evidence,
-                _remediation(target, actor, needs, [a for a, _ in by_guide]) if narrower else None,
+                _remediation(target, integ, actor, needs, [a for a, _ in by_guide]) if narrower else None,
                 principal=actor.arn, required_by=cited))
         elif extra:
             cats: dict[str, list[str]] = {}
@@ -290,7 +298,7 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
             outcomes.append(Outcome(
                 Status.FAIL, f"{actor.describe()} ({integ.vendor}, {needs.label}) gets {len(extra)} permission(s) "
                 f"beyond its needs{star}: {summary}.", evidence,
-                _remediation(target, actor, needs, [a for a, _ in extra]), principal=actor.arn))
+                _remediation(target, integ, actor, needs, [a for a, _ in extra]), principal=actor.arn))
         elif undecided:
             evidence["undecided"] = [a.to_json() for a, _ in undecided[:20]]
             outcomes.append(Outcome(

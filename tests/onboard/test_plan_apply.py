@@ -1,4 +1,16 @@
-"""The plan is proven, not hoped: broken buckets go from NOT READY to READY by running exactly plan.sh."""
+"""The plan is proven, not hoped: broken integrations go from NOT READY to READY by running exactly plan.sh.
+
+For every vendor and mode (and Tenyks with a separate metadata bucket) the broken setup is one a real
+estate has: a vendor statement wider than its mode, shared with another principal, an attached policy or
+a group that grants everything, a trust that names the vendor's account or no external id, policies with
+``${aws:username}`` and ``%{`` in them. After ``plan``:
+
+* plan.tf parses, every resource is imported exactly when it existed, nothing reads as a template;
+* plan.sh, run with the real ``aws`` CLI against the moto server, makes ``check`` say READY, with no
+  excess privilege left on any bucket of the integration;
+* a second ``plan`` proposes nothing;
+* every statement, CORS rule and trust entry that did not concern the vendor is still there, unchanged.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +19,44 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 
 import pytest
+from botocore.exceptions import ClientError
 
 from auditor.cli import main
+from tests.onboard import tfcheck
 
 pytestmark = pytest.mark.skipif(shutil.which("aws") is None, reason="the aws CLI applies the plan (pip install awscli)")
 
-OTHER_STATEMENT = {"Sid": "AnalyticsRead", "Effect": "Allow",
-                   "Principal": {"AWS": "arn:aws:iam::444455556666:role/analytics"},
+ACCOUNT = "123456789012"  # moto's
+ANALYTICS = "arn:aws:iam::444455556666:role/analytics"
+OTHER_STATEMENT = {"Sid": "AnalyticsRead", "Effect": "Allow", "Principal": {"AWS": ANALYTICS},
                    "Action": "s3:GetObject", "Resource": "arn:aws:s3:::{bucket}/reports/*"}
+# Text Terraform would take for template sequences if it were copied unescaped.
+TEMPLATED = {"Sid": "HomeFolders", "Effect": "Allow", "Principal": {"AWS": ANALYTICS}, "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::{bucket}/home/${aws:username}/*",
+             "Condition": {"StringLike": {"aws:UserAgent": "%{agent}*"}}}
 OTHER_CORS = {"AllowedMethods": ["GET"], "AllowedOrigins": ["https://intranet.example.com"], "AllowedHeaders": []}
 BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+V7 = {"v7-aws": "arn:aws:iam::258327614892:role/external_s3", "v7-wasabi": "arn:aws:iam::100000274636:user/darwin"}
+DATATURE = "arn:aws:iam::277710232653:role/ext-5086f40b-058b-4e09-a9bb-894c2efd6487"
+DATATURE_ACCOUNT = "277710232653"
+EXTERNAL_ID = "76072142-60c6-426e-a2ae-6ed0c3b1886b"
+SELF_SERVICE = {"Sid": "SelfService", "Effect": "Allow", "Action": "iam:GetUser",
+                "Resource": f"arn:aws:iam::{ACCOUNT}:user/${{aws:username}}"}
+
+
+@dataclass
+class Case:
+    bucket: str
+    flags: list[str]
+    buckets: list[str]
+    vendor_ids: list[str]  # text that names the vendor's principal in a document
+    user: str | None = None
+    role: str | None = None
+    expect_kinds: set[str] = field(default_factory=set)  # kinds of change the plan must make
+    forbid_kinds: set[str] = field(default_factory=set)  # kinds it must not make
 
 
 def _jpeg() -> bytes:
@@ -33,13 +71,17 @@ def _policy(*statements):
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def _bucket(aws, name, objects=(), block=True):
+def _for(statement, bucket):
+    return json.loads(json.dumps(statement).replace("{bucket}", bucket))
+
+
+def _bucket(aws, name, objects=(), block=True, vendor_statements=()):
     s3 = aws("s3")
     s3.create_bucket(Bucket=name)
     for key in objects:
         s3.put_object(Bucket=name, Key=key, Body=_jpeg() if key.endswith(".jpg") else b"data")
-    other = json.loads(json.dumps(OTHER_STATEMENT).replace("{bucket}", name))
-    s3.put_bucket_policy(Bucket=name, Policy=_policy(other))
+    other = _for(OTHER_STATEMENT, name)
+    s3.put_bucket_policy(Bucket=name, Policy=_policy(other, _for(TEMPLATED, name), *vendor_statements))
     s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [OTHER_CORS]})
     if block:
         s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=BLOCK_ALL)
@@ -48,64 +90,128 @@ def _bucket(aws, name, objects=(), block=True):
 
 def broken_v7(aws, vendor, mode):
     name = f"{vendor}-{mode}-slides"
-    other = _bucket(aws, name, ["slides/case-1.mrxs", "slides/case-1/Slidedat.ini", "slides/case-1/Data0000.dat"],
-                    block=vendor == "v7-aws")
+    arn = f"arn:aws:s3:::{name}"
+    principal = V7[vendor]
+    if vendor == "v7-aws":
+        keys = ["slides/case-1.mrxs", "slides/case-1/Slidedat.ini", "slides/case-1/Data0000.dat", "other/notes.txt"]
+        if mode == "read-only":  # everything, deletes included, for a read-only vendor
+            vendor_statements = [{"Sid": "V7Everything", "Effect": "Allow", "Principal": {"AWS": principal},
+                                  "Action": "s3:*", "Resource": [arn, f"{arn}/*"]}]
+        else:  # one statement for V7 and another principal, wider than V7's scope
+            vendor_statements = [{"Sid": "SharedRead", "Effect": "Allow", "Principal": {"AWS": [principal, ANALYTICS]},
+                                  "Action": "s3:GetObject", "Resource": f"{arn}/*"}]
+    else:  # the guide's grant on the whole bucket, and a listing no .mrxs needs
+        keys = ["slides/a.jpg", "slides/b.jpg", "other/c.jpg"]
+        vendor_statements = [{"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": principal},
+                              "Action": ["s3:GetObject"], "Resource": f"{arn}/*"},
+                             {"Sid": "V7List", "Effect": "Allow", "Principal": {"AWS": principal},
+                              "Action": "s3:ListBucket", "Resource": arn}]
+    _bucket(aws, name, keys, block=vendor == "v7-aws", vendor_statements=vendor_statements)
     flags = ["--scope", "slides/"] + (["--prefix", "darwin/"] if mode == "read-write" else [])
     if vendor == "v7-aws":
         kms = aws("kms")
         key = kms.create_key(Description="bucket key")["KeyMetadata"]["KeyId"]
         aws("s3").put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [
             {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
-    return name, flags, other
+    ids = [principal, principal.split(":")[4]]
+    return Case(name, flags, [name], ids, forbid_kinds={"versioning"} if mode == "read-only" else set())
 
 
 def broken_datature(aws, vendor, mode):
     name = f"datature-{mode}-assets"
-    other = _bucket(aws, name, ["images/a.jpg", "images/b.jpg"])
-    aws("iam").create_role(RoleName=f"datature-{mode}", AssumeRolePolicyDocument=_policy(
-        {"Effect": "Allow", "Action": "sts:AssumeRole",
-         "Principal": {"AWS": "arn:aws:iam::277710232653:role/ext-5086f40b"}}))  # no sts:ExternalId
-    return name, ["--prefix", "images/", "--role-arn", f"arn:aws:iam::123456789012:role/datature-{mode}",
-                  "--vendor-principal", "arn:aws:iam::277710232653:role/ext-5086f40b",
-                  "--external-id", "76072142-60c6-426e-a2ae-6ed0c3b1886b"], other
+    _bucket(aws, name, ["images/a.jpg", "images/b.jpg"])
+    role = f"datature-{mode}"
+    iam = aws("iam")
+    ec2 = {"Sid": "Ec2", "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    flags = ["--prefix", "images/", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/{role}", "--external-id", EXTERNAL_ID]
+    if mode == "read-only":
+        # The guide's principal without its external id, and no --vendor-principal: the plan keeps that principal.
+        trust = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": DATATURE}}
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=_policy(ec2, trust))
+    else:
+        # Datature's whole account: --vendor-principal narrows it to the guide's role. The role may do anything
+        # in S3; an attached policy already grants s3:GetObject, which the plan must not repeat.
+        trust = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": f"arn:aws:iam::{DATATURE_ACCOUNT}:root"}}
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=_policy(ec2, trust))
+        iam.put_role_policy(RoleName=role, PolicyName="everything", PolicyDocument=_policy(
+            {"Sid": "Everything", "Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Sid": "Logs", "Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}))
+        arn = iam.create_policy(PolicyName="datature-images-read", PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/images/*"}))["Policy"]["Arn"]
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+        flags += ["--vendor-principal", DATATURE]
+    return Case(name, flags, [name], [DATATURE_ACCOUNT], role=role)
 
 
-def broken_tenyks(aws, vendor, mode):
+def _tenyks(aws, mode, *, group: bool):
     name = f"tenyks-{mode}-data"
     coco = {"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "height": 4}],
             "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "area": 1, "iscrowd": 0}],
             "categories": [{"id": 1, "name": "cat"}]}
-    other = _bucket(aws, name, ["cats/images/a.jpg"])
+    _bucket(aws, name, ["cats/images/a.jpg"])
     aws("s3").put_object(Bucket=name, Key="cats/annotations.json", Body=json.dumps(coco).encode())
     aws("s3").put_object(Bucket=name, Key="cats/predictions.json", Body=json.dumps(
         [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]).encode())
+    user = f"tenyks-{mode}"
     iam = aws("iam")
-    iam.create_user(UserName=f"tenyks-{mode}")
-    iam.create_access_key(UserName=f"tenyks-{mode}")
+    iam.create_user(UserName=user)
+    iam.create_access_key(UserName=user)
     # The guide's own sample policy: it covers {images_dir}/* at the bucket root only.
-    iam.put_user_policy(UserName=f"tenyks-{mode}", PolicyName="tenyksReadOnlyAccess", PolicyDocument=_policy(
+    iam.put_user_policy(UserName=user, PolicyName="tenyksReadOnlyAccess", PolicyDocument=_policy(
         {"Sid": "tenyksReadOnlyAccess", "Action": ["s3:GetObject", "s3:ListBucket"], "Effect": "Allow",
-         "Resource": [f"arn:aws:s3:::{name}/images/*", f"arn:aws:s3:::{name}"]}))
-    flags = ["--user", f"tenyks-{mode}", "--dataset", "cats", "--images-dir", "images"]
+         "Resource": [f"arn:aws:s3:::{name}/images/*", f"arn:aws:s3:::{name}"]}, SELF_SERVICE))
+    if mode == "read-only":  # and every S3 right, deletes included, through an attached policy
+        arn = iam.create_policy(PolicyName=f"s3-full-{mode}", PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}))["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    elif group:  # every S3 right on the bucket through a group
+        iam.create_group(GroupName=f"data-team-{mode}")
+        iam.put_group_policy(GroupName=f"data-team-{mode}", PolicyName="data-team-s3", PolicyDocument=_policy(
+            {"Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]}))
+        iam.add_user_to_group(GroupName=f"data-team-{mode}", UserName=user)
+    flags = ["--user", user, "--dataset", "cats", "--images-dir", "images"]
     if mode == "read-write":
         flags += ["--metadata-dir", "tenyks-meta"]
-    return name, flags, other
+    return name, flags, user
+
+
+def broken_tenyks(aws, vendor, mode):
+    name, flags, user = _tenyks(aws, mode, group=True)
+    kinds = {"policy-attachment"} if mode == "read-only" else {"group-membership", "versioning"}
+    return Case(name, flags, [name], [f":user/{user}"], user=user, expect_kinds=kinds,
+                forbid_kinds={"versioning"} if mode == "read-only" else set())
 
 
 def broken_tenyks_separate_metadata(aws, vendor, mode):
-    name, flags, other = broken_tenyks(aws, vendor, mode)
-    aws("s3").create_bucket(Bucket="tenyks-meta-store")  # no CORS, nothing granted yet (guide 3.2.1, 3.3)
-    return name, flags + ["--metadata-bucket", "tenyks-meta-store"], other
+    name, flags, user = _tenyks(aws, mode, group=False)
+    aws("s3").create_bucket(Bucket="tenyks-meta-store")  # no CORS, no Block Public Access, nothing granted yet
+    # The guide's single-bucket policy (3.2.2) on the data bucket: deletes where Tenyks writes nothing.
+    aws("iam").put_user_policy(UserName=user, PolicyName="tenyksFullBucketAccess", PolicyDocument=_policy(
+        {"Sid": "tenyksFullBucketAccess", "Action": ["s3:GetObject", "s3:DeleteObject", "s3:PutObject", "s3:ListBucket"],
+         "Effect": "Allow", "Resource": [f"arn:aws:s3:::{name}/*", f"arn:aws:s3:::{name}"]}))
+    return Case(name, flags + ["--metadata-bucket", "tenyks-meta-store"], [name, "tenyks-meta-store"],
+                [f":user/{user}"], user=user, expect_kinds={"versioning", "cors", "public-access-block"})
 
 
 def broken_redbrick(aws, vendor, mode):
     name = f"redbrick-{mode}-dicom"
-    other = _bucket(aws, name, ["studies/p1/ct-1.dcm"], block=False)
+    _bucket(aws, name, ["studies/p1/ct-1.dcm"], block=False)
+    user = f"redbrick-{mode}"
     iam = aws("iam")
-    iam.create_user(UserName=f"redbrick-{mode}")
-    key = iam.create_access_key(UserName=f"redbrick-{mode}")["AccessKey"]["AccessKeyId"]
-    iam.update_access_key(UserName=f"redbrick-{mode}", AccessKeyId=key, Status="Inactive")
-    return name, ["--user", f"redbrick-{mode}", "--prefix", "studies/"], other
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]["AccessKeyId"]
+    iam.update_access_key(UserName=user, AccessKeyId=key, Status="Inactive")
+    home = "arn:aws:s3:::home-bucket/${aws:username}/*"
+    if mode == "read-only":  # everything on the bucket, and the user's home folder elsewhere, in one statement
+        doc = _policy({"Sid": "Everything", "Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{name}/*", home]})
+    else:  # deletes too
+        doc = _policy({"Sid": "Annotate", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                       "Resource": f"arn:aws:s3:::{name}/*"},
+                      {"Sid": "Home", "Effect": "Allow", "Action": "s3:*", "Resource": home})
+    iam.put_user_policy(UserName=user, PolicyName="redbrick", PolicyDocument=doc)
+    return Case(name, ["--user", user, "--prefix", "studies/"], [name], [f":user/{user}"], user=user,
+                expect_kinds={"access-key", "public-access-block", "cors"},
+                forbid_kinds={"versioning"} if mode == "read-only" else set())
 
 
 CASES = [(v, m, fn) for v, fn in (("v7-aws", broken_v7), ("v7-wasabi", broken_v7), ("datature", broken_datature),
@@ -114,12 +220,139 @@ CASES = [(v, m, fn) for v, fn in (("v7-aws", broken_v7), ("v7-wasabi", broken_v7
 IDS = [f"{v}-{m}" for v, m, _ in CASES[:-1]] + ["tenyks-read-write-metadata-bucket"]
 
 
+# ----------------------------------------------------------------------------- reading the estate back
+
+
+def _get(fn, *path, default=None, **kw):
+    try:
+        out = fn(**kw)
+    except ClientError:
+        return default
+    for p in path:
+        out = out[p]
+    return out
+
+
+def estate(aws, case):
+    """Every document of the integration, as the account holds it."""
+    s3, iam, kms = aws("s3"), aws("iam"), aws("kms")
+    out = {"policy": {}, "cors": {}, "pab": {}, "versioning": {}, "keys": {}, "role": None, "user": None}
+    for b in case.buckets:
+        text = _get(s3.get_bucket_policy, "Policy", Bucket=b)
+        out["policy"][b] = json.loads(text) if text else None
+        out["cors"][b] = _get(s3.get_bucket_cors, "CORSRules", Bucket=b)
+        out["pab"][b] = _get(s3.get_public_access_block, "PublicAccessBlockConfiguration", Bucket=b)
+        out["versioning"][b] = s3.get_bucket_versioning(Bucket=b).get("Status")
+    for k in kms.list_keys()["Keys"]:
+        out["keys"][k["KeyId"]] = json.loads(kms.get_key_policy(KeyId=k["KeyId"], PolicyName="default")["Policy"])
+    if case.role:
+        role = iam.get_role(RoleName=case.role)["Role"]
+        trust = role["AssumeRolePolicyDocument"]
+        inline = {n: iam.get_role_policy(RoleName=case.role, PolicyName=n)["PolicyDocument"]
+                  for n in iam.list_role_policies(RoleName=case.role)["PolicyNames"]}
+        attached = [a["PolicyArn"] for a in iam.list_attached_role_policies(RoleName=case.role)["AttachedPolicies"]]
+        out["role"] = {"trust": json.loads(trust) if isinstance(trust, str) else trust, "inline": inline,
+                       "attached": attached}
+    if case.user:
+        inline = {n: iam.get_user_policy(UserName=case.user, PolicyName=n)["PolicyDocument"]
+                  for n in iam.list_user_policies(UserName=case.user)["PolicyNames"]}
+        attached = [a["PolicyArn"] for a in iam.list_attached_user_policies(UserName=case.user)["AttachedPolicies"]]
+        groups = [g["GroupName"] for g in iam.list_groups_for_user(UserName=case.user)["Groups"]]
+        out["user"] = {"inline": {n: json.loads(d) if isinstance(d, str) else d for n, d in inline.items()},
+                       "attached": attached, "groups": groups}
+    if out["role"]:
+        out["role"]["inline"] = {n: json.loads(d) if isinstance(d, str) else d for n, d in out["role"]["inline"].items()}
+    return out
+
+
+def _statements(doc):
+    if not doc:
+        return []
+    st = doc.get("Statement", [])
+    return [st] if isinstance(st, dict) else st
+
+
+def _mentions(stmt, ids):
+    text = json.dumps(stmt)
+    return any(i in text for i in ids)
+
+
+def _in_order(needles, haystack):
+    it = iter(haystack)
+    return all(any(n == h for h in it) for n in needles)
+
+
+def assert_preserved(before, after, case):
+    """Whatever did not concern the vendor is still there, unchanged and in order."""
+    for b in case.buckets:
+        kept = [s for s in _statements(before["policy"][b]) if not _mentions(s, case.vendor_ids)]
+        assert _in_order(kept, _statements(after["policy"][b])), (b, kept, after["policy"][b])
+        rules = before["cors"][b] or []
+        assert (after["cors"][b] or [])[:len(rules)] == rules, (b, rules, after["cors"][b])
+    for key, doc in before["keys"].items():
+        assert _in_order(_statements(doc), _statements(after["keys"][key])), key
+    if case.role:
+        kept = [s for s in _statements(before["role"]["trust"]) if not _mentions(s, case.vendor_ids)]
+        assert kept and _in_order(kept, _statements(after["role"]["trust"])), after["role"]["trust"]
+    for who in ("user", "role"):
+        if before[who]:
+            unrelated = [s for d in before[who]["inline"].values() for s in _statements(d) if "s3:" not in json.dumps(s)]
+            now = [s for d in after[who]["inline"].values() for s in _statements(d)]
+            assert all(s in now for s in unrelated), (unrelated, now)
+
+
+def assert_terraform(text, plan, before, case):
+    """plan.tf parses; each resource is imported exactly when it existed; its document is plan.json's."""
+    parsed = tfcheck.parse(text)
+    finals = {}
+    for c in plan["changes"]:
+        if c["after"] is not None:
+            finals[(c["kind"], c["resource"])] = c["after"]
+    for (rtype, name), body in parsed["resources"].items():
+        get = lambda k, body=body: tfcheck.unquote(body.get(k))  # noqa: E731
+        if rtype == "aws_s3_bucket_policy":
+            existed, want = before["policy"][get("bucket")] is not None, get("bucket")
+            assert tfcheck.heredoc_json(body["policy"]) == finals[("bucket-policy", f"arn:aws:s3:::{want}")]
+        elif rtype == "aws_s3_bucket_cors_configuration":
+            existed, want = before["cors"][get("bucket")] is not None, get("bucket")
+        elif rtype == "aws_s3_bucket_public_access_block":
+            existed, want = before["pab"][get("bucket")] is not None, get("bucket")
+        elif rtype == "aws_s3_bucket_versioning":
+            existed, want = before["versioning"][get("bucket")] is not None, get("bucket")
+        elif rtype == "aws_kms_key_policy":
+            existed, want = get("key_id") in before["keys"], get("key_id")
+        elif rtype == "aws_iam_role":
+            existed, want = before["role"] is not None, get("name")
+            assert tfcheck.heredoc_json(body["assume_role_policy"]) == next(
+                c["after"] for c in plan["changes"] if c["kind"] == "trust-policy")
+        elif rtype in ("aws_iam_role_policy", "aws_iam_user_policy"):
+            who = "role" if "role" in rtype else "user"
+            owner = case.role if who == "role" else case.user
+            existed = before[who] is not None and get("name") in before[who]["inline"]
+            want = f"{owner}:{get('name')}"
+            doc = tfcheck.heredoc_json(body["policy"])
+            assert doc in [c["after"] for c in plan["changes"] if c["kind"] == f"{who}-policy"]
+        elif rtype.endswith("_exclusive"):
+            existed, want = True, case.user or case.role
+        elif rtype in ("aws_iam_access_key", "aws_iam_user"):
+            existed, want = False, None
+        else:
+            raise AssertionError(f"unexpected resource type {rtype}")
+        assert ((rtype, name) in parsed["imports"]) == existed, (rtype, name, existed)
+        if existed:
+            assert parsed["imports"][(rtype, name)] == want, (rtype, name, parsed["imports"][(rtype, name)])
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("vendor, mode, make", CASES, ids=IDS)
 def test_plan_makes_a_broken_bucket_ready(moto, aws, tmp_path, capsys, vendor, mode, make):
-    bucket, flags, other = make(aws, vendor, mode)
+    case = make(aws, vendor, mode)
+    bucket, flags = case.bucket, case.flags
+    other = _for(OTHER_STATEMENT, bucket)
     common = [vendor, f"s3://{bucket}", "--mode", mode, "--endpoint-url", moto.endpoint, "--quiet", *flags]
     assert main(["check", *common]) == 1
     assert "NOT READY" in capsys.readouterr().out
+    before = estate(aws, case)
 
     out = tmp_path / "plan"
     assert main(["plan", *common, "--output-dir", str(out)]) == 0
@@ -127,7 +360,14 @@ def test_plan_makes_a_broken_bucket_ready(moto, aws, tmp_path, capsys, vendor, m
     assert "Nothing has been applied" in printed
     plan = json.loads((out / "plan.json").read_text())
     assert plan["changes"], plan
-    assert (out / "plan.tf").read_text().count("resource ") >= 1
+    kinds = {c["kind"] for c in plan["changes"]}
+    assert case.expect_kinds <= kinds and not case.forbid_kinds & kinds, kinds
+    assert not [m for m in plan["manual_steps"] if not m.startswith("baseline.tls-only")], plan["manual_steps"]
+    tf_text = (out / "plan.tf").read_text()
+    assert tf_text.count("resource ") >= 1
+    assert_terraform(tf_text, plan, before, case)
+    for c in plan["changes"]:
+        assert not tfcheck.unescaped_templates(c["terraform"]), c["terraform"]
 
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     run = subprocess.run(["sh", str(out / "plan.sh")], env=env, capture_output=True, text=True, timeout=300)
@@ -137,19 +377,61 @@ def test_plan_makes_a_broken_bucket_ready(moto, aws, tmp_path, capsys, vendor, m
     printed = capsys.readouterr().out
     assert "READY" in printed and "NOT READY" not in printed, printed
     assert code in (0, 3)
-    after = json.loads((tmp_path / "after" / "findings.json").read_text())["findings"]
-    assert not [f for f in after if f["rule_id"] == "baseline.vendor-excess-privilege" and f["status"] == "fail"]
+    after_findings = json.loads((tmp_path / "after" / "findings.json").read_text())["findings"]
+    excess = {f["bucket"]: f["status"] for f in after_findings if f["rule_id"] == "baseline.vendor-excess-privilege"}
+    assert excess and set(excess.values()) == {"pass"}, excess
+    for rule in ("baseline.versioning-with-delete", "baseline.block-public-access"):
+        assert not [f for f in after_findings if f["rule_id"] == rule and f["status"] == "fail"], rule
     if "--metadata-bucket" in flags:  # the second bucket was checked and put right too
-        meta = {f["rule_id"]: f["status"] for f in after if f["bucket"] == "tenyks-meta-store"}
+        meta = {f["rule_id"]: f["status"] for f in after_findings if f["bucket"] == "tenyks-meta-store"}
         assert meta["tenyks.metadata-grant"] == meta["tenyks.metadata-cors"] == "pass", meta
         assert meta["baseline.vendor-excess-privilege"] == "pass", meta
 
-    # Nothing that was there before is lost.
-    s3 = aws("s3")
-    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    assert other in policy["Statement"]
-    rules = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
-    assert any(r["AllowedOrigins"] == OTHER_CORS["AllowedOrigins"] for r in rules)
+    # A second plan proposes nothing.
+    again = tmp_path / "again"
+    assert main(["plan", *common, "--output-dir", str(again)]) == 0
+    capsys.readouterr()
+    second = json.loads((again / "plan.json").read_text())
+    assert second["changes"] == [], [c["title"] for c in second["changes"]]
+    assert set(second["manual_steps"]) <= set(plan["manual_steps"]), second["manual_steps"]
+
+    # Nothing that was there before is lost; nothing about the vendor got wider than its mode.
+    after = estate(aws, case)
+    assert other in after["policy"][bucket]["Statement"]
+    assert any(r["AllowedOrigins"] == OTHER_CORS["AllowedOrigins"] for r in after["cors"][bucket])
+    assert_preserved(before, after, case)
+    _vendor_specific(vendor, mode, case, before, after)
+
+
+def _vendor_specific(vendor, mode, case, before, after):
+    bucket = case.bucket
+    if vendor.startswith("v7"):
+        v7 = [s for s in after["policy"][bucket]["Statement"] if _mentions(s, case.vendor_ids)]
+        assert v7 and all(s["Principal"] == {"AWS": V7[vendor]} for s in v7), v7
+        listing = [s for s in v7 if "s3:ListBucket" in json.dumps(s)]
+        assert bool(listing) == (vendor == "v7-aws"), listing  # only .mrxs slides need a listing
+        if mode == "read-write" and vendor == "v7-aws":  # the other principal of the shared statement keeps it
+            assert {**before["policy"][bucket]["Statement"][-1], "Principal": {"AWS": [ANALYTICS]}} \
+                in after["policy"][bucket]["Statement"]
+    if vendor == "datature":
+        trusted = [v for s in _statements(after["role"]["trust"]) if s.get("Principal", {}).get("AWS")
+                   for v in ([s["Principal"]["AWS"]] if isinstance(s["Principal"]["AWS"], str) else s["Principal"]["AWS"])]
+        assert trusted == [DATATURE], trusted  # the guide's role: never Datature's whole account
+        if mode == "read-write":  # what the attached policy grants is not granted again
+            actions = [a for d in after["role"]["inline"].values() for s in _statements(d)
+                       for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+            assert "s3:GetObject" not in actions and "s3:GetObjectAttributes" in actions, actions
+            assert after["role"]["attached"] == before["role"]["attached"]
+    if vendor == "tenyks" and mode == "read-only":
+        assert after["user"]["attached"] == [] and after["versioning"][bucket] is None
+    if vendor == "tenyks" and "tenyks-meta-store" in case.buckets:
+        assert after["versioning"]["tenyks-meta-store"] == "Enabled" and after["versioning"][bucket] is None
+        assert after["pab"]["tenyks-meta-store"] == BLOCK_ALL
+    elif vendor == "tenyks" and mode == "read-write":
+        assert after["user"]["groups"] == [] and after["versioning"][bucket] == "Enabled"
+    if vendor == "redbrick":
+        docs = json.dumps(after["user"]["inline"])
+        assert "arn:aws:s3:::home-bucket/${aws:username}/*" in docs and "s3:DeleteObject" not in docs, docs
 
 
 def test_check_never_says_ready_for_what_it_could_not_see(moto, capsys):

@@ -1,0 +1,433 @@
+"""``plan`` only ever narrows, covers every bucket and principal of the integration, and says what it cannot
+know instead of guessing — on hand-built snapshots (no AWS), decided by the project's own IAM evaluator."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from auditor import narrow
+from auditor.model import AttachedPolicy, GroupState, InlinePolicy, KeyState, Status
+from auditor.plan import make_plan
+from auditor.policy import Request, evaluate
+from auditor.rulepack import load_packs
+from tests.checks.snap import (
+    ACCT,
+    DATATURE_EXTERNAL_ID,
+    DATATURE_PRINCIPAL,
+    V7_ROLE,
+    account,
+    bucket,
+    integ,
+    one,
+    policy,
+    role,
+    run,
+    snapshot,
+    user,
+)
+from tests.onboard import tfcheck
+
+PACKS = {p.vendor.id: p for p in load_packs()}
+B = "radiology-scans"
+ARN = f"arn:aws:s3:::{B}"
+ANALYTICS = "arn:aws:iam::444455556666:role/analytics"
+V7_ACCOUNT = "258327614892"
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def bound(i):
+    return dataclasses.replace(i, profile=PACKS[i.vendor].vendor)
+
+
+def plan_of(snap):
+    i = bound(snap.integrations[0])
+    return make_plan(snap, i, run(snap), rules=PACKS[i.vendor].rules)
+
+
+def statements(doc):
+    return narrow.as_list((doc or {}).get("Statement"))
+
+
+# ----------------------------------------------------------------------------- asking the evaluator
+
+ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectAcl", "s3:GetObjectAttributes")
+BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketPolicy", "s3:PutBucketPolicy")
+KEYS = ("slides/a.svs", "slides/sub/b.mrxs", "darwin/t.png", "other/c.txt", "home/alice/x", "cats/images/a.jpg",
+        "cats/annotations.json", "cats/tenyks-meta/m.bin", "studies/a.dcm", "studies/x/y.dcm")
+CONTEXTS = ({"aws:SourceIp": "10.0.0.1", "aws:username": "alice", "aws:SecureTransport": "true"},
+            {"aws:SourceIp": "192.0.2.1", "aws:username": "bob", "aws:SecureTransport": "false"})
+PREFIXES = (None, "", "slides/", "other/", "cats/", "studies/")
+
+
+def grid(principal: str, principal_type: str, account_id: str) -> list[Request]:
+    out = []
+    for ctx in CONTEXTS:
+        for a in BUCKET_ACTIONS:
+            for p in PREFIXES if a == "s3:ListBucket" else (None,):
+                c = {**ctx, **({"s3:prefix": p} if p is not None else {})}
+                out.append(Request(principal, principal_type, a, ARN, ACCT, c, principal_account=account_id))
+        for a in ACTIONS:
+            out += [Request(principal, principal_type, a, f"{ARN}/{k}", ACCT, dict(ctx), principal_account=account_id)
+                    for k in KEYS]
+    return out
+
+
+V7_GRID = grid(V7_ROLE, "iam_role", V7_ACCOUNT)
+V7_OTHER_ROLE_GRID = grid(f"arn:aws:iam::{V7_ACCOUNT}:role/someone-else", "iam_role", V7_ACCOUNT)
+ANALYTICS_GRID = grid(ANALYTICS, "iam_role", "444455556666")
+USER_GRID = grid(f"arn:aws:iam::{ACCT}:user/rb", "iam_user", ACCT)
+
+
+def allowed_as_resource(doc: Any, requests: list[Request]) -> set[int]:
+    """The requests a bucket policy allows a principal of another account (its own side allows everything)."""
+    if not statements(doc):
+        return set()
+    return {i for i, r in enumerate(requests)
+            if evaluate(r, identity_policies=[ALLOW_ALL], resource_policy=doc).allowed}
+
+
+def allowed_as_identity(docs: list[Any], bucket_doc: Any, requests: list[Request]) -> set[int]:
+    docs = [d for d in docs if statements(d)]
+    bucket_doc = bucket_doc if statements(bucket_doc) else None
+    if not docs and bucket_doc is None:
+        return set()
+    return {i for i, r in enumerate(requests)
+            if evaluate(r, identity_policies=docs, resource_policy=bucket_doc).allowed}
+
+
+def one_statement(stmt: Any) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [stmt]}
+
+
+# ----------------------------------------------------------------------------- random existing policies
+
+ACTION_CHOICES = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:*", "s3:Get*", "*",
+                  "s3:GetObjectAcl", "s3:PutBucketPolicy", "s3:GetObjectAttributes", "kms:Decrypt"]
+RESOURCE_CHOICES = [ARN, f"{ARN}/*", f"{ARN}/slides/*", f"{ARN}/slides/sub/*", f"{ARN}/other/*", "*", f"{ARN}/studies/*",
+                    f"{ARN}/studies/x/*",
+                    f"{ARN}/home/${{aws:username}}/*", f"{ARN}/cats/*", "arn:aws:s3:::elsewhere/*"]
+CONDITIONS = [None, {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}, {"StringLike": {"s3:prefix": ["slides/*"]}},
+              {"Bool": {"aws:SecureTransport": "true"}}, {"StringEquals": {"aws:username": "alice"}},
+              {"StringLike": {"aws:UserAgent": "%{agent}*"}}]
+
+
+def _one_or_many(choices):
+    return st.one_of(st.sampled_from(choices), st.lists(st.sampled_from(choices), min_size=1, max_size=3, unique=True))
+
+
+@st.composite
+def statement(draw, principals):
+    out: dict[str, Any] = {}
+    if draw(st.booleans()):
+        out["Sid"] = draw(st.sampled_from(["A", "B", "DarwinAccess", "Everything", "tenyksList"]))
+    out["Effect"] = draw(st.sampled_from(["Allow", "Allow", "Allow", "Deny"]))
+    if principals is not None:
+        out["Principal"] = {"AWS": draw(_one_or_many(principals))}
+    out["NotAction" if draw(st.integers(0, 7)) == 0 else "Action"] = draw(_one_or_many(ACTION_CHOICES))
+    out["NotResource" if draw(st.integers(0, 7)) == 0 else "Resource"] = draw(_one_or_many(RESOURCE_CHOICES))
+    cond = draw(st.sampled_from(CONDITIONS))
+    if cond:
+        out["Condition"] = cond
+    return out
+
+
+V7_PRINCIPALS = [V7_ROLE, V7_ROLE, ANALYTICS, V7_ACCOUNT, f"arn:aws:iam::{V7_ACCOUNT}:root"]
+
+
+def _new_statements_within_their_source(gp: narrow.GrantPlan, as_resource: bool, grids: list[list[Request]]) -> None:
+    for edit in gp.edits:
+        for stmt, how, source in edit.new:
+            for g in grids:
+                if as_resource and edit.holder.kind == "bucket":
+                    new, old = allowed_as_resource(one_statement(stmt), g), allowed_as_resource(one_statement(source), g)
+                elif edit.holder.kind == "bucket":
+                    new = allowed_as_identity([], one_statement(stmt), g)
+                    old = allowed_as_identity([], one_statement(source), g)
+                else:
+                    new = allowed_as_identity([one_statement(stmt)], None, g)
+                    old = allowed_as_identity([one_statement(source)], None, g)
+                widened = [g[i] for i in sorted(new - old)][:3]
+                assert not widened, (how, stmt, source, widened)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stmts=st.lists(statement(V7_PRINCIPALS), min_size=1, max_size=4),
+       mode=st.sampled_from(["read-only", "read-write"]), scope=st.sampled_from(["", "slides/"]),
+       mrxs=st.booleans())
+def test_no_proposed_bucket_policy_statement_is_broader_than_its_predecessor(stmts, mode, scope, mrxs):
+    keys = ("slides/sub/b.mrxs", "other/c.txt") if mrxs else ("slides/a.svs", "other/c.txt")
+    before = policy(*stmts)
+    snap = snapshot(account(bucket(B, policy=before, keys=keys)),
+                    integrations=(integ("v7-aws", B, mode, scope=scope, prefix="darwin/"),))
+    i = bound(snap.integrations[0])
+    gp = narrow.grant_plan(snap.accounts[0], i, narrow=True)
+    assert isinstance(gp, narrow.GrantPlan)
+    grids = [V7_GRID, ANALYTICS_GRID, V7_OTHER_ROLE_GRID]
+    # Each statement the plan writes allows nothing its predecessor (or the guide's statement) did not.
+    _new_statements_within_their_source(gp, True, grids)
+    after = next((e.after if e.action == "put" else None for e in gp.edits if e.holder.kind == "bucket"), before)
+    templates = {"Version": "2012-10-17", "Statement": narrow.plan_statements(i, snap.accounts[0].bucket(B))}
+    for g in grids:  # the whole policy: nothing anyone may do that they could not before, or the guide needs
+        widened = allowed_as_resource(after, g) - allowed_as_resource(before, g) - allowed_as_resource(templates, g)
+        assert not widened, [g[n] for n in sorted(widened)][:3]
+    # Statements that do not concern V7 are kept, as they were, in order.
+    mine = lambda s: any(v in (V7_ROLE, V7_ACCOUNT, f"arn:aws:iam::{V7_ACCOUNT}:root")  # noqa: E731
+                         for v in narrow.as_list(s.get("Principal", {}).get("AWS")))
+    kept = [s for s in stmts if not mine(s) or s["Effect"] == "Deny"]
+    it = iter(statements(after))
+    assert all(any(k is s or k == s for s in it) for k in kept)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inline=st.lists(st.lists(statement(None), min_size=1, max_size=3), min_size=1, max_size=2),
+       managed=st.lists(statement(None), max_size=2), grouped=st.lists(statement(None), max_size=2),
+       bucket_stmts=st.lists(statement([f"arn:aws:iam::{ACCT}:user/rb", ANALYTICS]), max_size=2),
+       mode=st.sampled_from(["read-only", "read-write"]))
+def test_no_proposed_identity_statement_is_broader_than_its_predecessor(inline, managed, grouped, bucket_stmts, mode):
+    arn = f"arn:aws:iam::{ACCT}:policy/shared"
+    u = dataclasses.replace(user("rb", *[policy(*d) for d in inline]),
+                            attached=(AttachedPolicy(arn, "shared"),) if managed else (),
+                            groups=("team",) if grouped else ())
+    groups = (GroupState("team", f"arn:aws:iam::{ACCT}:group/team", inline=(InlinePolicy("g", policy(*grouped)),)),)
+    bucket_doc = policy(*bucket_stmts) if bucket_stmts else None
+    acct = account(bucket(B, policy=bucket_doc, keys=("studies/a.dcm",)), users=(u,), groups=groups,
+                   managed_policies={arn: policy(*managed)} if managed else {})
+    snap = snapshot(acct, integrations=(integ("redbrick", B, mode, user="rb", prefix="studies/"),))
+    i = bound(snap.integrations[0])
+    gp = narrow.grant_plan(acct, i, narrow=True)
+    assert isinstance(gp, narrow.GrantPlan)
+    _new_statements_within_their_source(gp, False, [USER_GRID])
+    # The whole principal, as the edits leave it.
+    docs = {p.name: p.document for p in u.inline}
+    attached = {arn: policy(*managed)} if managed else {}
+    group_docs = [policy(*grouped)] if grouped else []
+    after_bucket = bucket_doc
+    for e in gp.edits:
+        if e.holder.kind == "inline-user":
+            docs[e.holder.name] = e.after
+        elif e.holder.kind == "bucket":
+            after_bucket = e.after
+        elif e.action == "detach":
+            attached.pop(e.holder.owner)
+        elif e.action == "leave-group":
+            group_docs = []
+    before_all = allowed_as_identity([p.document for p in u.inline] + ([policy(*managed)] if managed else [])
+                                     + ([policy(*grouped)] if grouped else []), bucket_doc, USER_GRID)
+    after_all = allowed_as_identity([d for d in docs.values() if d] + list(attached.values()) + group_docs,
+                                    after_bucket, USER_GRID)
+    templates = allowed_as_identity([{"Version": "2012-10-17", "Statement": gp.templates}], None, USER_GRID)
+    widened = after_all - before_all - templates
+    assert not widened, [USER_GRID[n] for n in sorted(widened)][:3]
+
+
+# ----------------------------------------------------------------------------- never widen, never guess
+
+
+def _datature(trust, **options):
+    r = role("datature-nexus", trust)
+    return snapshot(account(bucket(B, keys=("images/a.jpg",)), roles=(r,)),
+                    integrations=(integ("datature", B, role_arn=r.arn, external_id=DATATURE_EXTERNAL_ID,
+                                        prefix="images/", **options),))
+
+
+def test_without_vendor_principal_the_trust_keeps_the_principal_it_names():
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": DATATURE_PRINCIPAL}})
+    plan = plan_of(_datature(trust))
+    (change,) = [c for c in plan.changes if c.kind == "trust-policy"]
+    assert change.after["Statement"] == [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                          "Principal": {"AWS": DATATURE_PRINCIPAL},
+                                          "Condition": {"StringEquals": {"sts:ExternalId": DATATURE_EXTERNAL_ID}}}]
+    assert ":root" not in json.dumps(plan.to_json()) + plan.script() + plan.terraform()
+
+
+def test_without_any_vendor_principal_plan_asks_for_the_flag_instead_of_guessing_an_account():
+    trust = policy({"Sid": "Ec2", "Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}})
+    plan = plan_of(_datature(trust))
+    assert not [c for c in plan.changes if c.kind == "trust-policy"]
+    assert any(m.startswith("vendor-principal:") and "--vendor-principal" in m for m in plan.manual), plan.manual
+    assert ":root" not in json.dumps(plan.to_json()) + plan.script() + plan.terraform()
+    # Given, it narrows a trust in Datature's whole account to that principal (the extra condition kept).
+    wide = policy({"Effect": "Allow", "Action": "sts:*", "Principal": {"AWS": "arn:aws:iam::277710232653:root"},
+                   "Condition": {"Bool": {"aws:SecureTransport": "true"}}})
+    plan = plan_of(_datature(wide, vendor_principal=DATATURE_PRINCIPAL))
+    (change,) = [c for c in plan.changes if c.kind == "trust-policy"]
+    assert change.after["Statement"] == [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                          "Principal": {"AWS": DATATURE_PRINCIPAL},
+                                          "Condition": {"Bool": {"aws:SecureTransport": "true"},
+                                                        "StringEquals": {"sts:ExternalId": DATATURE_EXTERNAL_ID}}}]
+
+
+def _v7_star(keys=("slides/a.mrxs", "slides/a/x.dat", "other/b.txt"), mode="read-only"):
+    star = {"Sid": "V7Everything", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:*",
+            "Resource": [ARN, f"{ARN}/*"]}
+    return snapshot(account(bucket(B, policy=policy(star), keys=keys)),
+                    integrations=(integ("v7-aws", B, mode, scope="slides/"),))
+
+
+def test_a_read_only_vendor_loses_its_delete_rights_instead_of_getting_versioning():
+    snap = _v7_star()
+    assert one(snap, "baseline.versioning-with-delete").status == Status.FAIL
+    plan = plan_of(snap)
+    assert "versioning" not in {c.kind for c in plan.changes}
+    (grant,) = [c for c in plan.changes if c.kind == "bucket-policy"]
+    assert {"baseline.vendor-excess-privilege", "baseline.versioning-with-delete"} <= set(grant.fixes)
+    deletes = [r for r in V7_GRID if r.action == "s3:DeleteObject"]
+    assert not allowed_as_resource(grant.after, deletes)
+    assert not [m for m in plan.manual if "versioning" in m or "excess" in m], plan.manual
+
+
+def test_listing_is_granted_only_where_a_mrxs_slide_needs_it():
+    with_slide = [c for c in plan_of(_v7_star()).changes if c.kind == "bucket-policy"][0].after
+    (listing,) = [s for s in with_slide["Statement"] if s["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["slides/*"]}}
+    without = [c for c in plan_of(_v7_star(keys=("slides/a.svs", "other/b.txt"))).changes
+               if c.kind == "bucket-policy"][0].after
+    assert "s3:ListBucket" not in json.dumps(without)
+
+
+def test_permissions_an_attached_policy_grants_are_not_repeated():
+    managed = f"arn:aws:iam::{ACCT}:policy/images-read"
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": DATATURE_PRINCIPAL},
+                    "Condition": {"StringEquals": {"sts:ExternalId": DATATURE_EXTERNAL_ID}}})
+    r = role("datature-nexus", trust, policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}), attached=(managed,))
+    acct = account(bucket(B, keys=("images/a.jpg",)), roles=(r,), managed_policies={managed: policy(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{ARN}/images/*"})})
+    snap = snapshot(acct, integrations=(integ("datature", B, role_arn=r.arn, external_id=DATATURE_EXTERNAL_ID,
+                                              prefix="images/"),))
+    plan = plan_of(snap)
+    (change,) = [c for c in plan.changes if c.kind == "role-policy"]
+    assert change.after["Statement"] == [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": ARN,
+         "Condition": {"StringLike": {"s3:prefix": "images/*"}}},
+        {"Effect": "Allow", "Action": ["s3:GetObjectAttributes"], "Resource": f"{ARN}/images/*"}]
+    assert "policy-attachment" not in {c.kind for c in plan.changes}  # the attached policy grants only what is needed
+
+
+def test_a_statement_shared_with_another_principal_keeps_that_principals_part():
+    shared = {"Sid": "Shared", "Effect": "Allow", "Principal": {"AWS": [V7_ROLE, ANALYTICS]}, "Action": "s3:GetObject",
+              "Resource": f"{ARN}/*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    snap = snapshot(account(bucket(B, policy=policy(shared), keys=("slides/a.svs", "other/b.txt"))),
+                    integrations=(integ("v7-aws", B, scope="slides/"),))
+    (change,) = [c for c in plan_of(snap).changes if c.kind == "bucket-policy"]
+    assert change.after["Statement"] == [
+        {**shared, "Principal": {"AWS": [ANALYTICS]}},
+        {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": ["s3:GetObject"],
+         "Resource": f"{ARN}/slides/*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]
+
+
+def test_the_excess_finding_proposes_the_change_plan_makes():
+    snaps = [_v7_star()]
+    u = user("tenyks-ro", policy({"Sid": "All", "Effect": "Allow", "Action": "s3:*", "Resource": [ARN, f"{ARN}/*"]}),
+             attached=(f"arn:aws:iam::{ACCT}:policy/s3-full",))
+    snaps.append(snapshot(account(bucket(B, keys=("cats/images/a.jpg",)), users=(u,), managed_policies={
+        f"arn:aws:iam::{ACCT}:policy/s3-full": policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})}),
+        integrations=(integ("tenyks", B, user="tenyks-ro", dataset="cats", images_dir="images"),)))
+    for snap in snaps:
+        f = one(snap, "baseline.vendor-excess-privilege")
+        assert f.status == Status.FAIL
+        grants = [c for c in plan_of(snap).changes if c.kind in ("bucket-policy", "user-policy", "policy-attachment")]
+        assert grants
+        for c in grants:
+            for cmd in c.cli:
+                assert cmd in f.remediation, (cmd, f.remediation)
+
+
+def test_every_bucket_of_the_integration_gets_its_fixes():
+    """Tenyks with a separate metadata bucket: its Block Public Access, CORS and versioning (Tenyks deletes
+    there) are planned on that bucket, the data bucket keeps its versioning off (Tenyks deletes nothing there)."""
+    meta = bucket("tenyks-meta", keys=("meta/x",))
+    data = dataclasses.replace(bucket(B, keys=("cats/images/a.jpg",)),
+                               public_access_block={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls",
+                                                                      "BlockPublicPolicy", "RestrictPublicBuckets")})
+    u = user("tenyks-rw", policy({"Sid": "tenyksFullBucketAccess", "Effect": "Allow",
+                                  "Action": ["s3:GetObject", "s3:DeleteObject", "s3:PutObject", "s3:ListBucket"],
+                                  "Resource": [f"{ARN}/*", ARN]}))
+    snap = snapshot(account(data, meta, users=(u,)), integrations=(integ(
+        "tenyks", B, "read-write", user="tenyks-rw", dataset="cats", images_dir="images", metadata_dir="meta",
+        metadata_bucket="tenyks-meta"),))
+    plan = plan_of(snap)
+    where = {(c.kind, c.resource) for c in plan.changes}
+    meta_arn = "arn:aws:s3:::tenyks-meta"
+    assert {("public-access-block", meta_arn), ("cors", meta_arn), ("versioning", meta_arn)} <= where, where
+    assert ("versioning", ARN) not in where and ("public-access-block", ARN) not in where
+    (grant,) = [c for c in plan.changes if c.kind == "user-policy"]
+    text = json.dumps(grant.after)
+    assert f"{meta_arn}/meta/*" in text and "s3:DeleteObject" in text
+    deletes_here = [r for r in USER_GRID if r.action == "s3:DeleteObject"]
+    assert not allowed_as_identity([grant.after], None, deletes_here)  # no delete on the data bucket
+
+
+def test_plan_tf_imports_what_exists_and_names_start_with_a_letter():
+    key = KeyState("4ba29242-1176-4783-a600-41a37025dd5a", f"arn:aws:kms:us-east-1:{ACCT}:key/4ba29242-1176-4783-a600-41a37025dd5a",
+                   manager="CUSTOMER", grants=(), policy=policy({"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"},
+                                                      "Action": "kms:*", "Resource": "*"}))
+    home = {"Sid": "Home", "Effect": "Allow", "Principal": {"AWS": ANALYTICS}, "Action": "s3:GetObject",
+            "Resource": f"{ARN}/home/${{aws:username}}/*", "Condition": {"StringLike": {"aws:UserAgent": "%{agent}"}}}
+    b = dataclasses.replace(bucket("1-slides", policy=policy(home), keys=("slides/a.svs",)),
+                            encryption=({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                                                "KMSMasterKeyID": key.key_id}},),
+                            cors=({"AllowedMethods": ["GET"], "AllowedOrigins": ["https://${host}.example.com"]},))
+    snap = snapshot(account(b, keys=(key,)), integrations=(integ("v7-aws", "1-slides", scope="slides/"),))
+    plan = plan_of(snap)
+    text = plan.terraform()
+    parsed = tfcheck.parse(text)  # valid names, no unescaped template sequence, terraform fmt layout
+    types = {t: n for t, n in parsed["resources"]}
+    assert set(types) == {"aws_s3_bucket_policy", "aws_s3_bucket_cors_configuration", "aws_kms_key_policy",
+                          "aws_s3_bucket_public_access_block"}, types
+    assert types["aws_kms_key_policy"].startswith("key_4ba29242")
+    assert parsed["imports"] == {("aws_s3_bucket_policy", types["aws_s3_bucket_policy"]): "1-slides",
+                                 ("aws_s3_bucket_cors_configuration", types["aws_s3_bucket_cors_configuration"]): "1-slides",
+                                 ("aws_kms_key_policy", types["aws_kms_key_policy"]): key.key_id}
+    assert "$${aws:username}" in text and "%%{agent}" in text and "https://$${host}.example.com" in text
+    policy_body = parsed["resources"][("aws_s3_bucket_policy", types["aws_s3_bucket_policy"])]["policy"]
+    assert tfcheck.heredoc_json(policy_body) == next(c.after for c in plan.changes if c.kind == "bucket-policy")
+    for c in plan.changes:
+        assert not tfcheck.unescaped_templates(c.terraform)
+
+
+def test_what_the_plan_creates_is_new_in_terraform_and_referred_to():
+    snap = snapshot(account(bucket(B, keys=("studies/a.dcm",))),
+                    integrations=(integ("redbrick", B, user="rb-new", prefix="studies/"),))
+    plan = plan_of(snap)
+    parsed = tfcheck.parse(plan.terraform())
+    types = {t for t, _ in parsed["resources"]}
+    assert {"aws_iam_user", "aws_iam_user_policy", "aws_iam_access_key"} <= types
+    assert not [k for k in parsed["imports"] if k[0].startswith("aws_iam")]
+    (policy_body,) = [b for (t, _), b in parsed["resources"].items() if t == "aws_iam_user_policy"]
+    assert re.fullmatch(r"\$\{aws_iam_user\.\w+\.name\}", policy_body["user"]), policy_body["user"]
+
+
+TEXT = st.lists(st.sampled_from(list("ab$%{}\\\"'*/ \n\té") + ["${", "%{", "$${", "%%{", "${aws:username}"]),
+                max_size=12).map("".join)
+
+
+def _closed(text: str) -> bool:
+    return all("}" in text[m.end():] for m in re.finditer(r"[$%]\{", text))
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=TEXT, condition=TEXT)
+def test_no_terraform_output_contains_an_unescaped_template_sequence(value, condition):
+    from auditor import terraform as tf
+
+    doc = {"Version": "2012-10-17", "Statement": [{"Sid": "X", "Effect": "Allow", "Principal": "*",
+                                                   "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::b/{value}",
+                                                   "Condition": {"StringLike": {"aws:UserAgent": condition}}}]}
+    quoted = {"note": condition}
+    r = tf.Resource("aws_s3_bucket_policy", value or "b", "b", [("bucket", value), ("tags", quoted),
+                                                                ("policy", tf.Heredoc(doc))], "b")
+    text = tf.render([r], region="us-east-1")
+    assert not tfcheck.unescaped_templates(text)
+    if not (_closed(value) and _closed(condition)):
+        # python-hcl2 cannot read a quoted "$${" that no "}" follows (Terraform can): check the heredoc alone.
+        r.body = [("bucket", "b"), ("policy", tf.Heredoc(doc))]
+        text = tf.render([r], region="us-east-1")
+    parsed = tfcheck.parse(text)
+    ((_, body),) = parsed["resources"].items()
+    assert tfcheck.heredoc_json(body["policy"]) == doc
