@@ -343,10 +343,10 @@ def _statement_actions(stmt: Mapping[str, Any]) -> set[str]:
     bucket_actions, object_actions = _candidates()
     every = set(bucket_actions) | set(object_actions)
     if "NotAction" in stmt:
-        out = set(every)
+        allowed = set(every)
         for p in as_list(stmt["NotAction"]):
-            out -= _expand(str(p))
-        return out
+            allowed -= _expand(str(p))
+        return allowed
     out: set[str] = set()
     for p in as_list(stmt.get("Action")):
         out |= _expand(str(p)) & every
@@ -461,7 +461,7 @@ def _concerns(stmt: Any, holder: Holder, vendor: Vendor) -> bool:
     if holder.identity:
         return True
     values = principal_values(stmt)
-    return bool(values) and any(vendor.names(v) for v in values)
+    return bool(values) and any(vendor.names(v) for v in values or ())
 
 
 def _probes(account: AccountState, integ: Integration, bucket: str, stmt: Mapping[str, Any],
@@ -526,13 +526,13 @@ def _pair_requests(integ: Integration, template: Mapping[str, Any], action: str,
         return []
     if "/" in resource:
         return [(action, f"arn:aws:s3:::{bucket}/{_key_of(resource)}", None)]
-    prefixes = []
+    prefixes: list[str | None] = []
     for block in (template.get("Condition") or {}).values():
         for key, values in block.items() if isinstance(block, Mapping) else ():
             if str(key).lower() == "s3:prefix":
                 prefixes += [str(v).rstrip("*") for v in as_list(values)]
     if not prefixes and action.startswith("s3:ListBucket"):
-        prefixes = _zone_prefixes(integ, bucket) or [None]  # type: ignore[list-item]
+        prefixes = list(_zone_prefixes(integ, bucket)) or [None]
     return [(action, f"arn:aws:s3:::{bucket}", p) for p in (prefixes or [None])]
 
 
@@ -681,12 +681,12 @@ def grant_plan(account: AccountState, integ: Integration, *, narrow: bool,
                 res.append(resource) if resource not in res else None
                 break
     placed: dict[int, list[tuple[int | None, _New]]] = {}
-    for (n, _), (t, acts, res) in groups.items():
+    for (n, _), (tmpl, acts, res) in groups.items():
         hi, pos, stmt, principal = sources[n]
         moved = hi in state.dropped or pos < 0
         in_bucket = holders[hi].kind == "bucket"
-        st = intersection(stmt, t, acts, res, principal if in_bucket else None)
-        dest = home(t) if moved else hi
+        st = intersection(stmt, tmpl, acts, res, principal if in_bucket else None)
+        dest = home(tmpl) if moved else hi
         if st is None or dest is None:
             continue
         placed.setdefault(dest, []).append((None if moved else pos, _New(st, "narrowed", stmt)))
@@ -711,14 +711,14 @@ def grant_plan(account: AccountState, integ: Integration, *, narrow: bool,
         acts.append(action) if action not in acts else None
         res.append(resource) if resource not in res else None
     placed = {}
-    for t, acts, res in lacking.values():
-        dest = home(t)
+    for tmpl, acts, res in lacking.values():
+        dest = home(tmpl)
         if dest is None:
             continue
-        st = {k: copy.deepcopy(v) for k, v in t.items()}
-        st["Action"] = _shape(acts, t.get("Action"))
-        st["Resource"] = _shape(res, t.get("Resource"))
-        placed.setdefault(dest, []).append((None, _New(st, "template", t)))
+        st = {k: copy.deepcopy(v) for k, v in tmpl.items()}
+        st["Action"] = _shape(acts, tmpl.get("Action"))
+        st["Resource"] = _shape(res, tmpl.get("Resource"))
+        placed.setdefault(dest, []).append((None, _New(st, "template", tmpl)))
     _place(state, placed)
     result.edits = _edits(state, target)
     return result

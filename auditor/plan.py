@@ -392,6 +392,8 @@ def _plan_trust(ctx: _Ctx) -> None:
                            f"{name}'s set-up screen; the trust policy must require it ({ctx.cite()}).")
         return
     doc = found.after
+    if doc is None:
+        return
     who = ", ".join(found.principals)
     title = f"Trust {name} ({who}) to assume {role_name}, only with the external id (other statements kept)"
     body: list[tuple[str, Any]] = [("name", role_name)]
