@@ -304,7 +304,8 @@ def versioning_with_delete(target: Target) -> Outcome | None:
     for integ in target.integrations:
         actor = actor_for(target, integ)
         if isinstance(actor, Outcome):
-            problems.append(actor.message)
+            if not actor.missing:  # a missing principal deletes nothing: the integration's own rule reports it
+                problems.append(actor.message)
             continue
         if perr is not None:
             problems.append(perr.describe())
