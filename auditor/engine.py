@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import cast
 
 from auditor.checks.registry import Outcome, Target, registry
+from auditor.checks.resources import RESOURCE_CHECK
 from auditor.docshape import policy_problem
 from auditor.infer import infer_integrations
 from auditor.model import AccountState, ApiError, BucketState, Finding, Integration, Severity, Snapshot, Status
@@ -144,6 +145,9 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
     accounts = {a.name: a for a in reversed(snapshot.accounts)}  # the first account of a name wins
     buckets = {(name, b.name): b for name, a in accounts.items() for b in reversed(a.buckets)}
     findings: list[Finding] = []
+    # Rules whose outcome was only "this integration's bucket/role/user does not exist", by what is missing:
+    # the integration's resources rule reports it once and lists them.
+    dropped: dict[tuple[str, str], list[str]] = {}
     baseline = by_vendor.get("baseline")
     per_account = [r for r in baseline.rules if checks[r.check].scope == "account"] if baseline else []
     per_bucket_rules = [r for r in baseline.rules if checks[r.check].scope != "account"] if baseline else []
@@ -160,7 +164,7 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
                 for rule in per_bucket_rules:
                     if account.provider not in rule.providers:
                         continue
-                    findings.extend(_run(rule, target, checks))
+                    findings.extend(_run(rule, target, checks, dropped))
     for integ in integrations:
         pack = by_vendor.get(integ.vendor)
         if pack is None:
@@ -170,14 +174,28 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
             continue  # account skipped: reported with the scan's skipped accounts
         integ_bucket = buckets.get((integ.account, integ.bucket))
         on_bucket = per_bucket[(integ.account, integ.bucket)]
-        for rule in pack.rules:
-            if integ.mode not in rule.modes or integ_account.provider not in rule.providers:
+        rules = [r for r in pack.rules if integ.mode in r.modes and integ_account.provider in r.providers]
+        own = [r for r in rules if r.check == RESOURCE_CHECK]
+        for rule in rules:
+            if integ_bucket is None and own:
+                # Nothing of the integration can be checked: its resources rule says so once.
+                if rule in own:
+                    placeholder = BucketState(name=integ.bucket, account_id=integ_account.account_id)
+                    findings.extend(_run(rule, Target(snapshot, integ_account, placeholder, integ, pack.vendor,
+                                                      on_bucket), checks))
+                    for r in rules:
+                        if r not in own:
+                            dropped.setdefault((integ_account.account_id, f"arn:aws:s3:::{integ.bucket}"),
+                                               []).append(r.id)
                 continue
             if integ_bucket is None:
                 findings.append(_missing_bucket(rule, integ_account, integ))
                 continue
             findings.extend(_run(rule, Target(snapshot, integ_account, integ_bucket, integ, pack.vendor, on_bucket),
-                                 checks))
+                                 checks, dropped))
+    if dropped:
+        own_ids = {r.id for p in packs for r in p.rules if r.check == RESOURCE_CHECK}
+        findings = [_with_not_evaluated(f, dropped) if f.rule_id in own_ids else f for f in findings]
     # One finding per (rule, resource): an account configured twice (two labels, one account id)
     # reports its roles once.
     first: dict[tuple, Finding] = {}
@@ -214,12 +232,24 @@ def _link_same_facts(findings: tuple[Finding, ...], packs: Sequence[RulePack]) -
                  for i, f in enumerate(findings))
 
 
+def _with_not_evaluated(f: Finding, dropped: dict[tuple[str, str], list[str]]) -> Finding:
+    """The resources finding with the rules that were not evaluated because what it names is missing."""
+    missing = f.evidence.get("missing") if isinstance(f.evidence, dict) else None
+    ids = sorted({r for arn in missing or () for r in dropped.get((f.account_id, arn), ())})
+    if not ids:
+        return f
+    shown = ", ".join(ids[:8]) + (" …" if len(ids) > 8 else "")
+    return dataclasses.replace(f, evidence={**f.evidence, "not_evaluated": ids},
+                               message=f"{f.message} Not evaluated without it: {shown}.")
+
+
 def _unknown(err) -> Outcome:
     return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe()}.",
                    {"api_error": {"api": err.api, "code": err.code, "message": err.message}})
 
 
-def _unknown_as_before(spec, rule: Rule, target: Target, err) -> tuple[Outcome, ...]:
+def _unknown_as_before(spec, rule: Rule, target: Target, err,
+                       dropped: dict[tuple[str, str], list[str]] | None = None) -> tuple[Outcome, ...]:
     """Unknown outcomes for a check whose required call failed. The check still runs (on what did
     arrive) only to name its resources and principals, so each finding keeps its identity (its
     fingerprint, for ``diff``); every verdict it reaches is replaced by unknown."""
@@ -228,6 +258,10 @@ def _unknown_as_before(spec, rule: Rule, target: Target, err) -> tuple[Outcome, 
         outcomes = () if result is None else (result,) if isinstance(result, Outcome) else tuple(result)
     except Exception:  # noqa: BLE001 — a check without its data may well fail: one plain unknown
         outcomes = ()
+    if outcomes and dropped is not None:
+        outcomes = _present(rule, target, outcomes, dropped)
+        if not outcomes:
+            return ()  # what it needs does not exist: the integration's resources rule says so
     if not outcomes:
         return (_unknown(err),)
     plain = _unknown(err)
@@ -235,12 +269,31 @@ def _unknown_as_before(spec, rule: Rule, target: Target, err) -> tuple[Outcome, 
     return tuple(dataclasses.replace(plain, resource=r, principal=p, account_level=a) for r, p, a in places)
 
 
-def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
+def _present(rule: Rule, target: Target, outcomes: tuple[Outcome, ...],
+             dropped: dict[tuple[str, str], list[str]] | None) -> tuple[Outcome, ...]:
+    """``outcomes`` without those that only say the integration's bucket, role or user is missing (its
+    resources rule reports that once); the rule is noted as not evaluated for it."""
+    if dropped is None or rule.check == RESOURCE_CHECK:
+        return outcomes
+    kept = []
+    for o in outcomes:
+        if o.missing:
+            ids = dropped.setdefault((target.account.account_id, o.missing), [])
+            if rule.id not in ids:
+                ids.append(rule.id)
+        else:
+            kept.append(o)
+    return tuple(kept)
+
+
+def _run(rule: Rule, target: Target, checks,
+         dropped: dict[tuple[str, str], list[str]] | None = None) -> Iterable[Finding]:
     spec = checks[rule.check]
     for api in spec.needs:
         err = target.bucket.error(api) or target.account.error(api)
         if err is not None:
-            yield from (_finding(rule, target, o) for o in _unknown_as_before(spec, rule, target, err))
+            named = _unknown_as_before(spec, rule, target, err, dropped)
+            yield from (_finding(rule, target, o) for o in named)
             return
     bucket_reads, account_reads = _Reads(target.bucket, BUCKET_FIELD_APIS), _Reads(target.account, ACCOUNT_FIELD_APIS)
     # The read-recording views stand in for the bucket and the account they wrap.
@@ -249,6 +302,10 @@ def _run(rule: Rule, target: Target, checks) -> Iterable[Finding]:
     try:
         result = spec.fn(watched, **rule.params)
         outcomes = () if result is None else (result,) if isinstance(result, Outcome) else tuple(result)
+        if outcomes and dropped is not None:
+            outcomes = _present(rule, target, outcomes, dropped)
+            if not outcomes:
+                return  # only "missing": the integration's resources rule reports it
         failed = _failed(target, dependencies(spec) + bucket_reads.apis() + account_reads.apis())
         if failed is not None:
             # Enforced here, not per check: without the data of a failed call, "not applicable" and

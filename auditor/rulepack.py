@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.checks.registry import REQUIRED, CheckSpec, registry
+from auditor.checks.resources import RESOURCE_CHECK
 from auditor.errors import RuleError
 from auditor.model import Severity
 from auditor.profile import (
@@ -172,6 +173,8 @@ def parse_pack(text: str, source: str) -> RulePack:
     vendor = _profile(data, source)
     checks = registry()
     rules = tuple(_rule(raw, vendor, checks, source) for raw in data.get("rules", []))
+    if vendor.access is not None and not any(r.check == RESOURCE_CHECK for r in rules):
+        rules = (_resources_rule(vendor, source), *rules)
     vendor = replace(vendor, rule_checks=tuple((r.check, str(r.params.get("zone", "")), r.modes) for r in rules))
     return RulePack(vendor=vendor, rules=rules, source=source)
 
@@ -421,6 +424,20 @@ def _profile(data: dict[str, Any], source: str) -> VendorProfile:
         providers=tuple(v.get("providers", PROVIDERS)), modes=modes, features=tuple(v.get("features", ())),
         keys=tuple(keys), zones=zones, requests=tuple(requests), needs=needs, plan=plan, infer=infer,
         guide_requires=tuple(requires), source=source)
+
+
+_PRINCIPAL = {"iam-user": " and IAM user", "assumed-role": " and role", "fixed-principal": ""}
+
+
+def _resources_rule(vendor: VendorProfile, source: str) -> Rule:
+    """Every vendor's first rule: what its integration names exists (one finding, instead of one row per rule
+    that needs a missing bucket, role or user). A pack may define its own rule with this check instead."""
+    what = f"bucket{_PRINCIPAL.get(vendor.access or '', '')}"
+    return Rule(id=f"{vendor.id}.resources", vendor=vendor.id, title=f"The integration's {what} exist",
+                severity=Severity.CRITICAL, check=RESOURCE_CHECK,
+                reference=f"{vendor.guide.cite() or vendor.name}: the integration's {what} must exist for the "
+                          "vendor to reach the data.", modes=vendor.modes, source=source,
+                providers=PROVIDERS)
 
 
 def _rule(raw: dict[str, Any], vendor: VendorProfile, checks: Mapping[str, CheckSpec], source: str) -> Rule:

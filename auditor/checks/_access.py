@@ -109,9 +109,9 @@ def user_actor(account: AccountState, vendor: str, user_name: str) -> Actor | Ou
         return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", {"user": user_name})
     user = account.user(user_name)
     if user is None:
+        arn = f"arn:aws:iam::{account.account_id}:user/{user_name}"
         return Outcome(Status.FAIL, f"IAM user {user_name!r} does not exist in account {account.account_id}.",
-                       {"user": user_name}, f"aws iam create-user --user-name {user_name}",
-                       resource=f"arn:aws:iam::{account.account_id}:user/{user_name}")
+                       {"user": user_name}, f"aws iam create-user --user-name {user_name}", resource=arn, missing=arn)
     policies = _identity(account, "user", user.name, user.attached, user.inline)
     if isinstance(policies, str):
         return Outcome(Status.UNKNOWN, f"Could not verify: {policies}.", {"user": user.arn}, principal=user.arn)
@@ -147,7 +147,7 @@ def role_actor(account: AccountState, vendor: str, role_arn: str) -> Actor | Out
     role = account.role(role_arn)
     if role is None:
         return Outcome(Status.FAIL, f"Role {role_arn} does not exist in account {account.account_id}.",
-                       {"role": role_arn}, resource=role_arn, principal=role_arn)
+                       {"role": role_arn}, resource=role_arn, principal=role_arn, missing=role_arn)
     policies = _identity(account, "role", role.name, role.attached, role.inline)
     if isinstance(policies, str):
         return Outcome(Status.UNKNOWN, f"Could not verify: {policies}.", {"role": role.arn}, principal=role.arn)

@@ -55,7 +55,8 @@ def zone_for(target: Target, integ: Integration, zone: str) -> Zone | Outcome:
         other = target.account.bucket(z.bucket)
         if other is None:
             return Outcome(Status.UNKNOWN, f"Could not verify: bucket {z.bucket!r} ({zone}) was not collected.",
-                           {"bucket": z.bucket, "zone": zone}, resource=f"arn:aws:s3:::{z.bucket}")
+                           {"bucket": z.bucket, "zone": zone}, resource=f"arn:aws:s3:::{z.bucket}",
+                           missing=f"arn:aws:s3:::{z.bucket}")
         err = other.error("GetBucketPolicy")
         if err is not None:
             return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe()}.",
@@ -224,7 +225,7 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
         return actor
     z = zone_for(target, integ, zone)
     if isinstance(z, Outcome):
-        return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn)
+        return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn, missing=z.missing)
     if cover != "all":
         files = set(integ.zone(zone).files.values())
         keep = (lambda k: k in files) if cover == "files" else (lambda k: k not in files)

@@ -22,7 +22,7 @@ def _user(account: AccountState, name: str) -> UserState | Outcome:
     if user is None:
         return Outcome(Status.FAIL, f"IAM user {name!r} does not exist in account {account.account_id}.",
                        {"user": name}, f"aws iam create-user --user-name {name}\n{fix.create_access_key_cmd(name)}",
-                       resource=arn, principal=arn)
+                       resource=arn, principal=arn, missing=arn)
     if user.access_keys is None:
         err = next((e for e in user.errors if e.api == "ListAccessKeys"), None)
         return Outcome(Status.UNKNOWN, f"Could not verify: {err.describe() if err else 'access keys were not collected'}.",

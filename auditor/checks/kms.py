@@ -206,7 +206,7 @@ def kms_key_policy(target: Target, *, zone: str = "scope") -> Outcome | None:
     actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if target.mode == "read-write" else [])
     z = zone_for(target, integ, zone)
     if isinstance(z, Outcome):
-        return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn)
+        return Outcome(z.status, z.message, z.evidence, resource=z.resource, principal=actor.arn, missing=z.missing)
     # The vendor's GetObject/PutObject makes S3 call KMS for it.
     asked = [ask_key(target, actor, key, a, arn, note) for arn, note in context_arns(target.bucket, z.keys)
              for a in actions]

@@ -323,7 +323,8 @@ def versioning_with_delete(target: Target) -> Outcome | None:
     for integ in target.integrations:
         actor = actor_for(target, integ)
         if isinstance(actor, Outcome):
-            problems.append(actor.message)
+            if not actor.missing:  # a missing principal deletes nothing: the integration's own rule reports it
+                problems.append(actor.message)
             continue
         if perr is not None:
             problems.append(perr.describe())
@@ -356,8 +357,9 @@ def versioning_with_delete(target: Target) -> Outcome | None:
         return None
     remediation = fix.put_bucket_versioning_cmd(target.bucket.name, target.account.provider)
     if deleters:
+        state = f"{target.bucket.versioning} (not Enabled)" if target.bucket.versioning else "off (never enabled)"
         return Outcome(Status.FAIL, f"{', '.join(deleters)} may delete objects, but versioning is "
-                       f"{(target.bucket.versioning or 'off').lower()}: deleted objects cannot be recovered.",
+                       f"{state}: deleted objects cannot be recovered.",
                        evidence, remediation)
     if undecided or problems:
         why = conditions_text(undecided) or "; ".join(problems)

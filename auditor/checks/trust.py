@@ -98,7 +98,7 @@ def _role(target: Target) -> RoleState | Outcome:
     role = target.account.role(role_arn)
     if role is None:
         return Outcome(Status.FAIL, f"Role {role_arn} does not exist in account {target.account.account_id}.",
-                       {"role": role_arn}, resource=role_arn)
+                       {"role": role_arn}, resource=role_arn, missing=role_arn)
     if role.trust_policy is None:
         return Outcome(Status.UNKNOWN, f"Could not verify: the trust policy of {role.arn} was not collected.",
                        {"role": role.arn}, resource=role.arn)

@@ -216,8 +216,9 @@ def broken_redbrick(aws, vendor, mode):
 
 CASES = [(v, m, fn) for v, fn in (("v7-aws", broken_v7), ("v7-wasabi", broken_v7), ("datature", broken_datature),
                                   ("tenyks", broken_tenyks), ("redbrick", broken_redbrick))
-         for m in ("read-only", "read-write") if (v, m) != ("datature", "read-write")  # Datature is read-only
-         ] + [("tenyks", "read-write", broken_tenyks_separate_metadata)]
+         for m in ("read-only", "read-write")
+         if (v, m) != ("datature", "read-write")]  # Datature's guide: "the access is read-only"
+CASES += [("tenyks", "read-write", broken_tenyks_separate_metadata)]
 IDS = [f"{v}-{m}" for v, m, _ in CASES[:-1]] + ["tenyks-read-write-metadata-bucket"]
 
 

@@ -196,7 +196,9 @@ def test_a_pack_with_a_built_in_id_replaces_it_and_rules_says_so(acme_dir, capsy
     packs = load_packs(dirs=[acme_dir])
     wasabi = [p for p in packs if p.vendor.id == "v7-wasabi"]
     assert len(wasabi) == 1 and wasabi[0].replaces == "rules/v7-wasabi.toml"
-    assert {r.id for r in wasabi[0].rules} == {"v7-wasabi.read-grant", "v7-wasabi.write-grant", "v7-wasabi.cors"}
+    # Every vendor pack gets the rule that its integration's bucket (and principal) exist.
+    assert {r.id for r in wasabi[0].rules} == {"v7-wasabi.resources", "v7-wasabi.read-grant", "v7-wasabi.write-grant",
+                                               "v7-wasabi.cors"}
     assert main(["rules", "--rules-dir", str(acme_dir)]) == 0
     out = capsys.readouterr().out
     assert re.search(r"wasabi\.toml replaces the built-in v7-wasabi pack \(rules/v7-wasabi\.toml\)", out)
@@ -299,7 +301,7 @@ def test_the_documented_example_pack_loads():
     example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
     pack = parse_pack(example, "docs/vendor-packs.md")
     assert pack.vendor.id == "acme" and pack.vendor.access == "fixed-principal"
-    assert [r.id for r in pack.rules] == ["acme.read-grant", "acme.write-grant", "acme.cors"]
+    assert [r.id for r in pack.rules] == ["acme.resources", "acme.read-grant", "acme.write-grant", "acme.cors"]
     assert set(pack.vendor.zones) == {"data", "labels"}
 
 
