@@ -437,7 +437,9 @@ def _resources_rule(vendor: VendorProfile, source: str) -> Rule:
                 severity=Severity.CRITICAL, check=RESOURCE_CHECK,
                 reference=f"{vendor.guide.cite() or vendor.name}: the integration's {what} must exist for the "
                           "vendor to reach the data.", modes=vendor.modes, source=source,
-                providers=PROVIDERS)
+                providers=PROVIDERS,
+                guide={"title": vendor.guide.title, "url": vendor.guide.url, "section": vendor.guide.section}
+                if vendor.guide.url else None)
 
 
 def _rule(raw: dict[str, Any], vendor: VendorProfile, checks: Mapping[str, CheckSpec], source: str) -> Rule:

@@ -58,6 +58,8 @@ def test_every_vendor_reference_cites_the_public_guide_not_a_file():
                 assert pack.vendor.guide.url in rule.reference and pack.vendor.guide.title in rule.reference, rule.id
                 assert rule.guide == {"title": pack.vendor.guide.title, "url": pack.vendor.guide.url,
                                       "section": rule.section or pack.vendor.guide.section}
+                if rule.check == "integration_resources":
+                    continue  # the auditor's own rule that the integration's bucket, role or user exist
                 assert rule.section, f"{rule.id}: which section of the guide?"
                 assert f'section "{rule.section}"' in rule.reference, rule.id
 
