@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from auditor import narrow
 from auditor import remediation as fix
 from auditor.checks._access import (
     Actor,
@@ -97,6 +98,20 @@ def deny_statements(asked: Sequence[Asked]) -> list[dict[str, Any]]:
                 seen.add((ref.policy, ref.index))
                 out.append({"policy": ref.policy, "sid": ref.sid, "index": ref.index, "statement": dict(ref.statement)})
     return out
+
+
+def planned_grant(target: Target, integ: Integration, asked: Sequence[Asked]) -> str | None:
+    """The grant `auditor plan` proposes for the integration (the same computation: what is missing granted
+    exactly, nothing an attached or group policy already gives repeated), when the vendor's pack has plan
+    statements and no explicit Deny is in the way; None otherwise (the generic merged grant is shown)."""
+    if deny_statements([a for a in asked if a.denied]):
+        return None
+    found = narrow.grant_plan(target.account, integ, narrow=False, finished_at=target.snapshot.finished_at)
+    if not isinstance(found, narrow.GrantPlan) or not found.templates or not found.edits or found.blocked:
+        return None
+    name = integ.profile.short_name if integ.profile else integ.vendor
+    return "\n\n".join(fix.explain(narrow.edit_title(e, found, name, integ.mode) + ":", e.after,
+                                    narrow.edit_command(e, found, target.account.provider)) for e in found.edits)
 
 
 def grant_remediation(target: Target, actor: Actor, bucket: BucketState, statements: Sequence[Mapping[str, Any]],
@@ -252,8 +267,11 @@ def object_grant(target: Target, *, actions: list, zone: str, list_bucket: bool,
         evidence["missing"] = sorted({f"{a.action} on {a.resource}" for a in denied})
     remediation = None
     if status == Status.FAIL:
-        stmts = _fix_statements(actions, z, denied, plan_sid(integ, [*actions, *(bucket_actions or ())]) or sid)
-        remediation = grant_remediation(target, actor, z.bucket, stmts, denied, policy_name=f"{integ.vendor}-access")
+        remediation = planned_grant(target, integ, denied)
+        if remediation is None:
+            stmts = _fix_statements(actions, z, denied, plan_sid(integ, [*actions, *(bucket_actions or ())]) or sid)
+            remediation = grant_remediation(target, actor, z.bucket, stmts, denied,
+                                            policy_name=f"{integ.vendor}-access")
     return Outcome(status, _message(actor, asked, status, z, actions), evidence, remediation,
                    resource=z.bucket.arn, principal=actor.arn)
 

@@ -338,6 +338,33 @@ def test_the_excess_finding_proposes_the_change_plan_makes():
                 assert cmd in f.remediation, (cmd, f.remediation)
 
 
+def test_grant_and_trust_findings_propose_the_change_plan_makes():
+    # RedBrick annotation storage: the user reads through an attached policy and may not write. The write grant
+    # the finding proposes is the plan's (which does not repeat the attached read).
+    reader = f"arn:aws:iam::{ACCT}:policy/read"
+    u = user("rb", attached=(reader,))
+    snap = snapshot(account(bucket(B, keys=("studies/a.dcm",)), users=(u,), managed_policies={
+        reader: policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{ARN}/*"})}),
+        integrations=(integ("redbrick", B, "read-write", user="rb"),))
+    f = one(snap, "redbrick.write-grant")
+    assert f.status == Status.FAIL
+    grants = [c for c in plan_of(snap).changes if c.kind in ("user-policy", "bucket-policy")]
+    assert grants
+    for c in grants:
+        for cmd in c.cli:
+            assert cmd in f.remediation, (cmd, f.remediation)
+    # Datature's trust without an external id: the finding and the plan narrow it the same way, and with no
+    # principal named anywhere neither guesses Datature's account root.
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": DATATURE_PRINCIPAL}})
+    snap = _datature(trust)
+    f = one(snap, "datature.external-id")
+    (change,) = [c for c in plan_of(snap).changes if c.kind == "trust-policy"]
+    assert f.status == Status.FAIL and all(cmd in f.remediation for cmd in change.cli), f.remediation
+    ec2 = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}})
+    f = one(_datature(ec2), "datature.trust-policy")
+    assert "--vendor-principal" in f.remediation and ":root" not in f.remediation
+
+
 def test_every_bucket_of_the_integration_gets_its_fixes():
     """Tenyks with a separate metadata bucket: its Block Public Access, CORS and versioning (Tenyks deletes
     there) are planned on that bucket, the data bucket keeps its versioning off (Tenyks deletes nothing there)."""
