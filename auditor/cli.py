@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, cast
+from typing import NoReturn
 
 from rich.console import Console
 from rich.progress import (
@@ -811,6 +811,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _items_account(config, name: str, source: str):
+    """The account an integration names: one of [[accounts]], or an organization member (a 12-digit id),
+    reached as scans reach it, through the organization's role."""
+    from auditor.config import AccountConfig
+
+    found = config.account(name)
+    if found is not None:
+        return found
+    org = config.organization
+    if org is not None and re.fullmatch(r"\d{12}", name):
+        return AccountConfig(name=name, profile=org.profile, role_arn=f"arn:aws:iam::{name}:role/{org.role_name}",
+                             external_id=org.external_id, endpoint_url=org.endpoint_url, regions=org.regions)
+    raise ConfigError(source, "integrations.account", f"account '{name}' is not one of [[accounts]]",
+                      "add it to [[accounts]], or an [organization] whose member it is")
+
+
 def cmd_items_list(args: argparse.Namespace) -> int:
     from auditor.collect import items_list
     from auditor.config import AccountConfig, load_config
@@ -831,8 +847,7 @@ def cmd_items_list(args: argparse.Namespace) -> int:
                               else f"add a {' or '.join(offering)} [[integrations]] or use --bucket")
         integ = candidates[0]
         assert integ.profile is not None  # candidates have a profile
-        # The integration's account is one of [[accounts]] (an organization member's has no entry here).
-        account, bucket = cast(AccountConfig, config.account(integ.account)), integ.bucket
+        account, bucket = _items_account(config, integ.account, str(args.config)), integ.bucket
         first_zone = integ.profile.needs[integ.mode].objects[0][0] if integ.profile.needs[integ.mode].objects else None
         prefix = norm_prefix(args.prefix) if args.prefix is not None else (integ.zone(first_zone).prefix if first_zone else "")
         settings = config.scan

@@ -60,3 +60,26 @@ def test_items_list_errors_are_clear_and_write_nothing(moto, tmp_path, capsys):
     assert "NoSuchBucket" in capsys.readouterr().err
     assert not out.exists() and list(tmp_path.iterdir()) == []
     assert main(["items-list"]) == 2
+
+
+def test_items_list_for_an_organization_member_account(moto, aws, tmp_path, capsys):
+    # A redbrick integration in a member account that only [organization] names: reached through the
+    # organization's role, as scans reach it (not "internal error").
+    s3 = aws("s3")
+    s3.create_bucket(Bucket="member-dicom")
+    s3.put_object(Bucket="member-dicom", Key="studies/p1/ct.dcm", Body=b"")
+    config = tmp_path / "auditor.toml"
+    out = tmp_path / "items.json"
+    org = f'[organization]\nrole_name = "OrganizationAccountAccessRole"\nendpoint_url = "{moto.endpoint}"\n'
+    config.write_text(org + '[[integrations]]\nvendor = "redbrick"\naccount = "123456789012"\n'
+                      'bucket = "member-dicom"\nuser = "rb"\n')
+    assert main(["items-list", "--config", str(config), "--output", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    assert [d["name"] for d in json.loads(out.read_text())] == ["studies/p1/ct.dcm"]
+    # An account that is neither configured nor a member id: one line naming it, exit 2, nothing written.
+    out.unlink()
+    config.write_text(org + '[[integrations]]\nvendor = "redbrick"\naccount = "elsewhere"\n'
+                      'bucket = "member-dicom"\nuser = "rb"\n')
+    code = main(["items-list", "--config", str(config), "--output", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code in (2,) and "elsewhere" in err and "Traceback" not in err, err
+    assert not out.exists()
