@@ -46,8 +46,12 @@ def test_vendor_rules_are_readiness_and_baseline_rules_exposure():
                 else "readiness"
             assert rule.kind == expected, rule.id
     # "We recommend blocking all public access": advisory, so it is exposure at medium, not a requirement.
-    rb = next(r for p in load_packs() for r in p.rules if r.id == "redbrick.block-public-access")
-    assert rb.severity == Severity.MEDIUM
+    rules = {r.id: r for p in load_packs() for r in p.rules}
+    assert rules["redbrick.block-public-access"].severity == Severity.MEDIUM
+    # "must", "will not work", "you need to": at or above the default --fail-on, so a failure blocks check.
+    for rid in ("datature.exif-orientation", "datature.mp4-format", "v7-aws.bucket-name", "redbrick.cors",
+                "redbrick.write-grant", "v7-aws.kms-key-policy"):
+        assert rules[rid].severity.rank >= Severity.HIGH.rank, rid
 
 
 def test_every_vendor_reference_cites_the_public_guide_not_a_file():
