@@ -889,9 +889,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
     packs = load_packs(dirs=args.rules_dir)
     rows = [(p.vendor, r) for p in packs for r in p.rules]
     if args.format == "json":
-        print(json.dumps([{"id": r.id, "vendor": r.vendor, "severity": r.severity.value, "title": r.title,
+        print(json.dumps([{"id": r.id, "vendor": r.vendor, "kind": r.kind, "severity": r.severity.value, "title": r.title,
                            "check": r.check, "modes": list(r.modes), "reference": r.reference,
-                           "guide": {"title": v.guide.title, "url": v.guide.url, "section": r.section} if v.guide.url else None,
+                           "guide": dict(r.guide) if r.guide else None,
                            "source": r.source, "replaces": v.replaces or None}
                           for v, r in rows], indent=2))
         return 0
@@ -902,7 +902,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     console = _console()
     if console.width < 120:  # a list: ids whole, text wrapped at words
         for _, r in rows:
-            console.print(Text.assemble((terminal(r.id, one_line=True), "bold"), f" · {r.severity.value}"),
+            console.print(Text.assemble((terminal(r.id, one_line=True), "bold"), f" · {r.severity.value} · {r.kind}"),
                           no_wrap=True, crop=True)
             console.print(Text(terminal(r.title)), overflow="ellipsis")
             console.print(Text(terminal(r.reference), style="dim"), overflow="ellipsis")
@@ -911,10 +911,11 @@ def cmd_rules(args: argparse.Namespace) -> int:
     table = Table(title="auditor rules", show_lines=True)
     table.add_column("Rule", no_wrap=True)
     table.add_column("Severity", no_wrap=True)
+    table.add_column("Answer", no_wrap=True)
     table.add_column("Title", overflow="ellipsis", ratio=1)
     table.add_column("Reference", overflow="ellipsis", ratio=2)
     for _, r in rows:  # rule packs are data: shown like any other text
-        table.add_row(*(Text(terminal(v)) for v in (r.id, r.severity.value, r.title, r.reference)))
+        table.add_row(*(Text(terminal(v)) for v in (r.id, r.severity.value, r.kind, r.title, r.reference)))
     console.print(table)
     return 0
 

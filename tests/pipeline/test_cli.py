@@ -120,6 +120,12 @@ def test_rules_lists_the_catalog_as_json(capsys):
     ids = {r["id"] for r in rules}
     assert {"v7-aws.cors", "datature.cors", "redbrick.cors", "baseline.block-public-access"} <= ids
     assert all(r["reference"] and r["severity"] for r in rules)
+    by_id = {r["id"]: r for r in rules}
+    assert by_id["redbrick.cors"]["kind"] == "readiness" and by_id["baseline.public-policy"]["kind"] == "exposure"
+    assert by_id["redbrick.cors"]["guide"] == {
+        "title": 'RedBrick AI, "Configuring AWS s3"', "section": "S3 Bucket Settings",
+        "url": "https://docs.redbrickai.com/importing-data/import-cloud-data/configuring-aws-s3"}
+    assert 'section "S3 Bucket Settings"' in by_id["redbrick.cors"]["reference"]
 
 
 def test_demo_runs_offline_and_writes_a_schema_valid_report(tmp_path, capsys):
