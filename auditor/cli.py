@@ -777,12 +777,14 @@ def _print_warnings(console, found) -> None:
         return
     console.print(f"{len(found)} exposure warning{'s' if len(found) != 1 else ''} (not blocking):", style="yellow",
                   markup=False)
+    from rich.padding import Padding
+
     for f in found:
         where = f.bucket or f.principal or f.resource
-        text = f"  {f.rule_id} [{f.severity.value}] {where}: {f.title}"
+        text = f"{f.rule_id} [{f.severity.value}] {where}: {f.title}"
         text += f" (required by {f.required_by})" if f.required_by else ""
-        console.print(terminal(text), style="dim" if f.required_by else "yellow", soft_wrap=True, markup=False,
-                      highlight=False)
+        # Wrapped at the terminal's width, continuation lines indented under the first.
+        console.print(Padding(Text(terminal(text), style="dim" if f.required_by else "yellow"), (0, 0, 0, 2)))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
 
 import pytest
 
 from auditor.cli import main
 
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
              "RestrictPublicBuckets": True}
 
@@ -228,3 +231,26 @@ def test_guide_verbatim_setup_is_ready(moto, aws, capsys, tmp_path, vendor, mode
     unrelated(aws)
     code2, verdict2, printed2, _ = _check(moto, capsys, tmp_path, vendor, mode, bucket, flags)
     assert verdict2 == "READY", printed2
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_check_on_a_terminal_shows_the_verdict_then_the_warnings(moto, aws, tmp_path, columns):
+    """RedBrick as its guide says, checked at a terminal: READY, then the exposure warnings under it (the '*'
+    origin as required by the guide), every line within the terminal's width."""
+    from rich.cells import cell_len
+
+    from tests.ptyrun import run_on_pty
+
+    bucket, flags = redbrick(aws, "redbrick", "read-only")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    env["TERM"] = "xterm-256color"
+    code, raw = run_on_pty(["check", "redbrick", f"s3://{bucket}", "--endpoint-url", moto.endpoint, *flags],
+                           tmp_path, env, columns=columns)
+    # What the screen keeps: a progress bar redraws its line (carriage returns) and is cleared at the end.
+    lines = [line.split("\r")[-1].rstrip() for line in ANSI.sub("", raw.replace("\r\n", "\n")).split("\n")]
+    assert not [line for line in lines if cell_len(line) > columns]
+    verdict = lines.index("READY")
+    after = " ".join(line.strip() for line in lines[verdict + 1:])
+    assert "exposure warning" in after
+    assert "baseline.cors-wildcard-origin [info]" in after and 'required by RedBrick AI, "Configuring AWS s3"' in after
+    assert code == 0 or code == 3
