@@ -279,7 +279,13 @@ def build_parser(packs=None) -> _Parser:
 
     check = sub.add_parser("check", help="is one bucket ready for one vendor? (no config file needed)",
                            description="Run the scan's collectors, rules and reporters on one bucket for one vendor "
-                                       "(plus the baseline rules) and end with READY or NOT READY. Read-only.",
+                                       "(plus the baseline rules) and end with READY or NOT READY. Read-only. "
+                                       "NOT READY: a requirement of the vendor's guide fails (at or above --fail-on) "
+                                       "on the bucket or the integration's role or user, or the bucket is publicly "
+                                       "exposed (a critical exposure); other exposure findings are listed under the "
+                                       "verdict as warnings. Exit status follows the verdict: 0 READY, 1 NOT READY "
+                                       "(blocking findings), 3 NOT READY (could not be verified) or READY with "
+                                       "something unknown, 2 usage error.",
                            epilog=EXAMPLES.format(cmd="check"), formatter_class=argparse.RawDescriptionHelpFormatter)
     onboard_options(check)
     output_options(check, "table")
@@ -753,14 +759,14 @@ def _onboard_config(args: argparse.Namespace):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from auditor.onboard import limit_to, verdict, warnings
+    from auditor.onboard import blocking, limit_to, verdict, warnings
     from auditor.scan import evaluate_snapshot
 
     config = _onboard_config(args)
     integ = config.integrations[0]
     snapshot = _collect(config, args)
     result = limit_to(evaluate_snapshot(snapshot, config.rule_packs()), integ)
-    status = _report(result, args)
+    _report(result, args)
     unknown = sum(1 for f in result.findings if f.status.value == "unknown")
     console = _console()
     if unknown:
@@ -768,7 +774,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     line = verdict(result, args.fail_on)
     console.print(terminal(line), style="bold green" if line == "READY" else "bold red", soft_wrap=True, markup=False)  # one line, for grep
     _print_warnings(console, warnings(result.findings, args.fail_on))
-    return status
+    # The exit status is the verdict's: exposure warnings do not fail a READY bucket in CI.
+    if blocking(result.findings, args.fail_on):
+        return 1
+    counted_unknown = any(f.status.value == "unknown" and f.counted for f in result.findings)
+    return 3 if line != "READY" or counted_unknown or result.failed_calls else 0
 
 
 def _print_warnings(console, found) -> None:

@@ -352,10 +352,12 @@ def test_plan_makes_a_broken_bucket_ready(moto, aws, tmp_path, capsys, vendor, m
     bucket, flags = case.bucket, case.flags
     other = _for(OTHER_STATEMENT, bucket)
     common = [vendor, f"s3://{bucket}", "--mode", mode, "--endpoint-url", moto.endpoint, "--quiet", *flags]
-    assert main(["check", *common]) == 1
-    # Broken: a requirement fails (NOT READY), or only exposure does (READY, with the excess listed as a warning).
+    code = main(["check", *common])
+    # Broken: a requirement fails (NOT READY, exit 1), or only exposure does (READY, with the excess listed as a
+    # warning; the exit status follows the verdict).
     said = capsys.readouterr().out
     assert "NOT READY" in said or "exposure warning" in said, said
+    assert (code == 1) == ("NOT READY: " in said and "blocking finding" in said), (code, said)
     before = estate(aws, case)
 
     out = tmp_path / "plan"
