@@ -222,6 +222,10 @@ BROKEN = [
     ("unknown check parameter", ('sid = "AcmeLabels" }', 'sid = "AcmeLabels", prefix = "x" }'), "acme.write-grant",
      "params.prefix", "check 'object_grant' takes no parameter"),
     ("rule id of another vendor", ('id = "acme.cors"', 'id = "other.cors"'), "other.cors", "id", "rename it acme.cors"),
+    ("parameter value not offered", ('zone = "data", sid', 'zone = "data", cover = "file", sid'), "acme.read-grant",
+     "params.cover", "use one of: all, prefix, files"),
+    ("same fact as a vendor rule", ('check = "cors_allows"', 'check = "cors_allows"\nsame_fact = "acme.read-grant"'),
+     "acme.cors", "same_fact", "does not match"),
 ]
 
 
@@ -251,6 +255,15 @@ PROFILE_BROKEN = [
      "plan.statements[0]", "no format spec"),
     ("key shadowing an option", ('labels_dir = { type = "prefix"', 'region = { type = "prefix"'),
      "integration.region", "give the vendor's key another name"),
+    ("misspelt zone in guide_requires", ("[plan]\n", '[[guide_requires]]\nrule = "baseline.cors-wildcard-origin"\n'
+                                         'section = "CORS"\nzones = ["dat"]\nmethods = ["GET"]\n\n[plan]\n'),
+     "guide_requires[0].zones", "did you mean 'data'"),
+    ("guide_requires for a rule it cannot excuse", ("[plan]\n", '[[guide_requires]]\nrule = "baseline.public-policy"\n'
+                                                    'section = "CORS"\n\n[plan]\n'),
+     "guide_requires.0.rule", "use one of"),
+    ("action in guide_requires", ("[plan]\n", '[[guide_requires]]\nrule = "baseline.vendor-excess-privilege"\n'
+                                  'section = "3.2.2"\nobjects = ["s3:GetObjekt"]\n\n[plan]\n'),
+     "guide_requires[0].objects", "not an IAM action"),
 ]
 
 
