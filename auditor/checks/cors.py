@@ -162,8 +162,11 @@ def cors_wildcard_origin(target: Target) -> Outcome:
         return Outcome(Status.PASS, "No CORS rule allows origin '*'.", {"cors_rules": [dict(r) for r in rules]})
     writes = sorted({m for r in wild for m in _upper(r.get("AllowedMethods"))} & set(WRITE_METHODS))
     fixed = [dict(r) for r in rules if "*" not in r.get("AllowedOrigins", ())]
-    fixed += [{**r, "AllowedOrigins": ["https://REPLACE-WITH-YOUR-APP-ORIGIN"]} for r in wild]
-    remediation = ("Replace '*' with the exact origins that need access (e.g. https://darwin.v7labs.com):\n"
+    # The origins of the vendors on this bucket, where their profiles name them; else a placeholder to fill in.
+    origins = list(dict.fromkeys(o for i in target.integrations if i.profile for o in i.profile.origins))
+    fixed += [{**r, "AllowedOrigins": origins or ["https://REPLACE-WITH-YOUR-APP-ORIGIN"]} for r in wild]
+    remediation = ("Replace '*' with the exact origins that need access"
+                   + (f" ({', '.join(origins)}, from the vendor's guide)" if origins else "") + ":\n"
                    + json.dumps({"CORSRules": fixed}, indent=2)
                    + f"\n\naws s3api put-bucket-cors --bucket {target.bucket.name} --cors-configuration "
                    + shlex.quote(json.dumps({"CORSRules": fixed})))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -67,18 +68,21 @@ def _find_key(target: Target, key_id: str) -> tuple[KeyState | None, str | None]
     return None, f"key {key_id} was not found among the account's collected keys"
 
 
-def _aws_managed_remediation(bucket: str) -> str:
-    # V7's guide, "AWS S3 Configuration", section "KMS Encryption": "V7 cannot support buckets where the KMS encryption is done with an
-    # AWS-managed key. In this case, please move your data to a new bucket and use a customer-managed key"
+def _aws_managed_remediation(target: Target) -> str:
+    # A vendor that cannot use AWS-managed keys (V7's guide: "please move your data to a new bucket and use a
+    # customer-managed key"): a new bucket under a customer-managed key, and the data copied across.
+    bucket = target.bucket.name
+    vendor = target.integration.profile.short_name if target.integration and target.integration.profile else "the vendor"
+    suffix = (target.integration.vendor if target.integration else "vendor").split("-")[0]
     conf = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
                                                               "KMSMasterKeyID": "KEY_ARN"}, "BucketKeyEnabled": True}]}
     return ("Objects already encrypted with aws/s3 keep that key. Create a customer-managed key, a new bucket "
             "encrypted with it, and copy the data across:\n"
-            "aws kms create-key --description 'S3 data shared with V7'\n"
-            f"aws s3 mb s3://{bucket}-v7\n"
-            f"aws s3api put-bucket-encryption --bucket {bucket}-v7 --server-side-encryption-configuration "
+            f"aws kms create-key --description {shlex.quote(f'S3 data shared with {vendor}')}\n"
+            f"aws s3 mb s3://{bucket}-{suffix}\n"
+            f"aws s3api put-bucket-encryption --bucket {bucket}-{suffix} --server-side-encryption-configuration "
             f"{fix.compact(conf)!r}\n"
-            f"aws s3 sync s3://{bucket} s3://{bucket}-v7 --sse aws:kms --sse-kms-key-id KEY_ARN")
+            f"aws s3 sync s3://{bucket} s3://{bucket}-{suffix} --sse aws:kms --sse-kms-key-id KEY_ARN")
 
 
 @check("kms_key_type", needs=("GetBucketEncryption",),
@@ -94,14 +98,14 @@ def kms_key_type(target: Target) -> Outcome:
     if key_id is None or "alias/aws/" in key_id:
         return Outcome(Status.FAIL, f"Default encryption is {alg} with the AWS-managed key aws/s3, which the "
                        "vendor cannot be granted use of.", _key_evidence(key_id, None, alg),
-                       _aws_managed_remediation(bucket.name))
+                       _aws_managed_remediation(target))
     key, problem = _find_key(target, key_id)
     if key is None:
         return Outcome(Status.UNKNOWN, f"Could not verify: {problem}.", _key_evidence(key_id, None, alg))
     if key.aws_managed:
         return Outcome(Status.FAIL, f"Default encryption uses the AWS-managed key {key.arn} "
                        f"({', '.join(key.aliases) or 'manager AWS'}); its key policy cannot be changed.",
-                       _key_evidence(key_id, key, alg), _aws_managed_remediation(bucket.name), resource=bucket.arn)
+                       _key_evidence(key_id, key, alg), _aws_managed_remediation(target), resource=bucket.arn)
     if key.manager is None:
         err = next((e for e in key.errors if e.api == "DescribeKey"), None)
         return Outcome(Status.UNKNOWN, f"Could not verify who manages key {key.arn}: "

@@ -85,6 +85,8 @@ def test_a_wildcard_origin_no_guide_requires_still_fails():
                cors=({"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]},))
     f = one(snapshot(account(b), integrations=(integ("v7-aws"),)), "baseline.cors-wildcard-origin")
     assert (f.status, f.severity, f.required_by) == (Status.FAIL, Severity.MEDIUM, None)
+    # The fix lists the origin V7's guide names instead of '*' (from the profile, not from code).
+    assert '"AllowedOrigins": [\n        "https://darwin.v7labs.com"' in f.remediation
     # Nor does RedBrick's guide cover a '*' rule wider than its own (PUT/POST/DELETE/GET): HEAD is not in it.
     wider = {**REDBRICK_CORS, "AllowedMethods": ["PUT", "POST", "DELETE", "GET", "HEAD"]}
     s = snapshot(account(bucket("dicom-studies", cors=(wider,))),

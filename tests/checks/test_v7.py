@@ -215,6 +215,9 @@ def test_kms_key_type_passes_for_sse_s3_and_policy_rule_does_not_apply():
 def test_kms_without_key_id_is_aws_managed():
     f = one(kms_snap(sse_kms(None)), "v7-aws.kms-key-type")
     assert f.status == Status.FAIL and "aws/s3" in f.message
+    # The fix names the vendor from its profile: a key and a new bucket for V7 Darwin, the data copied across.
+    assert "--description 'S3 data shared with V7 Darwin'" in f.remediation
+    assert "aws s3 sync s3://radiology-scans s3://radiology-scans-v7 --sse aws:kms" in f.remediation
 
 
 def test_kms_aws_managed_key_fails_customer_key_passes():
