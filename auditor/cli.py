@@ -1109,7 +1109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = _on_sigterm()
     try:
         _check_outputs(args)
-        return args.func(args)
+        status: int = args.func(args)
+        return status
     except AuditorError as e:  # config, usage, snapshot, credentials: one line, exit 2
         _error(f"auditor: error: {e}")
         return EXIT_USAGE

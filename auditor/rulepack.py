@@ -160,7 +160,8 @@ def profiles(packs: Sequence[RulePack]) -> dict[str, VendorProfile]:
 @cache
 def _schema() -> dict[str, Any]:
     text = importlib.resources.files("auditor.schema").joinpath("vendor-pack.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def parse_pack(text: str, source: str) -> RulePack:

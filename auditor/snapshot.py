@@ -160,7 +160,8 @@ def load(text: str, source: str = "snapshot") -> Snapshot:
         raise SnapshotError(f"{source}: not an auditor snapshot (schema_version 1 expected)")
     try:
         _check_values(data)
-        return from_data(Snapshot, data)
+        snapshot: Snapshot = from_data(Snapshot, data)
+        return snapshot
     except SnapshotError as e:
         raise SnapshotError(f"{source}: {e} — the file was changed after `auditor scan --save-snapshot` wrote it; "
                             "use the original or scan again") from None

