@@ -365,6 +365,21 @@ def test_grant_and_trust_findings_propose_the_change_plan_makes():
     assert "--vendor-principal" in f.remediation and ":root" not in f.remediation
 
 
+def test_cors_findings_propose_the_cors_rule_plan_adds():
+    # Each vendor's CORS requirement on a bucket with an unrelated rule: the finding's command is the plan's.
+    other = {"AllowedMethods": ["GET"], "AllowedOrigins": ["https://intranet.example.com"]}
+    cases = [("v7-aws", "v7-aws.cors", {}), ("datature", "datature.cors", {"role_arn": f"arn:aws:iam::{ACCT}:role/d",
+                                                                          "prefix": ""}),
+             ("redbrick", "redbrick.cors", {"user": "rb"})]
+    for vendor, rule, options in cases:
+        snap = snapshot(account(bucket(B, cors=(other,))), integrations=(integ(vendor, B, **options),))
+        f = one(snap, rule)
+        assert f.status == Status.FAIL, (rule, f.message)
+        (change,) = [c for c in plan_of(snap).changes if c.kind == "cors" and c.resource == ARN]
+        assert change.cli[0] in f.remediation, (rule, change.cli, f.remediation)
+        assert other in change.after["CORSRules"]
+
+
 def test_every_bucket_of_the_integration_gets_its_fixes():
     """Tenyks with a separate metadata bucket: its Block Public Access, CORS and versioning (Tenyks deletes
     there) are planned on that bucket, the data bucket keeps its versioning off (Tenyks deletes nothing there)."""
