@@ -177,6 +177,13 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
         "result": result,
         "rows": rows,
         "totals": {s: sum(counts[s].values()) for s in STATUSES},
+        # The failing findings by answer; those the vendor's own guide requires are not violations.
+        "failing": {"readiness": sum(1 for f in findings if f.status == Status.FAIL and not f.suppressed
+                                     and f.kind == "readiness"),
+                    "exposure": sum(1 for f in findings if f.status == Status.FAIL and f.counted
+                                    and f.kind == "exposure"),
+                    "required": sum(1 for f in findings if f.status == Status.FAIL and not f.suppressed
+                                    and f.required_by)},
         "counts": counts,
         "severities": SEVERITIES,
         "statuses": STATUSES,

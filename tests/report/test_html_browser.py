@@ -272,6 +272,10 @@ def test_demo_report_keeps_readiness_and_exposure_apart(browser, demo_report):
             assert {r.get_attribute("data-kind") for r in rows.all()} == {kind}
             assert all(r.locator(f".tag.kind-{kind}").inner_text().lower() == kind for r in rows.all()[:5])
         pg.click("#reset")
+        fails = [f for f in result.findings if f.status.value == "fail"]
+        split = pg.inner_text("#fail-split")
+        assert split.startswith(f"{sum(f.kind == 'readiness' for f in fails)} readiness · ")
+        assert split.endswith(f"{sum(bool(f.required_by) for f in fails)} required by a vendor's guide")
         # What RedBrick's guide asks for (a '*' CORS origin) reads as required by it, citing the guide, not as a problem.
         required = [f for f in result.findings if f.required_by]
         assert required
