@@ -44,6 +44,9 @@ def summary_line(result: ScanResult) -> str:
         by_sev = [f"{n} {sev}" for sev, n in counts[status.value].items() if n]
         parts.append(f"{status.value}: {', '.join(by_sev) if by_sev else '0'}")
     parts.append(f"pass: {sum(counts['pass'].values())}")
+    required = sum(1 for f in result.findings if f.status == Status.FAIL and f.required_by and not f.suppressed)
+    if required:  # reported, but what the vendor's own guide asks for is not a violation
+        parts.append(f"required by a vendor's guide: {required}")
     if result.suppressed:
         parts.append(f"suppressed: {result.suppressed}")
     if result.skipped:
