@@ -75,19 +75,26 @@ V7_PRINCIPAL = {"v7-aws": "arn:aws:iam::258327614892:role/external_s3",
 V7_ACTIONS = {"read-write": ["s3:GetObject", "s3:PutObject"], "read-only": ["s3:GetObject"]}
 
 
-def v7(aws, vendor, mode):
+def v7(aws, vendor, mode, folder=""):
     bucket = "radiology-scans"
     s3 = aws("s3")
     s3.create_bucket(Bucket=bucket)
-    _put(aws, bucket, "ct/case-1.jpg", "ct/case-2.jpg")
+    _put(aws, bucket, "ct/case-1.jpg", "ct/case-2.jpg", "other/notes.txt")
     s3.put_bucket_policy(Bucket=bucket, Policy=_doc(
         {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_PRINCIPAL[vendor]},
-         "Action": V7_ACTIONS[mode], "Resource": f"arn:aws:s3:::{bucket}/*"}, Id="PolicyForExternalAccess"))
+         "Action": V7_ACTIONS[mode], "Resource": f"arn:aws:s3:::{bucket}/{folder}*"}, Id="PolicyForExternalAccess"))
     if vendor == "v7-aws":  # "2: CORS Access" (the Wasabi guide has no CORS step)
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [
             {"AllowedHeaders": ["*"], "AllowedMethods": ["GET"], "AllowedOrigins": ["https://darwin.v7labs.com"],
              "ExposeHeaders": []}]})
+    if folder:  # "Partial Bucket Access": V7 reads the sub-folder and, read-write, writes its thumbnails there
+        return bucket, ["--scope", folder] + (["--prefix", folder] if mode == "read-write" else [])
     return bucket, []  # "S3 Prefix: … If left blank, they will be written to the base of your bucket under /data"
+
+
+def v7_subfolder(aws, vendor, mode):
+    """"You can grant V7 access to specific sub-folders in your bucket … your-s3-bucket-name/my_subfolder/*"."""
+    return v7(aws, vendor, mode, folder="ct/")
 
 
 # --------------------------------------------------------------------------- Datature Nexus
@@ -96,10 +103,10 @@ DATATURE_ROLE = "arn:aws:iam::277710232653:role/ext-5086f40b-058b-4e09-a9bb-894c
 DATATURE_EXTERNAL_ID = "76072142-60c6-426e-a2ae-6ed0c3b1886b"
 
 
-def datature(aws, vendor, mode):
-    bucket, prefix = "nexus-assets", "images/"
+def datature(aws, vendor, mode, prefix="images/"):
+    bucket = "nexus-assets"
     aws("s3").create_bucket(Bucket=bucket)
-    _put(aws, bucket, "images/a.jpg", "images/b.jpg")
+    _put(aws, bucket, f"{prefix}a.jpg", f"{prefix}b.jpg")
     iam = aws("iam")
     # "2. AWS Policy": the IAM policy, then a role with the custom trust policy, then CORS.
     policy = iam.create_policy(PolicyName="datature-nexus-read", PolicyDocument=_doc(
@@ -115,7 +122,12 @@ def datature(aws, vendor, mode):
         {"AllowedHeaders": [], "AllowedMethods": ["GET"], "AllowedOrigins": ["https://nexus.datature.io"],
          "ExposeHeaders": []}]})
     return bucket, ["--prefix", prefix, "--role-arn", "arn:aws:iam::123456789012:role/datature-nexus",
-                    "--vendor-principal", DATATURE_ROLE, "--external-id", DATATURE_EXTERNAL_ID]
+                    "--vendor-principal", DATATURE_ROLE, "--external-id", DATATURE_EXTERNAL_ID][0 if prefix else 2:]
+
+
+def datature_root(aws, vendor, mode):
+    """"The Folder Prefix is an optional entry … If left empty, Nexus will just use the data in the root folder"."""
+    return datature(aws, vendor, mode, prefix="")
 
 
 # --------------------------------------------------------------------------- Tenyks
@@ -196,11 +208,14 @@ def redbrick(aws, vendor, mode):
 VARIANTS = [
     ("v7-aws", "read-only", v7), ("v7-aws", "read-write", v7),
     ("v7-wasabi", "read-only", v7), ("v7-wasabi", "read-write", v7),
-    ("datature", "read-only", datature),
+    ("v7-aws", "read-only", v7_subfolder), ("v7-aws", "read-write", v7_subfolder),
+    ("datature", "read-only", datature), ("datature", "read-only", datature_root),
     ("tenyks", "read-only", tenyks_3_1), ("tenyks", "read-write", tenyks_3_2_1), ("tenyks", "read-write", tenyks_3_2_2),
     ("redbrick", "read-only", redbrick), ("redbrick", "read-write", redbrick),
 ]
-IDS = ["v7-aws-read-only", "v7-aws-read-write", "v7-wasabi-read-only", "v7-wasabi-read-write", "datature",
+IDS = ["v7-aws-read-only", "v7-aws-read-write", "v7-wasabi-read-only", "v7-wasabi-read-write",
+       "v7-aws-sub-folder-read-only", "v7-aws-sub-folder-read-write", "datature",
+       "datature-no-folder-prefix",
        "tenyks-3.1", "tenyks-3.2.1", "tenyks-3.2.2", "redbrick-read-only", "redbrick-annotation-storage"]
 
 
