@@ -141,13 +141,18 @@ def test_no_vendor_no_excess_finding():
     assert one(plain(policy(v7_grant())), "baseline.vendor-excess-privilege").status == Status.PASS
 
 
-def test_read_write_same_bucket_user_with_delete_everywhere():
-    u = user("tenyks-rw", policy({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
-                                                               "s3:ListBucket"],
+def _tenyks_on_one_bucket(actions, mode="read-write"):
+    """A Tenyks user granted ``actions`` on the whole bucket, which holds images and metadata."""
+    u = user("tenyks-rw", policy({"Effect": "Allow", "Action": actions,
                                   "Resource": [f"arn:aws:s3:::{B}/*", f"arn:aws:s3:::{B}"]}))
-    s = snapshot(account(bucket(B, keys=("cats/images/a.jpg",)), users=(u,)),
-                 integrations=(integ("tenyks", B, "read-write", user="tenyks-rw", dataset="cats",
-                                     images_dir="images", metadata_dir="tenyks-meta"),))
+    meta = {"metadata_dir": "tenyks-meta"} if mode == "read-write" else {}
+    return snapshot(account(bucket(B, keys=("cats/images/a.jpg",)), users=(u,)),
+                    integrations=(integ("tenyks", B, mode, user="tenyks-rw", dataset="cats", images_dir="images",
+                                        **meta),))
+
+
+def test_read_write_same_bucket_user_with_delete_everywhere():
+    s = _tenyks_on_one_bucket(["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"])
     # Tenyks's guide, 3.2.2, grants exactly this for one bucket of images and metadata: required by the guide,
     # severity info, with the narrower grant (writes to the metadata folder only) as the remediation.
     f = one(s, "baseline.vendor-excess-privilege")
@@ -159,19 +164,12 @@ def test_read_write_same_bucket_user_with_delete_everywhere():
 
 def test_more_than_the_guide_grants_is_still_excess():
     # s3:* on the whole bucket is wider than 3.2.2's read/write/delete: that part stays a violation.
-    u = user("tenyks-rw", policy({"Effect": "Allow", "Action": "s3:*",
-                                  "Resource": [f"arn:aws:s3:::{B}/*", f"arn:aws:s3:::{B}"]}))
-    s = snapshot(account(bucket(B, keys=("cats/images/a.jpg",)), users=(u,)),
-                 integrations=(integ("tenyks", B, "read-write", user="tenyks-rw", dataset="cats",
-                                     images_dir="images", metadata_dir="tenyks-meta"),))
-    f = one(s, "baseline.vendor-excess-privilege")
+    f = one(_tenyks_on_one_bucket("s3:*"), "baseline.vendor-excess-privilege")
     assert (f.status, f.severity, f.required_by) == (Status.FAIL, Severity.HIGH, None)
     extra = {e["action"] for e in f.evidence["extra"]}
     assert "s3:PutObjectAcl" in extra and "s3:DeleteObject" not in extra
     # A read-only integration gets no such allowance: 3.2.2 is for read-write.
-    s = snapshot(account(bucket(B, keys=("cats/images/a.jpg",)), users=(u,)),
-                 integrations=(integ("tenyks", B, "read-only", user="tenyks-rw", dataset="cats", images_dir="images"),))
-    f = one(s, "baseline.vendor-excess-privilege")
+    f = one(_tenyks_on_one_bucket("s3:*", mode="read-only"), "baseline.vendor-excess-privilege")
     assert f.required_by is None and "s3:DeleteObject" in {e["action"] for e in f.evidence["extra"]}
 
 
