@@ -18,6 +18,7 @@ from auditor.checks.registry import Outcome, Target
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.policy import Decision, Request, Result, StatementRef, compile_cached, compile_policy, evaluate, requestctx
 from auditor.policy.arns import arn_account  # noqa: F401  (re-exported for the checks)
+from auditor.policy.evaluator import _action_matches as action_matches
 from auditor.policy.requestctx import REST_HEADER, Caller, RequestContext, combine, flip_text, policy_keys
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 
@@ -285,6 +286,28 @@ def ask(actor: Actor, action: str, resource: str, *, resource_account: str | Non
                                         permission_boundary=boundary,
                                         resource_policy_required=resource_policy_required)))
     return Asked(action, resource, combine(answers), note, rc.context)
+
+
+def unmatched_actions(actor: Actor, bucket: BucketState, actions: Sequence[str]) -> frozenset[str]:
+    """Of ``actions`` on ``bucket``, those no statement of a policy that applies to ``actor`` names (by its
+    Action or NotAction; for a principal of another account, its own side is not counted: it is taken to
+    allow everything, unconditionally). Such a request matches no statement whatever its resource or
+    context, so the evaluator denies it implicitly in every variant of its context: asking is not needed
+    to know it is neither allowed nor undecided."""
+    policies = [] if actor.cross_account else [compiled(p, "identity") for p in actor.identity]
+    if actor.boundary:
+        policies.append(compiled(actor.boundary, "permission_boundary"))
+    resource_policy = bucket_policy(bucket)
+    if resource_policy is not None:
+        policies.append(compiled(resource_policy, "resource"))
+    statements = [st for p in policies if p is not None for st in p.statements]
+    return frozenset(a for a in actions if a.lower().startswith("s3:")
+                     and not any(action_matches(st, a) for st in statements))
+
+
+def denied_unasked(action: str, resource: str, note: str = "") -> Asked:
+    """The answer for a request :func:`unmatched_actions` lists: implicitly denied (nothing names it)."""
+    return Asked(action, resource, Result(Decision.IMPLICITLY_DENIED, (), ()), note)
 
 
 def bucket_policy(bucket: BucketState) -> NamedPolicy | None:
