@@ -251,6 +251,59 @@ def ref_json(ref: StatementRef) -> dict[str, Any]:
             "policy_type": ref.policy_type, "statement": dict(ref.statement)}
 
 
+# The checks ask thousands of questions that differ only in the resource: what does not depend on it is
+# worked out once. Keyed by identity, each entry keeping what its key names alive (ids are not reused).
+_CONTEXTS: dict[tuple[Any, ...], RequestContext] = {}
+_KEYS: dict[tuple[int, ...], tuple[list[Any], frozenset[str]]] = {}
+_PREPARED: dict[tuple[int, int], tuple[RequestContext, frozenset[str], frozenset[str], list[tuple[dict[str, Any], str]]]] = {}
+_LIMIT = 2048  # a few buckets' worth: most repeats are of one bucket's questions
+
+
+def _direct_context(actor: Actor, action: str, resource_account: str | None, extra: Mapping[str, Any] | None,
+                    finished_at: str | None, region: str | None, auth_type: str) -> RequestContext:
+    """``request_context`` for the vendor's direct request, made once per set of arguments."""
+    try:
+        key = (actor.arn, actor.type, actor.account, actor.name, actor.kind, action, resource_account,
+               tuple(extra.items()) if extra else None, finished_at, region, auth_type)
+        hash(key)
+    except TypeError:  # an extra value that is not a plain value
+        return request_context(actor, action, resource_account=resource_account, extra=extra,
+                               finished_at=finished_at, region=region, auth_type=auth_type)
+    rc = _CONTEXTS.get(key)
+    if rc is None:
+        if len(_CONTEXTS) > _LIMIT:
+            _CONTEXTS.clear()
+        rc = _CONTEXTS[key] = request_context(actor, action, resource_account=resource_account, extra=extra,
+                                              finished_at=finished_at, region=region, auth_type=auth_type)
+    return rc
+
+
+def _policy_keys(docs: list[Mapping[str, Any] | None]) -> frozenset[str]:
+    """``policy_keys(docs)``, once per list of document objects."""
+    key = tuple(id(d) for d in docs)
+    hit = _KEYS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], docs, strict=True)):
+        return hit[1]
+    if len(_KEYS) > _LIMIT:
+        _KEYS.clear()
+    keys = frozenset(policy_keys(docs))
+    _KEYS[key] = (list(docs), keys)
+    return keys
+
+
+def _prepared(rc: RequestContext, keys: frozenset[str]) -> tuple[frozenset[str], list[tuple[dict[str, Any], str]]]:
+    """(the unknown keys, the context variants) of ``rc`` for policies consulting ``keys``, once per pair."""
+    key = (id(rc), id(keys))
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is rc and hit[1] is keys:
+        return hit[2], hit[3]
+    if len(_PREPARED) > _LIMIT:
+        _PREPARED.clear()
+    unknown, variants = rc.unknown_keys(keys), rc.variants(keys)
+    _PREPARED[key] = (rc, keys, unknown, variants)
+    return unknown, variants
+
+
 def ask(actor: Actor, action: str, resource: str, *, resource_account: str | None,
         resource_policy: NamedPolicy | None, resource_policy_required: bool = False,
         extra_context: Mapping[str, Any] | None = None, note: str = "", snapshot=None,
@@ -272,13 +325,11 @@ def ask(actor: Actor, action: str, resource: str, *, resource_account: str | Non
     resource_doc = compiled(resource_policy, "resource") if resource_policy else None
     if resource_policy:
         docs.append(resource_policy.document)
-    rc = context or request_context(actor, action, resource_account=resource_account, extra=extra_context,
-                                    finished_at=snapshot.finished_at if snapshot else None, region=region,
-                                    auth_type=auth_type)
-    keys = policy_keys(docs)
-    unknown = rc.unknown_keys(keys)
+    rc = context or _direct_context(actor, action, resource_account, extra_context,
+                                    snapshot.finished_at if snapshot else None, region, auth_type)
+    unknown, variants = _prepared(rc, _policy_keys(docs))
     answers = []
-    for ctx, label in rc.variants(keys):  # one per possible value of e.g. s3:TlsVersion, if consulted
+    for ctx, label in variants:  # one per possible value of e.g. s3:TlsVersion, if consulted
         request = Request(principal=actor.arn, principal_type=actor.type, action=action, resource=resource,
                           resource_account=resource_account, context=ctx, unknown_keys=unknown,
                           principal_account=actor.account)
