@@ -259,6 +259,17 @@ _PREPARED: dict[tuple[int, int], tuple[RequestContext, frozenset[str], frozenset
 _LIMIT = 2048  # a few buckets' worth: most repeats are of one bucket's questions
 
 
+def release_caches() -> None:
+    """Forget what the questions of one evaluation worked out (compiled policies, their candidate statements,
+    wildcard patterns, request contexts): an estate's worth, which the reports written next can use instead."""
+    from auditor.policy import evaluator
+    from auditor.policy.variables import wildcard
+
+    for cache in (_CONTEXTS, _KEYS, _PREPARED, evaluator._CACHE):
+        cache.clear()
+    wildcard.cache_clear()
+
+
 def _direct_context(actor: Actor, action: str, resource_account: str | None, extra: Mapping[str, Any] | None,
                     finished_at: str | None, region: str | None, auth_type: str) -> RequestContext:
     """``request_context`` for the vendor's direct request, made once per set of arguments."""
