@@ -195,6 +195,10 @@ t1, c1 = time.perf_counter(), time.process_time()
 children = resource.getrusage(resource.RUSAGE_CHILDREN)
 c1 += children.ru_utime + children.ru_stime  # worker processes, ended with the collection
 collect_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_now():
+    with open("/proc/self/status") as fh:
+        return next((int(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS")), 0.0)
+collect_now = rss_now()
 from auditor.scan import evaluate_snapshot
 import tempfile
 from pathlib import Path
@@ -210,6 +214,7 @@ if {str(profile) if profile else ""!r}:
     prof = cProfile.Profile()
     result = prof.runcall(evaluate_snapshot, snap, packs)
     t2 = time.perf_counter()
+    evaluate_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     prof.dump_stats({str(profile) + ".evaluate" if profile else ""!r})
     prof = cProfile.Profile()
     prof.runcall(reports, result)
@@ -217,6 +222,7 @@ if {str(profile) if profile else ""!r}:
 else:
     result = evaluate_snapshot(snap, packs)
     t2 = time.perf_counter()
+    evaluate_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     reports(result)
 t3 = time.perf_counter()
 measured = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -227,13 +233,15 @@ print(json.dumps({{"wall": t1 - t0, "cpu": c1 - c0, "evaluate": t2 - t1, "report
                   "findings": len(result.findings),
                   "buckets": sum(len(a.buckets) for a in snap.accounts),
                   "errors": sum(len(b.errors) for a in snap.accounts for b in a.buckets),
-                  "collect_rss_mib": collect_rss,
+                  "collect_rss_mib": collect_rss, "collect_now_mib": collect_now,
+                  "evaluate_rss_mib": evaluate_rss,
                   "children_rss_mib": children.ru_maxrss / 1024,
                   "rss_mib": measured}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **ENV}, capture_output=True, text=True,
-                         check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **ENV}, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"the scan failed ({done.returncode}): {done.stderr.strip()[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run(buckets: int, delay_ms: float, concurrency: int, workdir: Path, populate: Path,
@@ -284,7 +292,8 @@ def report(result: dict, buckets: int, delay_ms: float, concurrency: int) -> str
     print(f"CPU {result['cpu']:.2f} s (worker processes included) = {result['cpu'] / max(1, total) * 1000:.2f} ms/request · "
           f"evaluate {result['evaluate']:.2f} s for {result['findings']} findings · reports {result['reports']:.2f} s")
     print(f"peak RSS {result['rss_mib']:.0f} MiB in the scanning process ({result['collect_rss_mib']:.0f} MiB after "
-          f"collection), {result['children_rss_mib']:.0f} MiB in the largest worker process · "
+          f"collection, {result['collect_now_mib']:.0f} MiB of it still in use; {result['evaluate_rss_mib']:.0f} MiB "
+          f"after evaluation), {result['children_rss_mib']:.0f} MiB in the largest worker process · "
           f"failed calls recorded {result['errors']}")
     probes = seen.get("HeadObject", 0) + seen.get("GetObject", 0) + max(0, seen.get("list-type", 0) - buckets)
     base = (sum(s3_apis.values()) - probes) / max(1, buckets)
