@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import cast
 
+from auditor.checks._access import release_caches
 from auditor.checks.registry import Outcome, Target, registry
 from auditor.checks.resources import RESOURCE_CHECK
 from auditor.docshape import policy_problem
@@ -201,6 +202,7 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
     first: dict[tuple, Finding] = {}
     for f in findings:
         first.setdefault((f.rule_id, f.vendor, f.account_id, f.bucket, f.resource, f.principal), f)
+    release_caches()
     return _link_same_facts(tuple(first.values()), packs)
 
 

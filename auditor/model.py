@@ -286,7 +286,22 @@ class AccountState:
         return None
 
     def bucket(self, name: str) -> BucketState | None:
-        return next((b for b in self.buckets if b.name == name), None)
+        if len(self.buckets) < 64:
+            return next((b for b in self.buckets if b.name == name), None)
+        # An estate of thousands of buckets is looked up by name thousands of times: indexed once.
+        hit = _BUCKET_INDEX.get(id(self.buckets))
+        if hit is None or hit[0] is not self.buckets:
+            if len(_BUCKET_INDEX) >= 64:
+                _BUCKET_INDEX.clear()
+            index: dict[str, BucketState] = {}
+            for b in self.buckets:
+                index.setdefault(b.name, b)  # the first of a name, as a scan in order finds it
+            hit = _BUCKET_INDEX[id(self.buckets)] = (self.buckets, index)
+        return hit[1].get(name)
+
+
+# id(buckets tuple) -> (the tuple, kept alive so that its id is not reused; name -> first bucket of the name)
+_BUCKET_INDEX: dict[int, tuple[tuple[BucketState, ...], dict[str, BucketState]]] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,9 +170,11 @@ def config_text(url: str, concurrency: int, workers: int = 0) -> str:
 
 
 
-def timed_scan(config_path: Path, profile: Path | None = None) -> dict:
+def timed_scan(config_path: Path, profile: Path | None = None, save: Path | None = None) -> dict:
     """Collect and evaluate in a fresh interpreter: wall and CPU time, peak RSS, bucket count.
-    With ``profile``, collection runs under cProfile and the statistics are written there."""
+    With ``profile``, collection runs under cProfile and the statistics are written there
+    (evaluation's to ``profile.evaluate``, the reports' to ``profile.reports``). With ``save``, the
+    snapshot is written there once everything is measured (to evaluate it again offline)."""
     code = f"""
 import json, resource, sys, time
 sys.path.insert(0, {str(ROOT)!r})
@@ -193,34 +195,57 @@ t1, c1 = time.perf_counter(), time.process_time()
 children = resource.getrusage(resource.RUSAGE_CHILDREN)
 c1 += children.ru_utime + children.ru_stime  # worker processes, ended with the collection
 collect_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_now():
+    with open("/proc/self/status") as fh:
+        return next((int(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS")), 0.0)
+collect_now = rss_now()
 from auditor.scan import evaluate_snapshot
-result = evaluate_snapshot(snap, packs)
-t2 = time.perf_counter()
 import tempfile
 from pathlib import Path
 from auditor.report.csv import render_csv
 from auditor.report.html import render_html
 from auditor.report.json import render_json
 from auditor.report.sarif import render_sarif
-with tempfile.TemporaryDirectory() as out:
-    for render in (render_json, render_csv, render_html, render_sarif):
-        render(result, Path(out))
+def reports(result):
+    with tempfile.TemporaryDirectory() as out:
+        for render in (render_json, render_csv, render_html, render_sarif):
+            render(result, Path(out))
+if {str(profile) if profile else ""!r}:
+    prof = cProfile.Profile()
+    result = prof.runcall(evaluate_snapshot, snap, packs)
+    t2 = time.perf_counter()
+    evaluate_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    prof.dump_stats({str(profile) + ".evaluate" if profile else ""!r})
+    prof = cProfile.Profile()
+    prof.runcall(reports, result)
+    prof.dump_stats({str(profile) + ".reports" if profile else ""!r})
+else:
+    result = evaluate_snapshot(snap, packs)
+    t2 = time.perf_counter()
+    evaluate_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    reports(result)
 t3 = time.perf_counter()
+measured = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if {str(save) if save else ""!r}:
+    from auditor.snapshot import save_snapshot
+    save_snapshot(snap, Path({str(save) if save else ""!r}))
 print(json.dumps({{"wall": t1 - t0, "cpu": c1 - c0, "evaluate": t2 - t1, "reports": t3 - t2,
                   "findings": len(result.findings),
                   "buckets": sum(len(a.buckets) for a in snap.accounts),
                   "errors": sum(len(b.errors) for a in snap.accounts for b in a.buckets),
-                  "collect_rss_mib": collect_rss,
+                  "collect_rss_mib": collect_rss, "collect_now_mib": collect_now,
+                  "evaluate_rss_mib": evaluate_rss,
                   "children_rss_mib": children.ru_maxrss / 1024,
-                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "rss_mib": measured}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **ENV}, capture_output=True, text=True,
-                         check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **ENV}, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"the scan failed ({done.returncode}): {done.stderr.strip()[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run(buckets: int, delay_ms: float, concurrency: int, workdir: Path, populate: Path,
-        profile: Path | None = None, workers: int = 0) -> dict:
+        profile: Path | None = None, workers: int = 0, save: Path | None = None) -> dict:
     os.environ.update(ENV)
     ready, stop = mp.Queue(), mp.Queue()
     child = mp.Process(target=serve, args=(ready, stop), daemon=True)
@@ -240,7 +265,7 @@ def run(buckets: int, delay_ms: float, concurrency: int, workdir: Path, populate
         print(f"warm-up scan: {warm['wall']:.1f} s (moto-bound)")
         proxy.seen.clear()
         proxy.use_cache = True
-        result = timed_scan(config, profile)
+        result = timed_scan(config, profile, save)
         result["requests"] = dict(proxy.seen)
         return result
     finally:
@@ -267,7 +292,8 @@ def report(result: dict, buckets: int, delay_ms: float, concurrency: int) -> str
     print(f"CPU {result['cpu']:.2f} s (worker processes included) = {result['cpu'] / max(1, total) * 1000:.2f} ms/request · "
           f"evaluate {result['evaluate']:.2f} s for {result['findings']} findings · reports {result['reports']:.2f} s")
     print(f"peak RSS {result['rss_mib']:.0f} MiB in the scanning process ({result['collect_rss_mib']:.0f} MiB after "
-          f"collection), {result['children_rss_mib']:.0f} MiB in the largest worker process · "
+          f"collection, {result['collect_now_mib']:.0f} MiB of it still in use; {result['evaluate_rss_mib']:.0f} MiB "
+          f"after evaluation), {result['children_rss_mib']:.0f} MiB in the largest worker process · "
           f"failed calls recorded {result['errors']}")
     probes = seen.get("HeadObject", 0) + seen.get("GetObject", 0) + max(0, seen.get("list-type", 0) - buckets)
     base = (sum(s3_apis.values()) - probes) / max(1, buckets)
@@ -294,7 +320,11 @@ def main() -> int:
                         help="the shared population script (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=0,
                         help="[scan] workers for the timed scan (default: one process per core)")
-    parser.add_argument("--profile", type=Path, help="write cProfile statistics of the timed collection here")
+    parser.add_argument("--profile", type=Path, help="write cProfile statistics of the timed collection here (of evaluation to "
+                             "PATH.evaluate, of the reports to PATH.reports)")
+    parser.add_argument("--save-snapshot", type=Path, metavar="FILE",
+                        help="write the timed scan's snapshot to FILE once it is measured (for `auditor scan "
+                             "--from-snapshot`)")
     args = parser.parse_args()
     if not args.populate.is_file():
         parser.error(f"--populate: {args.populate} not found; pass the path of populate.py")
@@ -302,7 +332,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         result = run(args.buckets, args.delay_ms, args.concurrency, Path(tmp), args.populate, args.profile,
-                     args.workers)
+                     args.workers, args.save_snapshot)
     print(report(result, args.buckets, args.delay_ms, args.concurrency))
     return 0
 

@@ -18,6 +18,7 @@ from auditor.checks.registry import Outcome, Target
 from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.policy import Decision, Request, Result, StatementRef, compile_cached, compile_policy, evaluate, requestctx
 from auditor.policy.arns import arn_account as arn_account  # re-exported for the checks
+from auditor.policy.evaluator import _action_matches as action_matches
 from auditor.policy.requestctx import REST_HEADER, Caller, RequestContext, combine, flip_text, policy_keys
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 
@@ -250,6 +251,70 @@ def ref_json(ref: StatementRef) -> dict[str, Any]:
             "policy_type": ref.policy_type, "statement": dict(ref.statement)}
 
 
+# The checks ask thousands of questions that differ only in the resource: what does not depend on it is
+# worked out once. Keyed by identity, each entry keeping what its key names alive (ids are not reused).
+_CONTEXTS: dict[tuple[Any, ...], RequestContext] = {}
+_KEYS: dict[tuple[int, ...], tuple[list[Any], frozenset[str]]] = {}
+_PREPARED: dict[tuple[int, int], tuple[RequestContext, frozenset[str], frozenset[str], list[tuple[dict[str, Any], str]]]] = {}
+_LIMIT = 2048  # a few buckets' worth: most repeats are of one bucket's questions
+
+
+def release_caches() -> None:
+    """Forget what the questions of one evaluation worked out (compiled policies, their candidate statements,
+    wildcard patterns, request contexts): an estate's worth, which the reports written next can use instead."""
+    from auditor.policy import evaluator
+    from auditor.policy.variables import wildcard
+
+    for cache in (_CONTEXTS, _KEYS, _PREPARED, evaluator._CACHE):
+        cache.clear()
+    wildcard.cache_clear()
+
+
+def _direct_context(actor: Actor, action: str, resource_account: str | None, extra: Mapping[str, Any] | None,
+                    finished_at: str | None, region: str | None, auth_type: str) -> RequestContext:
+    """``request_context`` for the vendor's direct request, made once per set of arguments."""
+    try:
+        key = (actor.arn, actor.type, actor.account, actor.name, actor.kind, action, resource_account,
+               tuple(extra.items()) if extra else None, finished_at, region, auth_type)
+        hash(key)
+    except TypeError:  # an extra value that is not a plain value
+        return request_context(actor, action, resource_account=resource_account, extra=extra,
+                               finished_at=finished_at, region=region, auth_type=auth_type)
+    rc = _CONTEXTS.get(key)
+    if rc is None:
+        if len(_CONTEXTS) > _LIMIT:
+            _CONTEXTS.clear()
+        rc = _CONTEXTS[key] = request_context(actor, action, resource_account=resource_account, extra=extra,
+                                              finished_at=finished_at, region=region, auth_type=auth_type)
+    return rc
+
+
+def _policy_keys(docs: list[Mapping[str, Any] | None]) -> frozenset[str]:
+    """``policy_keys(docs)``, once per list of document objects."""
+    key = tuple(id(d) for d in docs)
+    hit = _KEYS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], docs, strict=True)):
+        return hit[1]
+    if len(_KEYS) > _LIMIT:
+        _KEYS.clear()
+    keys = frozenset(policy_keys(docs))
+    _KEYS[key] = (list(docs), keys)
+    return keys
+
+
+def _prepared(rc: RequestContext, keys: frozenset[str]) -> tuple[frozenset[str], list[tuple[dict[str, Any], str]]]:
+    """(the unknown keys, the context variants) of ``rc`` for policies consulting ``keys``, once per pair."""
+    key = (id(rc), id(keys))
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is rc and hit[1] is keys:
+        return hit[2], hit[3]
+    if len(_PREPARED) > _LIMIT:
+        _PREPARED.clear()
+    unknown, variants = rc.unknown_keys(keys), rc.variants(keys)
+    _PREPARED[key] = (rc, keys, unknown, variants)
+    return unknown, variants
+
+
 def ask(actor: Actor, action: str, resource: str, *, resource_account: str | None,
         resource_policy: NamedPolicy | None, resource_policy_required: bool = False,
         extra_context: Mapping[str, Any] | None = None, note: str = "", snapshot=None,
@@ -271,13 +336,11 @@ def ask(actor: Actor, action: str, resource: str, *, resource_account: str | Non
     resource_doc = compiled(resource_policy, "resource") if resource_policy else None
     if resource_policy:
         docs.append(resource_policy.document)
-    rc = context or request_context(actor, action, resource_account=resource_account, extra=extra_context,
-                                    finished_at=snapshot.finished_at if snapshot else None, region=region,
-                                    auth_type=auth_type)
-    keys = policy_keys(docs)
-    unknown = rc.unknown_keys(keys)
+    rc = context or _direct_context(actor, action, resource_account, extra_context,
+                                    snapshot.finished_at if snapshot else None, region, auth_type)
+    unknown, variants = _prepared(rc, _policy_keys(docs))
     answers = []
-    for ctx, label in rc.variants(keys):  # one per possible value of e.g. s3:TlsVersion, if consulted
+    for ctx, label in variants:  # one per possible value of e.g. s3:TlsVersion, if consulted
         request = Request(principal=actor.arn, principal_type=actor.type, action=action, resource=resource,
                           resource_account=resource_account, context=ctx, unknown_keys=unknown,
                           principal_account=actor.account)
@@ -285,6 +348,28 @@ def ask(actor: Actor, action: str, resource: str, *, resource_account: str | Non
                                         permission_boundary=boundary,
                                         resource_policy_required=resource_policy_required)))
     return Asked(action, resource, combine(answers), note, rc.context)
+
+
+def unmatched_actions(actor: Actor, bucket: BucketState, actions: Sequence[str]) -> frozenset[str]:
+    """Of ``actions`` on ``bucket``, those no statement of a policy that applies to ``actor`` names (by its
+    Action or NotAction; for a principal of another account, its own side is not counted: it is taken to
+    allow everything, unconditionally). Such a request matches no statement whatever its resource or
+    context, so the evaluator denies it implicitly in every variant of its context: asking is not needed
+    to know it is neither allowed nor undecided."""
+    policies = [] if actor.cross_account else [compiled(p, "identity") for p in actor.identity]
+    if actor.boundary:
+        policies.append(compiled(actor.boundary, "permission_boundary"))
+    resource_policy = bucket_policy(bucket)
+    if resource_policy is not None:
+        policies.append(compiled(resource_policy, "resource"))
+    statements = [st for p in policies if p is not None for st in p.statements]
+    return frozenset(a for a in actions if a.lower().startswith("s3:")
+                     and not any(action_matches(st, a) for st in statements))
+
+
+def denied_unasked(action: str, resource: str, note: str = "") -> Asked:
+    """The answer for a request :func:`unmatched_actions` lists: implicitly denied (nothing names it)."""
+    return Asked(action, resource, Result(Decision.IMPLICITLY_DENIED, (), ()), note)
 
 
 def bucket_policy(bucket: BucketState) -> NamedPolicy | None:

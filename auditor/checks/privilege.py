@@ -21,7 +21,9 @@ from auditor.checks._access import (
     actor_for,
     ask_s3,
     conditions_text,
+    denied_unasked,
     sampled_keys,
+    unmatched_actions,
 )
 from auditor.checks._guide import guide_requirements
 from auditor.checks.access import actor_evidence
@@ -241,7 +243,17 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
             continue
         read_only = integ.mode != "read-write"
         asked: list[tuple[Asked, bool, bool]] = []  # (answer, extra?, outside?)
+        # Actions no statement names are denied whatever the key or context: not put to the evaluator
+        # (on most buckets that is nearly all of them).
+        unnamed = unmatched_actions(actor, target.bucket, candidates)
         for action in bucket_actions:
+            if action in unnamed:
+                if action == "s3:ListBucket" and needs.list_prefix:
+                    asked += [(denied_unasked(action, target.bucket.arn), True, True)] * 2
+                else:
+                    asked.append((denied_unasked(action, target.bucket.arn), action not in needs.bucket | TOLERATED_BUCKET,
+                                  False))
+                continue
             a = ask_s3(target, actor, target.bucket, action)
             if action == "s3:ListBucket" and needs.list_prefix:
                 # Needed only under the folder: listing without s3:prefix, or outside the folder, is excess.
@@ -253,6 +265,10 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         for key, allowed_here, note in _probe_keys(target, needs):
             outside = not allowed_here
             for action in object_actions:
+                if action in unnamed:
+                    asked.append((denied_unasked(action, f"{target.bucket.arn}/{key}", note), action not in allowed_here,
+                                  outside))
+                    continue
                 a = ask_s3(target, actor, target.bucket, action, key, note=note)
                 asked.append((a, action not in allowed_here, outside))
         extra = [(a, o) for a, is_extra, o in asked if is_extra and a.allowed]

@@ -67,6 +67,13 @@ def _fix_user_agent(client: Any) -> None:
     creator.to_string = lambda: text
 
 
+# A bucket name S3's endpoint rules treat alike whatever its letters: a valid DNS label (lowercase letters,
+# digits, single hyphens; 3-63 characters) without "--" (S3 Express, Outposts and access point aliases
+# are told apart by "--" suffixes) and without "." or ":" (path style, ARNs). The rules read only its
+# length (in substrings) and the label's validity; the resolved endpoint names it once, in the URL.
+_PLAIN_BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]")
+
+
 def _cache_endpoints(client: Any, size: int = 4096) -> None:
     """Resolve an endpoint once per operation shape and bucket, not once per request.
 
@@ -75,27 +82,47 @@ def _cache_endpoints(client: Any, size: int = 4096) -> None:
     members named as context parameters (``Bucket`` for S3) and the client's fixed settings
     (region, endpoint URL, FIPS, dual-stack), so the answer is the same for every request with the
     same operation and those members. Operations whose rules read other parts of the request
-    (``operationContextParams``) are resolved every time.
+    (``operationContextParams``) are resolved every time. For a plain bucket name (``_PLAIN_BUCKET``), the
+    rules are evaluated once per operation and name length, for a stand-in name, and the bucket's own name is
+    put in the URL in its place (when the stand-in appears exactly once in the answer, and nowhere else).
     """
     resolver = getattr(client, "_ruleset_resolver", None)
     if resolver is None:
         return
     original = resolver.construct_endpoint
     cache: dict[Any, Any] = {}
+    templates: dict[Any, Any] = {}
 
     async def construct_endpoint(operation_model: Any, call_args: Any, request_context: Any) -> Any:
         if operation_model.operation_context_parameters:
             return await original(operation_model, call_args, request_context)
+        args = call_args or {}
         try:
-            key = (tuple((p.name, p.value) for p in operation_model.static_context_parameters),
-                   tuple((p.name, (call_args or {}).get(p.member_name)) for p in operation_model.context_parameters))
+            static = tuple((p.name, p.value) for p in operation_model.static_context_parameters)
+            key = (static, tuple((p.name, args.get(p.member_name)) for p in operation_model.context_parameters))
             hash(key)
         except TypeError:  # a member that is not a plain value
             return await original(operation_model, call_args, request_context)
-        if key not in cache:
-            if len(cache) >= size:
-                cache.clear()
-            cache[key] = await original(operation_model, call_args, request_context)
+        if key in cache:
+            return cache[key]
+        bucket = args.get("Bucket")
+        if isinstance(bucket, str) and _PLAIN_BUCKET.fullmatch(bucket):
+            # Resolved once per operation and name length, for a stand-in of the same length and kind.
+            stand_in = "q" * len(bucket)
+            shape = (operation_model.name, static, len(bucket),
+                     tuple((p.name, "" if p.member_name == "Bucket" else args.get(p.member_name))
+                           for p in operation_model.context_parameters))
+            if shape not in templates:
+                found = await original(operation_model, {**args, "Bucket": stand_in}, request_context)
+                usable = (found.url.count(stand_in) == 1 and stand_in not in repr(found.properties)
+                          and stand_in not in repr(found.headers))
+                templates[shape] = found if usable else None
+            template = templates[shape]
+            if template is not None:
+                return template._replace(url=template.url.replace(stand_in, bucket))
+        if len(cache) >= size:
+            cache.clear()
+        cache[key] = await original(operation_model, call_args, request_context)
         return cache[key]
 
     resolver.construct_endpoint = construct_endpoint

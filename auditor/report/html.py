@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,30 @@ def _sha256(text: str) -> str:
 def script_json(value: Any) -> Markup:
     """``value`` as JSON that is safe inside ``<script type="application/json">``."""
     return Markup(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).translate(_SCRIPT_SAFE))
+
+
+def script_json_pieces(value: Mapping[str, Any], lazy: str, items: Iterable[Any], chunk: int = 1 << 16) -> Iterator[Markup]:
+    """``script_json({**value, lazy: list(items)})`` in pieces of about ``chunk`` characters, the list's items
+    made one at a time: the data of a 50,000-finding report is tens of MB, never held whole."""
+    whole = {**value, lazy: []}
+    buffer: list[str] = []
+    size = 0
+    for n, key in enumerate(sorted(whole)):
+        buffer.append(("{" if n == 0 else ",") + json.dumps(key, ensure_ascii=False) + ":")
+        if key != lazy:
+            buffer.append(json.dumps(whole[key], ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+            continue
+        buffer.append("[")
+        for i, item in enumerate(items):
+            text = json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            buffer.append("," + text if i else text)
+            size += len(text)
+            if size >= chunk:
+                yield Markup("".join(buffer).translate(_SCRIPT_SAFE))
+                buffer, size = [], 0
+        buffer.append("]")
+    buffer.append("}")
+    yield Markup("".join(buffer).translate(_SCRIPT_SAFE))
 
 
 def _nice_top(n: int) -> int:
@@ -166,12 +190,11 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
         bucket_rows.append({"name": name, "account": account, "items": items,
                             "fail": c["fail"], "unknown": c["unknown"], "pass": c["pass"]})
     rows = [_Row(i, f) for i, f in enumerate(findings)]
-    data = {
-        "generated": result.finished_at,
-        "findings": [{"i": i, "rule_id": f.rule_id, "vendor": f.vendor, "status": f.status.value,
-                      "severity": f.severity.value, "bucket": f.bucket, "resource": f.resource,
-                      "fingerprint": f.fingerprint, "remediation": f.remediation} for i, f in enumerate(findings)],
-    }
+    # Written piece by piece, each finding's entry made as it is written.
+    data = script_json_pieces({"generated": result.finished_at}, "findings", (
+        {"i": i, "rule_id": f.rule_id, "vendor": f.vendor, "status": f.status.value, "severity": f.severity.value,
+         "bucket": f.bucket, "resource": f.resource, "fingerprint": f.fingerprint, "remediation": f.remediation}
+        for i, f in enumerate(findings)))
     present = set(by_vendor) | {f.vendor for f in findings}
     return {
         "result": result,
@@ -194,7 +217,7 @@ def _view(result: ScanResult, previous_changes: Mapping[str, Any] | None) -> dic
         "chart": _chart(findings),
         "changes": _changes(previous_changes),
         "change_kinds": CHANGE_KINDS,
-        "data": script_json(data),
+        "data": data,
     }
 
 

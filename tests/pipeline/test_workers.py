@@ -106,13 +106,30 @@ async def _endpoints():
         s3 = await acct.client("s3")
         model = s3.meta.service_model
         resolve = s3._ruleset_resolver.construct_endpoint
+        provider = s3._ruleset_resolver._provider
+        evaluated: list[dict] = []
+        rules = provider.resolve_endpoint
+
+        def counted(**params):
+            evaluated.append(params)
+            return rules(**params)
+
+        provider.resolve_endpoint = counted
         policy, listing = model.operation_model("GetBucketPolicy"), model.operation_model("ListObjectsV2")
         a1 = await resolve(policy, {"Bucket": "alpha"}, {})
         a2 = await resolve(policy, {"Bucket": "alpha"}, {})
         b = await resolve(policy, {"Bucket": "beta"}, {})
         dotted = await resolve(policy, {"Bucket": "with.dots"}, {})
         listed = await resolve(listing, {"Bucket": "beta", "Prefix": "x/"}, {})
-        return a1, a2, b, dotted, listed
+        # Plain names of one length share one evaluation of the rules; the others are resolved as they are.
+        before = len(evaluated)
+        same_length = [await resolve(policy, {"Bucket": name}, {}) for name in ("gamma", "delta", "a-b-c", "x1-9z")]
+        shared = len(evaluated) - before
+        express = await resolve(policy, {"Bucket": "mybucket--euw1-az1--x-s3"}, {})
+        express_params = dict(evaluated[-1])
+        express_direct = rules(**express_params)
+        doubled = await resolve(policy, {"Bucket": "ab--cd"}, {})
+        return a1, a2, b, dotted, listed, same_length, shared, (express, express_direct, express_params), doubled
     finally:
         await acct.aclose()
 
@@ -120,9 +137,17 @@ async def _endpoints():
 def test_endpoints_are_resolved_once_per_bucket_and_stay_per_bucket():
     import asyncio
 
-    a1, a2, b, dotted, listed = asyncio.run(_endpoints())
-    assert a1 is a2  # the second request of the same shape reuses the answer
+    a1, a2, b, dotted, listed, same_length, shared, express, doubled = asyncio.run(_endpoints())
+    assert a1 == a2  # the second request of the same shape reuses the answer
     assert a1.url == "https://alpha.s3.eu-west-1.amazonaws.com"
+    assert [e.url for e in same_length] == [f"https://{n}.s3.eu-west-1.amazonaws.com"
+                                            for n in ("gamma", "delta", "a-b-c", "x1-9z")]
+    assert shared == 0 and all(e.properties == a1.properties and e.headers == a1.headers for e in same_length)
+    # An S3 Express name ("--x-s3") is no plain name: its own rules, with its own name.
+    got, direct, params = express
+    assert params["Bucket"] == "mybucket--euw1-az1--x-s3" and got.url == direct.url
+    assert "mybucket--euw1-az1--x-s3" in got.url and "s3express" in got.url
+    assert doubled.url == "https://ab--cd.s3.eu-west-1.amazonaws.com"
     assert b.url == "https://beta.s3.eu-west-1.amazonaws.com"
     assert dotted.url == "https://s3.eu-west-1.amazonaws.com/with.dots"  # path style: a dotted name breaks TLS
     assert listed.url == b.url

@@ -10,7 +10,7 @@ import json
 import re
 
 from auditor.model import ScanResult
-from auditor.report.html import render_html, render_html_text, script_json
+from auditor.report.html import render_html, render_html_text, script_json, script_json_pieces
 from tests.report.sample import HOSTILE_BUCKET, HOSTILE_ORIGIN, sample_result
 
 
@@ -43,6 +43,18 @@ def test_hostile_values_are_escaped_everywhere():
     assert HOSTILE_BUCKET not in page and HOSTILE_ORIGIN not in page
     assert "&lt;img src=x onerror=window.__pwned=1&gt;" in page
     assert page.count("<script") == 2  # the data block and the report's own script
+
+
+def test_data_block_written_in_pieces_is_the_whole_block():
+    hostile = "</script><script>alert(1)</script><!-- & \u2028 \u2029 é"
+    items = [{"i": i, "text": hostile * (i % 3), "z": None, "a": [i, 1.5]} for i in range(40)]
+    for head in ({"generated": "2026-01-01T00:00:00Z"}, {"generated": None, "zz": {"b": 1, "a": hostile}}, {}):
+        for chunk in (1, 50, 1 << 16):
+            for some in (items, items[:1], []):
+                pieces = list(script_json_pieces(head, "findings", iter(some), chunk=chunk))
+                assert "".join(pieces) == str(script_json({**head, "findings": some})), (head, chunk, len(some))
+                assert all(isinstance(p, type(script_json({}))) for p in pieces)  # already escaped: not again
+    assert len(list(script_json_pieces({}, "findings", iter(items), chunk=50))) > 10  # never held whole
 
 
 def test_data_block_cannot_break_out_of_its_script_element():
