@@ -11,12 +11,9 @@ from typing import Any, cast
 
 from auditor.errors import ConfigError
 from auditor.model import Integration
-from auditor.profile import VendorProfile
+from auditor.profile import MODES, PROVIDERS, VendorProfile
 from auditor.rulepack import RulePack, load_packs
 from auditor.validate import endpoint_problem, region_problem
-
-PROVIDERS = ("aws", "wasabi", "s3-compatible")
-MODES = ("read-only", "read-write")
 
 ACCOUNT_KEYS = {
     "name": "label referenced by integrations (required)",
