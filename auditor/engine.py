@@ -177,18 +177,16 @@ def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ..
         on_bucket = per_bucket[(integ.account, integ.bucket)]
         rules = [r for r in pack.rules if integ.mode in r.modes and integ_account.provider in r.providers]
         own = [r for r in rules if r.check == RESOURCE_CHECK]
+        if integ_bucket is None and own:
+            # Nothing of the integration can be checked: its resources rule says so once, listing the others.
+            placeholder = BucketState(name=integ.bucket, account_id=integ_account.account_id)
+            for rule in own:
+                findings.extend(_run(rule, Target(snapshot, integ_account, placeholder, integ, pack.vendor, on_bucket),
+                                     checks))
+            dropped.setdefault((integ_account.account_id, f"arn:aws:s3:::{integ.bucket}"), []).extend(
+                r.id for r in rules if r not in own)
+            continue
         for rule in rules:
-            if integ_bucket is None and own:
-                # Nothing of the integration can be checked: its resources rule says so once.
-                if rule in own:
-                    placeholder = BucketState(name=integ.bucket, account_id=integ_account.account_id)
-                    findings.extend(_run(rule, Target(snapshot, integ_account, placeholder, integ, pack.vendor,
-                                                      on_bucket), checks))
-                    for r in rules:
-                        if r not in own:
-                            dropped.setdefault((integ_account.account_id, f"arn:aws:s3:::{integ.bucket}"),
-                                               []).append(r.id)
-                continue
             if integ_bucket is None:
                 findings.append(_missing_bucket(rule, integ_account, integ))
                 continue
