@@ -107,11 +107,20 @@ def planned_grant(target: Target, integ: Integration, asked: Sequence[Asked]) ->
     if deny_statements([a for a in asked if a.denied]):
         return None
     found = narrow.grant_plan(target.account, integ, narrow=False, finished_at=target.snapshot.finished_at)
-    if not isinstance(found, narrow.GrantPlan) or not found.templates or not found.edits or found.blocked:
+    if not isinstance(found, narrow.GrantPlan) or found.blocked:
         return None
+    edits = explain_edits(target, integ, found)
+    return "\n\n".join(edits) if edits else None
+
+
+def explain_edits(target: Target, integ: Integration, found: narrow.GrantPlan) -> list[str]:
+    """Each edit of a grant plan as plan shows it (title, document, command); none when the vendor's pack has
+    no plan statements or nothing is to change."""
+    if not found.templates:
+        return []
     name = integ.profile.short_name if integ.profile else integ.vendor
-    return "\n\n".join(fix.explain(narrow.edit_title(e, found, name, integ.mode) + ":", e.after,
-                                    narrow.edit_command(e, found, target.account.provider)) for e in found.edits)
+    return [fix.explain(narrow.edit_title(e, found, name, integ.mode) + ":", e.after,
+                        narrow.edit_command(e, found, target.account.provider)) for e in found.edits]
 
 
 def grant_remediation(target: Target, actor: Actor, bucket: BucketState, statements: Sequence[Mapping[str, Any]],

@@ -26,7 +26,7 @@ from auditor.checks._access import (
     unmatched_actions,
 )
 from auditor.checks._guide import guide_requirements
-from auditor.checks.access import actor_evidence
+from auditor.checks.access import actor_evidence, explain_edits
 from auditor.checks.registry import Outcome, Target, check
 from auditor.model import Integration, Status
 from auditor.policy import expand_actions
@@ -179,10 +179,9 @@ def _remediation(target: Target, integ: Integration, actor: Actor, needs: Needs,
         f"- {r.policy} statement {r.sid or '#' + str(r.index)}: {fix.compact(r.statement)}" for r in refs.values())]
     # The same edits `auditor plan` proposes (auditor.narrow), when the vendor's pack has plan statements.
     found = narrow.grant_plan(target.account, integ, narrow=True, finished_at=target.snapshot.finished_at)
-    if isinstance(found, narrow.GrantPlan) and found.templates and found.edits:
-        name = integ.profile.short_name if integ.profile else integ.vendor
-        parts += [fix.explain(narrow.edit_title(e, found, name, integ.mode) + ":", e.after,
-                              narrow.edit_command(e, found, target.account.provider)) for e in found.edits]
+    edits = explain_edits(target, integ, found) if isinstance(found, narrow.GrantPlan) else []
+    if edits:
+        parts += edits
         return "\n\n".join(parts)
     minimal = minimal_statements(needs, target.bucket.arn, actor)
     bucket_refs = [r for r in refs.values() if str(r.policy_type).lower().startswith("resource")
@@ -224,6 +223,7 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
     bucket_actions = [a for a in candidates if is_bucket_action(a)]
     outcomes: list[Outcome] = []
     seen: set[str] = set()
+    by_guides = guide_requirements(target, "baseline.vendor-excess-privilege")
     for integ in target.integrations:
         actor = actor_for(target, integ)
         if isinstance(actor, Outcome):
@@ -272,7 +272,7 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
                 a = ask_s3(target, actor, target.bucket, action, key, note=note)
                 asked.append((a, action not in allowed_here, outside))
         extra = [(a, o) for a, is_extra, o in asked if is_extra and a.allowed]
-        required = [r for r in guide_requirements(target, "baseline.vendor-excess-privilege") if r.integration == integ]
+        required = [r for r in by_guides if r.integration is integ]
         by_guide = [(a, o) for a, o in extra if any(_within(a, r.requirement, target.bucket.arn) for r in required)]
         extra = [(a, o) for a, o in extra if (a, o) not in by_guide]
         undecided = [(a, o) for a, is_extra, o in asked if is_extra and a.unknown]

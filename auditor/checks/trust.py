@@ -138,37 +138,42 @@ def _sid(target: Target) -> str:
     return "".join(w[:1].upper() + w[1:] for w in name.replace("-", " ").split() if w.isalnum()) + "AssumeRole"
 
 
-def _planned_fix(target: Target, role: RoleState) -> str | None:
+def _planned_fix(target: Target, role: RoleState) -> tuple[str | None, str | None]:
     """The trust change `auditor plan` proposes (the same computation), when the vendor's pack plans trusts:
     the vendor's statements narrowed to its principal and external id, nothing else touched, no principal
-    guessed. None when the pack has no trust template."""
+    guessed; and the principal it names. (None, None) when the pack has no trust template."""
     integ = target.integration
     if integ is None or integ.profile is None or integ.profile.plan.trust is None:
-        return None
+        return None, None
     found = narrow.trust_plan(role, integ)
+    named = next(iter(found.principals), None)
     name, _ = _vendor(target)
     if found.problem == "principal":
         key = integ.profile.key_of_type("principal-arn")
         return (f"The trust of {role.name} names no principal of {name}'s account: give the ARN shown in {name}'s "
                 f"set-up screen ({key.flag if key else '--vendor-principal'}, or its key in [[integrations]]); "
-                "auditor plan then writes the trust. No account-wide principal is guessed.")
+                "auditor plan then writes the trust. No account-wide principal is guessed.", named)
     if found.problem == "external-id" or found.after is None:
-        return None  # the statement below, with the id to fill in, for the principal the trust names
+        return None, named  # the statement below, with the id to fill in, for the principal the trust names
     return fix.explain(f"Let {name} assume {role.name} only with its external id (other statements kept):",
-                       found.after, fix.update_assume_role_policy_cmd(role.name, found.after))
+                       found.after, fix.update_assume_role_policy_cmd(role.name, found.after)), named
+
+
+def _assume_statement(target: Target, principal: str, external_id: str | None) -> dict[str, Any]:
+    """The vendor's trust statement: ``principal`` may assume the role, only with the external id (a placeholder
+    naming where to find it when none is configured)."""
+    name, _ = _vendor(target)
+    return {"Sid": _sid(target), "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": external_id
+                                           or f"EXTERNAL-ID-SHOWN-IN-{name.upper().replace(' ', '-')}"}}}
 
 
 def _trust_fix(target: Target, role: RoleState, principal: str, external_id: str | None) -> str:
-    planned = _planned_fix(target, role)
+    planned, named = _planned_fix(target, role)
     if planned is not None:
         return planned
-    integ = target.integration
-    if integ is not None and integ.profile is not None and integ.profile.plan.trust is not None:
-        principal = next(iter(narrow.trust_plan(role, integ).principals), principal)
     name, _ = _vendor(target)
-    stmt = {"Sid": _sid(target), "Effect": "Allow", "Principal": {"AWS": principal},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"sts:ExternalId": external_id or f"EXTERNAL-ID-SHOWN-IN-{name.upper().replace(' ', '-')}"}}}
+    stmt = _assume_statement(target, named or principal, external_id)
     merged = fix.merge_statement(role.trust_policy, stmt)
     return fix.explain(f"Let {name} assume {role.name} (existing statements kept):", merged,
                        fix.update_assume_role_policy_cmd(role.name, merged))
@@ -268,16 +273,13 @@ def assume_role_external_id(target: Target) -> Outcome | None:
 def _drop_and_fix(target: Target, role: RoleState, asked: Sequence[Asked], principal: str,
                   external_id: str | None) -> str:
     """Replace the statements that allow without (or with any) external id by one that requires it."""
-    planned = _planned_fix(target, role)
+    planned, _ = _planned_fix(target, role)
     if planned is not None:
         return planned
     indices = {ref.index for a in asked for ref in a.result.deciding
                if ref.effect.lower() == "allow"}
     kept = fix.remove_statements(role.trust_policy or {}, indices)
-    name, _ = _vendor(target)
-    stmt = {"Sid": _sid(target), "Effect": "Allow", "Principal": {"AWS": principal},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"sts:ExternalId": external_id or f"EXTERNAL-ID-SHOWN-IN-{name.upper().replace(' ', '-')}"}}}
+    stmt = _assume_statement(target, principal, external_id)
     merged = fix.merge_statement(kept, stmt)
     return fix.explain(f"Replace the statement(s) {sorted(indices)} of the trust of {role.name} with one that "
                        "requires sts:ExternalId (other statements kept):", merged,
