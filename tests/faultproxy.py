@@ -56,6 +56,8 @@ class FaultProxy:
     faults: list[Fault] = field(default_factory=list)
     seen: Counter = field(default_factory=Counter)
     apis: Counter = field(default_factory=Counter)  # requests per AWS operation (api_name)
+    log: list[str] = field(default_factory=list)  # every request's AWS operation, in the order they came
+    recorded: list[tuple[str, str, dict[str, str], bytes]] | None = None  # a list: (method, path, headers, body) of each
 
     def start(self) -> str:
         ready = threading.Event()
@@ -88,6 +90,9 @@ class FaultProxy:
         _BODY.set(body)
         self.seen[(request.method, _api_hint(request, body))] += 1
         self.apis[api_name(request, body)] += 1
+        self.log.append(api_name(request, body))
+        if self.recorded is not None:
+            self.recorded.append((request.method, request.path_qs, dict(request.headers), body))
         rewrite = None
         transport = None
         path_qs = request.path_qs

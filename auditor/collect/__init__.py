@@ -21,7 +21,8 @@ from auditor.collect import objects as objects_mod
 from auditor.collect import organizations as org_mod
 from auditor.collect import s3 as s3_mod
 from auditor.collect import workers as workers_mod
-from auditor.collect.calls import Failed, call
+from auditor.collect.calls import Failed, Limiter, call
+from auditor.collect.lean import fewer_collections
 from auditor.collect.session import AccountSession, SessionFactory, open_account
 from auditor.config import AccountConfig, Config, ScanSettings
 from auditor.errors import AuditorError
@@ -52,7 +53,8 @@ def now_iso() -> str:
 def collect(config: Config, integrations: Sequence[Integration] | None = None, *,
             progress: ProgressSink | None = None, session_factory: SessionFactory = aioboto3.Session) -> Snapshot:
     """Collect a snapshot of every configured account (the single ``asyncio.run`` of the program)."""
-    return asyncio.run(collect_async(config, integrations, progress=progress, session_factory=session_factory))
+    with fewer_collections():
+        return asyncio.run(collect_async(config, integrations, progress=progress, session_factory=session_factory))
 
 
 async def collect_async(config: Config, integrations: Sequence[Integration] | None = None, *,
@@ -61,7 +63,7 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
     integrations = tuple(config.integrations if integrations is None else integrations)
     progress = progress or _NoProgress()
     started = now_iso()
-    limit = asyncio.Semaphore(config.scan.concurrency)
+    limit = Limiter(config.scan.concurrency)
     targets = list(config.accounts)
     org_skipped: list[SkippedAccount] = []
     if config.organization is not None:
@@ -121,7 +123,7 @@ async def collect_async(config: Config, integrations: Sequence[Integration] | No
                     integrations=integrations)
 
 
-async def open_and_identify(acct_conf: AccountConfig, config: Config, limit: asyncio.Semaphore,
+async def open_and_identify(acct_conf: AccountConfig, config: Config, limit: Limiter,
                             session_factory: SessionFactory) -> tuple[AccountSession, str] | SkippedAccount:
     """The account's session and its id, or why it cannot be scanned."""
     try:
@@ -149,7 +151,7 @@ async def _close(acct: AccountSession) -> None:
 
 
 async def collect_account(acct_conf: AccountConfig, integrations: list[Integration], config: Config,
-                          limit: asyncio.Semaphore, progress: ProgressSink,
+                          limit: Limiter, progress: ProgressSink,
                           session_factory: SessionFactory,
                           opened: tuple[AccountSession, str] | None = None) -> AccountState | SkippedAccount:
     got = opened or await open_and_identify(acct_conf, config, limit, session_factory)
@@ -165,7 +167,7 @@ async def collect_account(acct_conf: AccountConfig, integrations: list[Integrati
         await _close(acct)
 
 
-async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[str | None, ApiError | None]:
+async def _account_id(acct: AccountSession, limit: Limiter) -> tuple[str | None, ApiError | None]:
     if acct.config.account_id:
         return acct.config.account_id, None
     if "sts" in acct.unsupported:
@@ -182,13 +184,13 @@ async def _account_id(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[s
 
 
 async def _collect_open_account(acct: AccountSession, account_id: str, integrations: list[Integration],
-                                config: Config, limit: asyncio.Semaphore,
+                                config: Config, limit: Limiter,
                                 progress: ProgressSink) -> AccountState | SkippedAccount:
     errors: list[ApiError] = []
 
     buckets_task = asyncio.create_task(s3_mod.list_buckets(acct, limit))
     pab_task = asyncio.create_task(s3_mod.account_public_access_block(acct, account_id, limit))
-    iam_task = asyncio.create_task(iam_mod.collect_iam(acct, limit))
+    iam_task = asyncio.create_task(_iam(acct, limit))
 
     try:
         entries, err = await buckets_task
@@ -198,22 +200,21 @@ async def _collect_open_account(acct: AccountSession, account_id: str, integrati
         errors.append(err)
     progress.add(len(entries))
 
+    async def settle(states: list[BucketState]) -> list[BucketState]:
+        # The buckets of integrations the engine will infer are probed as soon as they are in
+        # (inference needs IAM, read meanwhile), not after the last bucket of the account.
+        return await _probe_inferred(acct, account_id, states, await iam_task, integrations, config, limit)
+
     buckets = await workers_mod.collect_buckets(acct, account_id, entries, integrations, config.scan, limit,
-                                                progress.advance)
+                                                progress.advance, settle)
     try:
         pab, pab_err = await pab_task
     except Exception as e:  # noqa: BLE001
         pab, pab_err = None, ApiError("GetAccountPublicAccessBlock", "CollectorError", redact_error(e))
     if pab_err:
         errors.append(pab_err)
-    try:
-        iam = await iam_task
-    except Exception as e:  # noqa: BLE001 — IAM rules go unknown; the buckets are still judged
-        iam = {"users": [], "groups": [], "roles": [], "managed": {},
-               "errors": [ApiError("GetAccountAuthorizationDetails", "CollectorError", redact_error(e))]}
+    iam = await iam_task
     errors.extend(iam["errors"])
-    # Before the keys: the objects of inferred integrations' buckets are read too, and name keys.
-    buckets = await _probe_inferred(acct, account_id, buckets, iam, integrations, config, limit)
 
     try:
         keys, kms_errors = await kms_mod.collect_keys(acct, kms_mod.keys_used(buckets), limit)
@@ -244,11 +245,22 @@ async def _collect_open_account(acct: AccountSession, account_id: str, integrati
     )
 
 
+async def _iam(acct: AccountSession, limit: Limiter) -> dict:
+    try:
+        return await iam_mod.collect_iam(acct, limit)
+    except Exception as e:  # noqa: BLE001 — IAM rules go unknown; the buckets are still judged
+        return {"users": [], "groups": [], "roles": [], "managed": {},
+                "errors": [ApiError("GetAccountAuthorizationDetails", "CollectorError", redact_error(e))]}
+
+
 async def _probe_inferred(acct: AccountSession, account_id: str, buckets: list[BucketState], iam: dict,
                           integrations: list[Integration], config: Config,
-                          limit: asyncio.Semaphore) -> list[BucketState]:
+                          limit: Limiter) -> list[BucketState]:
     """Buckets of integrations the engine will infer (a bucket policy naming V7, a role Datature assumes)
-    sampled and probed as a configured integration's are: its zones listed, its objects read."""
+    sampled and probed as a configured integration's are: its zones listed, its objects read.
+
+    Whether a bucket is an inferred integration's depends on that bucket and the account's IAM only,
+    so ``buckets`` can be any part of the account's buckets."""
     from auditor.infer import infer_integrations
 
     state = AccountState(name=acct.config.name, account_id=account_id, provider=acct.config.provider,
@@ -290,7 +302,7 @@ async def _probe_inferred(acct: AccountSession, account_id: str, buckets: list[B
     return list(await asyncio.gather(*(one(b) for b in buckets)))
 
 
-async def _access_keys(acct: AccountSession, user: UserState, limit: asyncio.Semaphore) -> UserState:
+async def _access_keys(acct: AccountSession, user: UserState, limit: Limiter) -> UserState:
     try:
         return await iam_mod.access_keys(acct, user, limit)
     except Exception as e:  # noqa: BLE001 — an unreadable answer about one user's keys

@@ -9,6 +9,8 @@ absent): its answer is a small typed result that callers match on — ``Ok`` wit
 from __future__ import annotations
 
 import asyncio
+import contextvars
+from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Generic, TypeAlias, TypeVar
@@ -30,6 +32,58 @@ NOT_CONFIGURED = frozenset({
     "OwnershipControlsNotFoundError",
     "NoSuchOwnershipControls",
 })
+
+
+# Set while a bucket's first reads are made (its settings and key sample): calls made then wait
+# behind every other call when the scan is at its bound (see ``Limiter``).
+BULK: contextvars.ContextVar[bool] = contextvars.ContextVar("auditor_bulk_reads", default=False)
+
+
+class Limiter:
+    """At most ``value`` calls in flight; when all are taken, waiting calls go in order, except that
+    the bulk (calls made while ``BULK`` is set) goes after every other waiting call.
+
+    A large account queues thousands of independent first reads of buckets at once. Behind them, a
+    chain of calls that depend on each other (IAM pages, KMS keys, the probes of a bucket's
+    objects) would wait the whole queue at every step and finish only after the last bucket.
+    """
+
+    def __init__(self, value: int):
+        self._free = value
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+
+    def locked(self) -> bool:
+        return self._free == 0
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    async def acquire(self) -> bool:
+        # A slot is free only when no live call waits: a released slot goes straight to a waiter.
+        if self._free > 0:
+            self._free -= 1
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[BULK.get()].append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot and cancelled before it could be used: hand it on
+            raise
+        return True
+
+    def release(self) -> None:
+        for queue in self._waiting:
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():  # a cancelled waiter is passed over
+                    waiter.set_result(None)
+                    return
+        self._free += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +112,20 @@ Answer: TypeAlias = Ok[T] | Failed
 Setting: TypeAlias = Ok[T] | NotConfigured | Failed
 
 
-async def call(api: str, awaitable: Awaitable[T], limit: asyncio.Semaphore | None = None) -> Answer[T]:
+async def call(api: str, awaitable: Awaitable[T], limit: Limiter | None = None) -> Answer[T]:
     """Await one API call: ``Ok(answer)`` or ``Failed(ApiError)``."""
+    result = await _call(api, awaitable, limit, frozenset())
+    assert not isinstance(result, NotConfigured)
+    return result
+
+
+async def read_setting(api: str, awaitable: Awaitable[T], limit: Limiter | None = None) -> Setting[T]:
+    """:func:`call` for a setting S3 reports as absent with an error code: ``NOT_SET`` for those codes."""
+    return await _call(api, awaitable, limit, NOT_CONFIGURED)
+
+
+async def _call(api: str, awaitable: Awaitable[T], limit: Limiter | None,
+                absent: frozenset[str]) -> Setting[T]:
     try:
         if limit is None:
             return Ok(await awaitable)
@@ -68,6 +134,8 @@ async def call(api: str, awaitable: Awaitable[T], limit: asyncio.Semaphore | Non
     except ClientError as e:
         err = e.response.get("Error", {})
         code = str(err.get("Code") or e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "ClientError")
+        if code in absent:
+            return NOT_SET
         return Failed(ApiError(api, redact(code)[:100], redact(str(err.get("Message") or ""))[:300]))
     except (TimeoutError, BotoCoreError, OSError) as e:
         return Failed(ApiError(api, type(e).__name__, redact(str(e))[:300]))
@@ -76,14 +144,6 @@ async def call(api: str, awaitable: Awaitable[T], limit: asyncio.Semaphore | Non
         # ClientPayloadError (a body cut short) is not an OSError. Their messages can quote the
         # body, credentials included: redacted before they go anywhere.
         return Failed(ApiError(api, type(e).__name__, redact(str(e))[:300]))
-
-
-async def read_setting(api: str, awaitable: Awaitable[T], limit: asyncio.Semaphore | None = None) -> Setting[T]:
-    """:func:`call` for a setting S3 reports as absent with an error code: ``NOT_SET`` for those codes."""
-    result = await call(api, awaitable, limit)
-    if isinstance(result, Failed) and result.error.code in NOT_CONFIGURED:
-        return NOT_SET
-    return result
 
 
 class RepeatedToken:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import urllib.parse
 from typing import Any
 
-from auditor.collect.calls import Failed, RepeatedToken, call
+from auditor.collect.calls import Failed, Limiter, RepeatedToken, call
 from auditor.collect.session import AccountSession
 from auditor.model import AccessKey, ApiError, AttachedPolicy, GroupState, InlinePolicy, RoleState, UserState
 
@@ -35,7 +34,7 @@ def _inline(items: list[dict[str, Any]], ) -> tuple[InlinePolicy, ...]:
     return tuple(InlinePolicy(name=p["PolicyName"], document=_doc(p["PolicyDocument"])) for p in items or ())
 
 
-async def collect_iam(acct: AccountSession, limit: asyncio.Semaphore) -> dict[str, Any]:
+async def collect_iam(acct: AccountSession, limit: Limiter) -> dict[str, Any]:
     """Users, groups, roles and managed policy documents; ``errors`` holds a refused walk."""
     out: dict[str, Any] = {"users": [], "groups": [], "roles": [], "managed": {}, "errors": []}
     if "iam" in acct.unsupported:
@@ -105,7 +104,7 @@ def _page(resp: dict[str, Any], out: dict[str, Any]) -> None:
             out["managed"][p["Arn"]] = _doc(default["Document"])
 
 
-async def access_keys(acct: AccountSession, user: UserState, limit: asyncio.Semaphore) -> UserState:
+async def access_keys(acct: AccountSession, user: UserState, limit: Limiter) -> UserState:
     """The user with its access-key metadata (never the secrets)."""
     iam = await acct.client("iam")
     result = await call("ListAccessKeys", iam.list_access_keys(UserName=user.name), limit)

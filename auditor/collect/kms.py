@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from auditor.collect.calls import Failed, RepeatedToken, call
+from auditor.collect.calls import Failed, Limiter, RepeatedToken, call
 from auditor.collect.session import AccountSession
 from auditor.docshape import policy_problem
 from auditor.model import ApiError, BucketState, KeyState
@@ -39,7 +39,7 @@ def _region_of(key_ref: str, hint: str | None) -> str | None:
     return arn_region(key_ref) or hint
 
 
-async def _grants(kms: Any, key_id: str, limit: asyncio.Semaphore) -> tuple[tuple[dict[str, Any], ...] | None, ApiError | None]:
+async def _grants(kms: Any, key_id: str, limit: Limiter) -> tuple[tuple[dict[str, Any], ...] | None, ApiError | None]:
     """Every grant on the key (ListGrants, all pages): KMS weighs them with the key policy and IAM."""
     out: list[dict[str, Any]] = []
     marker = None
@@ -65,44 +65,61 @@ async def _grants(kms: Any, key_id: str, limit: asyncio.Semaphore) -> tuple[tupl
             return None, repeated
 
 
+async def _no_grants() -> tuple[None, None]:
+    return None, None
+
+
+async def _aliases(acct: AccountSession, region: str,
+                   limit: Limiter) -> tuple[dict[str, list[str]], list[ApiError]]:
+    """Key id -> its alias names in ``region`` (ListAliases, all pages), and what could not be read."""
+    errors: list[ApiError] = []
+    aliases: dict[str, list[str]] = {}
+    try:
+        kms = await acct.client("kms", region)
+    except Exception as e:  # noqa: BLE001 — a client that cannot be made is one unread answer
+        from auditor.redact import redact_error
+
+        return aliases, [ApiError("ListAliases", "CollectorError", redact_error(e))]
+    marker = None
+    pages = RepeatedToken("ListAliases", "NextMarker")
+    while True:
+        params: dict[str, Any] = {"Marker": marker} if marker else {}
+        result = await call("ListAliases", kms.list_aliases(**params), limit)
+        if isinstance(result, Failed):
+            errors.append(result.error)
+            break
+        resp = result.value
+        if not isinstance(resp, dict) or not isinstance(resp.get("Aliases"), list):
+            # botocore reads an unparseable JSON answer as an empty one: no Aliases is no answer.
+            errors.append(ApiError("ListAliases", "MalformedResponse", "the answer holds no Aliases list"))
+            break
+        for a in resp.get("Aliases", []):
+            if isinstance(a, dict) and a.get("TargetKeyId") and a.get("AliasName"):
+                names = aliases.setdefault(a["TargetKeyId"], [])
+                if a["AliasName"] not in names:  # a page served twice lists its aliases once
+                    names.append(a["AliasName"])
+        if not resp.get("Truncated"):
+            break
+        marker = resp.get("NextMarker")
+        err = pages.repeated(marker) or (None if marker else ApiError(
+            "ListAliases", "MalformedResponse", "the answer said Truncated but gave no NextMarker"))
+        if err:
+            errors.append(err)
+            break
+    return aliases, errors
+
+
 async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
-                       limit: asyncio.Semaphore) -> tuple[tuple[KeyState, ...], list[ApiError]]:
+                       limit: Limiter) -> tuple[tuple[KeyState, ...], list[ApiError]]:
     """DescribeKey + GetKeyPolicy per referenced key, with aliases from ListAliases (per region)."""
     if not refs:
         return (), []
     if "kms" in acct.unsupported:
         return (), [ApiError("DescribeKey", "NotSupported", f"provider {acct.config.provider} has no KMS API")]
-    regions = {_region_of(r, h) or acct.default_region for r, h in refs.items()}
-    errors: list[ApiError] = []
-    aliases: dict[str, list[str]] = {}
-    for region in sorted(regions):
-        kms = await acct.client("kms", region)
-        marker = None
-        pages = RepeatedToken("ListAliases", "NextMarker")
-        while True:
-            params: dict[str, Any] = {"Marker": marker} if marker else {}
-            result = await call("ListAliases", kms.list_aliases(**params), limit)
-            if isinstance(result, Failed):
-                errors.append(result.error)
-                break
-            resp = result.value
-            if not isinstance(resp.get("Aliases"), list):
-                # botocore reads an unparseable JSON answer as an empty one: no Aliases is no answer.
-                errors.append(ApiError("ListAliases", "MalformedResponse", "the answer holds no Aliases list"))
-                break
-            for a in resp.get("Aliases", []):
-                if isinstance(a, dict) and a.get("TargetKeyId") and a.get("AliasName"):
-                    names = aliases.setdefault(a["TargetKeyId"], [])
-                    if a["AliasName"] not in names:  # a page served twice lists its aliases once
-                        names.append(a["AliasName"])
-            if not resp.get("Truncated"):
-                break
-            marker = resp.get("NextMarker")
-            err = pages.repeated(marker) or (None if marker else ApiError(
-                "ListAliases", "MalformedResponse", "the answer said Truncated but gave no NextMarker"))
-            if err:
-                errors.append(err)
-                break
+    regions = sorted({_region_of(r, h) or acct.default_region for r, h in refs.items()})
+    # The aliases of each region are read while the keys are described, and a key's policy and grants
+    # together once it is described: two round trips one after the other, not four.
+    listed = {region: asyncio.create_task(_aliases(acct, region, limit)) for region in regions}
 
     async def one(ref: str, hint: str | None) -> KeyState:
         kms = await acct.client("kms", _region_of(ref, hint) or acct.default_region)
@@ -112,10 +129,10 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
             return KeyState(key_id=ref, arn=ref if ref.startswith("arn:") else "", errors=(described.error,),
                             aliases=(ref,) if ref.startswith("alias/") else ())
         meta = described.value["KeyMetadata"]
-        key_aliases = tuple(aliases.get(meta["KeyId"], ()))
-        if ref.startswith("alias/") and ref not in key_aliases:
-            key_aliases += (ref,)
-        answer = await call("GetKeyPolicy", kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default"), limit)
+        # AWS-managed keys cannot be granted on by the customer: their grants are not read.
+        answer, (grants, gerr) = await asyncio.gather(
+            call("GetKeyPolicy", kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default"), limit),
+            _grants(kms, meta["KeyId"], limit) if meta.get("KeyManager") != "AWS" else _no_grants())
         policy = None
         if isinstance(answer, Failed):
             key_errors.append(answer.error)
@@ -129,11 +146,12 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
             if problem:
                 policy = None
                 key_errors.append(ApiError("GetKeyPolicy", "MalformedPolicy", problem))
-        grants = None
-        if meta.get("KeyManager") != "AWS":  # AWS-managed keys cannot be granted on by the customer
-            grants, gerr = await _grants(kms, meta["KeyId"], limit)
-            if gerr:
-                key_errors.append(gerr)
+        if gerr:
+            key_errors.append(gerr)
+        aliases, _ = await listed[_region_of(ref, hint) or acct.default_region]
+        key_aliases = tuple(aliases.get(meta["KeyId"], ()))
+        if ref.startswith("alias/") and ref not in key_aliases:
+            key_aliases += (ref,)
         return KeyState(key_id=meta["KeyId"], arn=meta["Arn"], manager=meta.get("KeyManager"),
                         aliases=key_aliases, policy=policy, errors=tuple(key_errors), grants=grants)
 
@@ -149,6 +167,7 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
                             errors=(ApiError("DescribeKey", "MalformedResponse", redact_error(e)),))
 
     keys = await asyncio.gather(*(contained(r, h) for r, h in refs.items()))
+    errors = [e for region in regions for e in (await listed[region])[1]]
     unique: dict[str, KeyState] = {}
     for k in keys:
         if k.key_id in unique:

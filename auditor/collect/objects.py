@@ -18,7 +18,7 @@ import json
 import struct
 from typing import Any
 
-from auditor.collect.calls import Answer, Failed, RepeatedToken, call
+from auditor.collect.calls import Answer, Failed, Limiter, RepeatedToken, call
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
 from auditor.model import ApiError, BucketState, Integration, Listing, ObjectState
@@ -41,7 +41,7 @@ MOOV_MAX_BYTES = 4 * 1024 * 1024
 MP4_HOPS = 32
 
 
-async def _read(s3: Any, bucket: str, key: str, limit: asyncio.Semaphore, first: int | None = None,
+async def _read(s3: Any, bucket: str, key: str, limit: Limiter, first: int | None = None,
                 last: int | None = None) -> Answer[bytes]:
     params: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if first is not None:
@@ -56,7 +56,7 @@ async def _read(s3: Any, bucket: str, key: str, limit: asyncio.Semaphore, first:
     return await call("GetObject", fetch(), limit)
 
 
-async def _head(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore) -> ObjectState:
+async def _head(s3: Any, bucket: str, obj: ObjectState, limit: Limiter) -> ObjectState:
     result = await call("HeadObject", s3.head_object(Bucket=bucket, Key=obj.key), limit)
     if isinstance(result, Failed):
         return dataclasses.replace(obj, errors=obj.errors + (result.error,))
@@ -66,14 +66,14 @@ async def _head(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore
                                probes={**obj.probes, "head": True})
 
 
-async def _exif(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore) -> ObjectState:
+async def _exif(s3: Any, bucket: str, obj: ObjectState, limit: Limiter) -> ObjectState:
     result = await _read(s3, bucket, obj.key, limit, 0, exif.HEAD_BYTES - 1)
     if isinstance(result, Failed):
         return dataclasses.replace(obj, errors=obj.errors + (result.error,))
     return dataclasses.replace(obj, probes={**obj.probes, "exif": exif.read_orientation(result.value or b"")})
 
 
-async def _mp4(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore) -> ObjectState:
+async def _mp4(s3: Any, bucket: str, obj: ObjectState, limit: Limiter) -> ObjectState:
     """ftyp at offset 0; then hop from box header to box header (skipping mdat) to find moov."""
     first = await _read(s3, bucket, obj.key, limit, 0, exif.HEAD_BYTES - 1)
     if isinstance(first, Failed):
@@ -120,7 +120,7 @@ async def _mp4(s3: Any, bucket: str, obj: ObjectState, limit: asyncio.Semaphore)
 
 
 async def _list_all(s3: Any, bucket: str, prefix: str, budget: int,
-                    limit: asyncio.Semaphore) -> tuple[list[str], bool, ApiError | None]:
+                    limit: Limiter) -> tuple[list[str], bool, ApiError | None]:
     keys: list[str] = []
     token = None
     pages = RepeatedToken("ListObjectsV2", "NextContinuationToken")
@@ -144,7 +144,7 @@ async def _list_all(s3: Any, bucket: str, prefix: str, budget: int,
 
 
 async def _coco(s3: Any, bucket: BucketState, key: str, role: str, images_prefix: str, present: set[str] | None,
-                listing_truncated: bool, limit: asyncio.Semaphore) -> dict[str, Any]:
+                listing_truncated: bool, limit: Limiter) -> dict[str, Any]:
     head = await call("HeadObject", s3.head_object(Bucket=bucket.name, Key=key), limit)
     if isinstance(head, Failed):
         err = head.error
@@ -182,7 +182,7 @@ async def _coco(s3: Any, bucket: BucketState, key: str, role: str, images_prefix
 
 
 async def probe_objects(acct: AccountSession, bucket: BucketState, integrations: list[Integration],
-                        settings: ScanSettings, limit: asyncio.Semaphore) -> BucketState:
+                        settings: ScanSettings, limit: Limiter) -> BucketState:
     """The bucket with its sampled objects probed for what its integrations' rules need."""
     if not integrations:
         return bucket
@@ -263,7 +263,7 @@ def _uses(integ: Integration, checks: tuple[str, ...]) -> bool:
         check in checks and integ.mode in modes for check, _, modes in integ.profile.rule_checks)
 
 
-async def _probe_layout(s3: Any, bucket: BucketState, zone: Zone, settings: ScanSettings, limit: asyncio.Semaphore,
+async def _probe_layout(s3: Any, bucket: BucketState, zone: Zone, settings: ScanSettings, limit: Limiter,
                         listings: list[Listing], blobs: dict[str, Any], errors: list[ApiError], content: bool = True):
     """List the zone's folder and read its COCO files (``files``: annotations, predictions; not with --no-content)."""
     images = zone.prefix

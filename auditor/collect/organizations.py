@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
-from auditor.collect.calls import Failed, Ok, RepeatedToken, call
+from auditor.collect.calls import Failed, Limiter, Ok, RepeatedToken, call
 from auditor.collect.session import SessionFactory, open_account
 from auditor.config import AccountConfig, OrganizationConfig, ScanSettings
 from auditor.errors import AuditorError
@@ -14,7 +13,7 @@ from auditor.model import SkippedAccount
 READS = ("organizations:ListAccounts",)
 
 
-async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit: asyncio.Semaphore,
+async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit: Limiter,
                           session_factory: SessionFactory) -> tuple[list[AccountConfig], list[SkippedAccount]]:
     """Every active account of the organization as an AccountConfig; suspended ones skipped.
 
@@ -71,7 +70,7 @@ async def member_accounts(org: OrganizationConfig, settings: ScanSettings, limit
     return accounts, skipped
 
 
-async def _own_account(acct, limit: asyncio.Semaphore) -> str | None:
+async def _own_account(acct, limit: Limiter) -> str | None:
     """The id of the account the organization's credentials belong to (None: unknown; every account is then
     reached through the member role)."""
     sts = await acct.client("sts")

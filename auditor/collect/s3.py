@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from auditor.collect.calls import Failed, NotConfigured, Ok, RepeatedToken, Setting, call, read_setting
+from auditor.collect.calls import Failed, Limiter, NotConfigured, Ok, RepeatedToken, Setting, call, read_setting
 from auditor.collect.session import AccountSession
 from auditor.config import ScanSettings
 from auditor.docshape import policy_problem
@@ -22,7 +22,7 @@ READS = (
 )
 
 
-async def list_buckets(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[list[dict[str, Any]], ApiError | None]:
+async def list_buckets(acct: AccountSession, limit: Limiter) -> tuple[list[dict[str, Any]], ApiError | None]:
     s3 = await acct.client("s3")
     buckets: list[dict[str, Any]] = []
     token = None
@@ -59,7 +59,7 @@ async def list_buckets(acct: AccountSession, limit: asyncio.Semaphore) -> tuple[
 
 
 async def account_public_access_block(acct: AccountSession, account_id: str,
-                                      limit: asyncio.Semaphore) -> tuple[dict | None, ApiError | None]:
+                                      limit: Limiter) -> tuple[dict | None, ApiError | None]:
     if "s3control" in acct.unsupported:
         return None, ApiError("GetAccountPublicAccessBlock", "NotSupported",
                               f"provider {acct.config.provider} has no S3 Control API")
@@ -90,7 +90,7 @@ def sample_prefixes(integrations: Iterable[Integration]) -> list[str]:
 
 async def collect_bucket(acct: AccountSession, account_id: str, entry: dict[str, Any],
                          integrations: list[Integration], settings: ScanSettings,
-                         limit: asyncio.Semaphore) -> BucketState:
+                         limit: Limiter) -> BucketState:
     """Settings and a key sample of one bucket; every failed call is recorded, none stops the rest."""
     name = entry["Name"]
     errors: list[ApiError] = []
@@ -173,7 +173,7 @@ def _setting(result: Setting[Any], errors: list[ApiError]) -> Any:
 
 
 async def list_sample(s3: Any, bucket: str, prefixes: list[str], settings: ScanSettings,
-                      limit: asyncio.Semaphore) -> tuple[tuple[ObjectState, ...], tuple[Listing, ...], list[ApiError]]:
+                      limit: Limiter) -> tuple[tuple[ObjectState, ...], tuple[Listing, ...], list[ApiError]]:
     """First page under each prefix (the sample), walking the root further for ``.mrxs`` keys within the budget."""
     objects: dict[str, ObjectState] = {}
     listings: list[Listing] = []

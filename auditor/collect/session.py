@@ -12,6 +12,7 @@ import aioboto3
 from aiobotocore.config import AioConfig
 
 from auditor.collect.calls import Failed, call
+from auditor.collect.lean import lean_client
 from auditor.config import AccountConfig, ScanSettings
 from auditor.errors import AssumeRoleError
 
@@ -53,81 +54,6 @@ def _strip_account_host(request: Any, **_: Any) -> None:
     request.url = re.sub(r"^(https?://)\d{12}\.", r"\1", request.url, count=1)
 
 
-def _fix_user_agent(client: Any) -> None:
-    """Build the client's User-Agent once instead of twice per request.
-
-    botocore rebuilds the header for every request from a dozen sanitised components (about a
-    tenth of the scanner's CPU per request); only its feature-usage suffix can differ between
-    requests, and nothing the scanner learns depends on it.
-    """
-    creator = getattr(client, "_user_agent_creator", None)
-    if creator is None or not callable(getattr(creator, "to_string", None)):
-        return
-    text = creator.to_string()
-    creator.to_string = lambda: text
-
-
-# A bucket name S3's endpoint rules treat alike whatever its letters: a valid DNS label (lowercase letters,
-# digits, single hyphens; 3-63 characters) without "--" (S3 Express, Outposts and access point aliases
-# are told apart by "--" suffixes) and without "." or ":" (path style, ARNs). The rules read only its
-# length (in substrings) and the label's validity; the resolved endpoint names it once, in the URL.
-_PLAIN_BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]")
-
-
-def _cache_endpoints(client: Any, size: int = 4096) -> None:
-    """Resolve an endpoint once per operation shape and bucket, not once per request.
-
-    botocore evaluates the service's endpoint rules for every request (another tenth of the
-    scanner's CPU). The rules read only the operation's static context parameters, the request
-    members named as context parameters (``Bucket`` for S3) and the client's fixed settings
-    (region, endpoint URL, FIPS, dual-stack), so the answer is the same for every request with the
-    same operation and those members. Operations whose rules read other parts of the request
-    (``operationContextParams``) are resolved every time. For a plain bucket name (``_PLAIN_BUCKET``), the
-    rules are evaluated once per operation and name length, for a stand-in name, and the bucket's own name is
-    put in the URL in its place (when the stand-in appears exactly once in the answer, and nowhere else).
-    """
-    resolver = getattr(client, "_ruleset_resolver", None)
-    if resolver is None:
-        return
-    original = resolver.construct_endpoint
-    cache: dict[Any, Any] = {}
-    templates: dict[Any, Any] = {}
-
-    async def construct_endpoint(operation_model: Any, call_args: Any, request_context: Any) -> Any:
-        if operation_model.operation_context_parameters:
-            return await original(operation_model, call_args, request_context)
-        args = call_args or {}
-        try:
-            static = tuple((p.name, p.value) for p in operation_model.static_context_parameters)
-            key = (static, tuple((p.name, args.get(p.member_name)) for p in operation_model.context_parameters))
-            hash(key)
-        except TypeError:  # a member that is not a plain value
-            return await original(operation_model, call_args, request_context)
-        if key in cache:
-            return cache[key]
-        bucket = args.get("Bucket")
-        if isinstance(bucket, str) and _PLAIN_BUCKET.fullmatch(bucket):
-            # Resolved once per operation and name length, for a stand-in of the same length and kind.
-            stand_in = "q" * len(bucket)
-            shape = (operation_model.name, static, len(bucket),
-                     tuple((p.name, "" if p.member_name == "Bucket" else args.get(p.member_name))
-                           for p in operation_model.context_parameters))
-            if shape not in templates:
-                found = await original(operation_model, {**args, "Bucket": stand_in}, request_context)
-                usable = (found.url.count(stand_in) == 1 and stand_in not in repr(found.properties)
-                          and stand_in not in repr(found.headers))
-                templates[shape] = found if usable else None
-            template = templates[shape]
-            if template is not None:
-                return template._replace(url=template.url.replace(stand_in, bucket))
-        if len(cache) >= size:
-            cache.clear()
-        cache[key] = await original(operation_model, call_args, request_context)
-        return cache[key]
-
-    resolver.construct_endpoint = construct_endpoint
-
-
 @dataclass
 class AccountSession:
     """Clients for one account; close with ``aclose``."""
@@ -160,8 +86,7 @@ class AccountSession:
             # endpoint has no ``<account>.host`` name, and resolving one costs every retry (tens of seconds).
             if service == "s3control" and (self.config.endpoint_url or not _is_aws_endpoint(client.meta.endpoint_url)):
                 client.meta.events.register("before-sign.s3-control.*", _strip_account_host)
-            _fix_user_agent(client)
-            _cache_endpoints(client)
+            lean_client(client)
             self._clients[key] = client
         return self._clients[key]
 

@@ -19,11 +19,13 @@ import contextvars
 import math
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.collect.calls import BULK, Limiter
+from auditor.collect.lean import fewer_collections
 from auditor.config import AccountConfig, ScanSettings
 from auditor.model import COLLECTOR, ApiError, BucketState, Integration
 from auditor.redact import redact_error
@@ -34,6 +36,16 @@ from auditor.redact import redact_error
 # cores.
 MIN_BUCKETS_PER_PROCESS = 2500
 
+# Buckets are handed to ``settle`` in groups of this many, as each group is collected: large enough
+# that the account-wide work it does per group is small, small enough that the last group's follow-up
+# reads are a short tail.
+SETTLE_GROUP = 50
+
+# What is done with collected buckets, in the scanning process, as soon as a group of them is in:
+# the follow-up reads that depend on what the whole account holds (IAM), such as the probes of the
+# buckets of inferred integrations.
+Settle = Callable[[list[BucketState]], Awaitable[list[BucketState]]]
+
 
 def available_cores() -> int:
     try:
@@ -43,13 +55,18 @@ def available_cores() -> int:
 
 
 async def collect_one(acct: Any, account_id: str, entry: dict[str, Any], integrations: list[Integration],
-                      settings: ScanSettings, limit: asyncio.Semaphore) -> BucketState:
+                      settings: ScanSettings, limit: Limiter) -> BucketState:
     """Everything collected for one bucket: its settings, its key sample, its content probes."""
     from auditor.collect import objects as objects_mod
     from auditor.collect import s3 as s3_mod
 
     try:
-        state = await s3_mod.collect_bucket(acct, account_id, entry, integrations, settings, limit)
+        # A bucket's settings and key sample are the bulk of a scan; its probes follow them first.
+        bulk = BULK.set(True)
+        try:
+            state = await s3_mod.collect_bucket(acct, account_id, entry, integrations, settings, limit)
+        finally:
+            BULK.reset(bulk)
         return await objects_mod.probe_objects(acct, state, integrations, settings, limit)
     except Exception as e:  # noqa: BLE001
         # Recorded on this bucket: every rule about it is unknown with the reason; the others go on.
@@ -119,26 +136,28 @@ POOL: contextvars.ContextVar[BucketPool | None] = contextvars.ContextVar("audito
 
 async def collect_buckets(acct: Any, account_id: str, entries: Sequence[dict[str, Any]],
                           integrations: Sequence[Integration], settings: ScanSettings,
-                          limit: asyncio.Semaphore, advance: Callable[[int], None]) -> list[BucketState]:
-    """Every bucket of ``entries``, in their order; across processes when the account is large."""
+                          limit: Limiter, advance: Callable[[int], None],
+                          settle: Settle | None = None) -> list[BucketState]:
+    """Every bucket of ``entries``, in their order; across processes when the account is large.
+    Each group of collected buckets goes through ``settle`` here as soon as it is in."""
     by_bucket = _by_bucket(integrations)
     pool = POOL.get()
     processes = plan_processes(settings, len(entries)) if pool is not None else 1
     if pool is None or processes <= 1 or pool.busy.locked():
         # One account at a time spreads over the processes; the others meanwhile go on here.
-        return await _in_process(acct, account_id, entries, by_bucket, settings, limit, advance)
+        return await _in_process(acct, account_id, entries, by_bucket, settings, limit, advance, settle)
     async with pool.busy:
         credentials = await _credentials(acct)
         if credentials is None:
-            return await _in_process(acct, account_id, entries, by_bucket, settings, limit, advance)
+            return await _in_process(acct, account_id, entries, by_bucket, settings, limit, advance, settle)
         return await _spread(pool, processes, credentials, acct, account_id, entries, by_bucket, settings, limit,
-                             advance)
+                             advance, settle)
 
 
 async def _spread(pool: BucketPool, processes: int, credentials: Credentials, acct: Any, account_id: str,
                   entries: Sequence[dict[str, Any]], by_bucket: dict[str, list[Integration]],
-                  settings: ScanSettings, limit: asyncio.Semaphore,
-                  advance: Callable[[int], None]) -> list[BucketState]:
+                  settings: ScanSettings, limit: Limiter,
+                  advance: Callable[[int], None], settle: Settle | None) -> list[BucketState]:
     out: list[BucketState | None] = [None] * len(entries)
     todo = chunks(len(entries), processes)
     share = max(1, settings.concurrency // processes)
@@ -154,7 +173,7 @@ async def _spread(pool: BucketPool, processes: int, credentials: Credentials, ac
         while todo:
             part = todo.pop(0)
             done = await _in_process(acct, account_id, [entries[i] for i in part], by_bucket, settings, limit,
-                                     advance)
+                                     advance, settle)
             for i, state in zip(part, done, strict=True):
                 out[i] = state
 
@@ -166,9 +185,11 @@ async def _spread(pool: BucketPool, processes: int, credentials: Credentials, ac
                           entries=tuple(entries[i] for i in part),
                           integrations=tuple(x for i in part for x in by_bucket.get(entries[i]["Name"], ())))
             done = await loop.run_in_executor(executor, run_chunk, chunk)
+            advance(len(part))
+            if settle is not None:
+                done = await settle(done)
             for i, state in zip(part, done, strict=True):
                 out[i] = state
-            advance(len(part))
 
     try:
         await asyncio.gather(here(), *(there() for _ in range(processes - 1)))
@@ -187,10 +208,11 @@ def _by_bucket(integrations: Sequence[Integration]) -> dict[str, list[Integratio
 
 async def _in_process(acct: Any, account_id: str, entries: Sequence[dict[str, Any]],
                       by_bucket: dict[str, list[Integration]], settings: ScanSettings,
-                      limit: asyncio.Semaphore, advance: Callable[[int], None]) -> list[BucketState]:
+                      limit: Limiter, advance: Callable[[int], None],
+                      settle: Settle | None = None) -> list[BucketState]:
     # Buckets in flight are bounded too: each one fans out into several calls, and creating them
     # all at once for thousands of buckets costs memory without adding speed.
-    in_flight = asyncio.Semaphore(max(16, 8 * settings.concurrency))
+    in_flight = asyncio.Semaphore(max(16, int(os.environ.get("INF", "8")) * settings.concurrency // 4))
 
     async def one(entry: dict[str, Any]) -> BucketState:
         async with in_flight:
@@ -198,7 +220,16 @@ async def _in_process(acct: Any, account_id: str, entries: Sequence[dict[str, An
         advance(1)
         return state
 
-    return list(await asyncio.gather(*(one(e) for e in entries)))
+    if settle is None:
+        return list(await asyncio.gather(*(one(e) for e in entries)))
+
+    async def group(part: Sequence[dict[str, Any]]) -> list[BucketState]:
+        # The groups start in order and buckets take the in-flight bound in order, so the groups
+        # come in about one after another, and each is settled while the later ones are collected.
+        return await settle(list(await asyncio.gather(*(one(e) for e in part))))
+
+    groups = await asyncio.gather(*(group(entries[i:i + SETTLE_GROUP]) for i in range(0, len(entries), SETTLE_GROUP)))
+    return [state for done in groups for state in done]
 
 
 async def _credentials(acct: Any) -> Credentials | None:
@@ -227,7 +258,8 @@ def run_chunk(chunk: Chunk) -> list[BucketState]:
         loop = _WORKER["loop"] = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         atexit.register(_close_worker)
-    return loop.run_until_complete(_collect_chunk(chunk))
+    with fewer_collections():
+        return loop.run_until_complete(_collect_chunk(chunk))
 
 
 async def _collect_chunk(chunk: Chunk) -> list[BucketState]:
@@ -244,7 +276,7 @@ async def _collect_chunk(chunk: Chunk) -> list[BucketState]:
         sessions[key] = AccountSession(chunk.account, base, chunk.settings, chunk.region)
     acct = sessions[key]
     by_bucket = _by_bucket(chunk.integrations)
-    limit = asyncio.Semaphore(chunk.concurrency)
+    limit = Limiter(chunk.concurrency)
     return await _in_process(acct, chunk.account_id, chunk.entries, by_bucket, chunk.settings, limit,
                              lambda n: None)
 

@@ -1,0 +1,370 @@
+"""Per-request work that botocore repeats and the scanner does not need repeated.
+
+A scan makes thousands of small reads, so the scanner's CPU per request is set by botocore's
+fixed costs, not by the answers: building the User-Agent, evaluating the endpoint rules, running
+the event hooks, signing. Each function here takes one of those costs out of a client without
+changing a byte of what it sends (tests compare the requests with an untouched client's). Each
+one checks that the botocore or aiobotocore object it changes is the kind it knows, and leaves
+the client alone otherwise: a newer botocore only loses the saving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import gc
+import hmac
+import inspect
+import logging
+import re
+from collections.abc import Iterator
+from hashlib import sha256
+from typing import Any
+
+from aiobotocore.hooks import AioHierarchicalEmitter
+from botocore.auth import EMPTY_SHA256_HASH, SIGNED_HEADERS_BLACKLIST, S3SigV4Auth, SigV4Auth, _host_from_url
+from botocore.utils import parse_timestamp
+from dateutil.tz import tzutc
+
+_hooks_log = logging.getLogger("botocore.hooks")
+
+
+def lean_client(client: Any) -> None:
+    """Every saving below, on one aiobotocore client."""
+    _fix_user_agent(client)
+    _cache_endpoints(client)
+    _lean_events(client)
+    _lean_signing(client)
+    _lean_proxies(client)
+    _lean_timestamps(client)
+
+
+# ----------------------------------------------------------------------------- garbage collection
+
+# Net allocations between two young-generation collections while a scan collects. Python's default
+# (700) runs a collection every few requests, and moves every in-flight request's objects to the
+# older generations, whose collections then walk everything the scan holds (a tenth of its CPU).
+# With this many, a request's objects are gone before the next collection.
+SCAN_GC_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Young-generation collections every ``SCAN_GC_THRESHOLD`` allocations for the duration."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], SCAN_GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+# ----------------------------------------------------------------------------- User-Agent
+
+
+def _fix_user_agent(client: Any) -> None:
+    """Build the client's User-Agent once instead of twice per request.
+
+    botocore rebuilds the header for every request from a dozen sanitised components (about a
+    tenth of the scanner's CPU per request); only its feature-usage suffix can differ between
+    requests, and nothing the scanner learns depends on it.
+    """
+    creator = getattr(client, "_user_agent_creator", None)
+    if creator is None or not callable(getattr(creator, "to_string", None)):
+        return
+    text = creator.to_string()
+    creator.to_string = lambda: text
+
+
+# ----------------------------------------------------------------------------- endpoints
+
+# A bucket name S3's endpoint rules treat alike whatever its letters: a valid DNS label (lowercase letters,
+# digits, single hyphens; 3-63 characters) without "--" (S3 Express, Outposts and access point aliases
+# are told apart by "--" suffixes) and without "." or ":" (path style, ARNs). The rules read only its
+# length (in substrings) and the label's validity; the resolved endpoint names it once, in the URL.
+_PLAIN_BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]")
+
+
+def _cache_endpoints(client: Any, size: int = 4096) -> None:
+    """Resolve an endpoint once per operation shape and bucket, not once per request.
+
+    botocore evaluates the service's endpoint rules for every request (another tenth of the
+    scanner's CPU). The rules read only the operation's static context parameters, the request
+    members named as context parameters (``Bucket`` for S3) and the client's fixed settings
+    (region, endpoint URL, FIPS, dual-stack), so the answer is the same for every request with the
+    same operation and those members. Operations whose rules read other parts of the request
+    (``operationContextParams``) are resolved every time. For a plain bucket name (``_PLAIN_BUCKET``), the
+    rules are evaluated once per operation and name length, for a stand-in name, and the bucket's own name is
+    put in the URL in its place (when the stand-in appears exactly once in the answer, and nowhere else).
+    """
+    resolver = getattr(client, "_ruleset_resolver", None)
+    if resolver is None:
+        return
+    original = resolver.construct_endpoint
+    cache: dict[Any, Any] = {}
+    templates: dict[Any, Any] = {}
+    # Per operation: its static context parameters, and (parameter, request member) of the others.
+    shapes: dict[Any, tuple[tuple[Any, ...], tuple[tuple[str, str], ...]] | None] = {}
+
+    def shape_of(operation_model: Any) -> tuple[tuple[Any, ...], tuple[tuple[str, str], ...]] | None:
+        if operation_model not in shapes:
+            if operation_model.operation_context_parameters:
+                shapes[operation_model] = None
+            else:
+                static = tuple((p.name, p.value) for p in operation_model.static_context_parameters)
+                members = tuple((p.name, p.member_name) for p in operation_model.context_parameters)
+                shapes[operation_model] = (static, members)
+        return shapes[operation_model]
+
+    async def construct_endpoint(operation_model: Any, call_args: Any, request_context: Any) -> Any:
+        shape = shape_of(operation_model)
+        if shape is None:
+            return await original(operation_model, call_args, request_context)
+        static, members = shape
+        args = call_args or {}
+        try:
+            key = (static, tuple((name, args.get(member)) for name, member in members))
+            hash(key)
+        except TypeError:  # a member that is not a plain value
+            return await original(operation_model, call_args, request_context)
+        found = cache.get(key)
+        if found is not None:
+            return found
+        bucket = args.get("Bucket")
+        if isinstance(bucket, str) and _PLAIN_BUCKET.fullmatch(bucket):
+            # Resolved once per operation and name length, for a stand-in of the same length and kind.
+            stand_in = "q" * len(bucket)
+            template_key = (operation_model.name, static, len(bucket),
+                            tuple((name, "" if member == "Bucket" else args.get(member)) for name, member in members))
+            if template_key not in templates:
+                got = await original(operation_model, {**args, "Bucket": stand_in}, request_context)
+                usable = (got.url.count(stand_in) == 1 and stand_in not in repr(got.properties)
+                          and stand_in not in repr(got.headers))
+                templates[template_key] = got if usable else None
+            template = templates[template_key]
+            if template is not None:
+                return template._replace(url=template.url.replace(stand_in, bucket))
+        if len(cache) >= size:
+            cache.clear()
+        cache[key] = await original(operation_model, call_args, request_context)
+        return cache[key]
+
+    resolver.construct_endpoint = construct_endpoint
+
+
+# ----------------------------------------------------------------------------- event hooks
+
+
+class _LeanEmitter(AioHierarchicalEmitter):
+    """aiobotocore's emitter, calling the same handlers in the same order with the same arguments.
+
+    aiobotocore wraps every handler's answer in a coroutine of its own and logs every call; a
+    request emits about a dozen events to about thirty handlers, nearly all synchronous and
+    answering None. Here an answer is awaited only when it is awaitable, and the log line is
+    written only when debug logging is on.
+    """
+
+    async def _emit(self, event_name: str, kwargs: dict[str, Any], stop_on_response: bool = False) -> list[Any]:
+        handlers = self._lookup_cache.get(event_name)
+        if handlers is None:
+            handlers = self._handlers.prefix_search(event_name)
+            self._lookup_cache[event_name] = handlers
+        elif not handlers:
+            return []
+        kwargs["event_name"] = event_name
+        debug = _hooks_log.isEnabledFor(logging.DEBUG)
+        responses: list[Any] = []
+        for handler in handlers:
+            if debug:
+                _hooks_log.debug("Event %s: calling handler %s", event_name, handler)
+            response = handler(**kwargs)
+            if response is not None and inspect.isawaitable(response):
+                response = await response
+            responses.append((handler, response))
+            if stop_on_response and response is not None:
+                return responses
+        return responses
+
+
+def _lean_events(client: Any) -> None:
+    emitter = getattr(getattr(client.meta, "events", None), "_emitter", None)
+    if type(emitter) is AioHierarchicalEmitter:
+        emitter.__class__ = _LeanEmitter
+
+
+# ----------------------------------------------------------------------------- signing
+
+
+class _SignedHeaders(dict[str, list[str]]):
+    """What SigV4 reads of the headers it signs: their lowercase names and ``get_all``."""
+
+    def get_all(self, name: str) -> list[str]:
+        return self[name]
+
+
+_HOSTS: dict[str, str] = {}
+_KEYS: dict[tuple[str, str, str, str], bytes] = {}
+_UNSAFE_URL = frozenset("\t\r\n")
+
+
+def _host(url: str) -> str:
+    """botocore's Host header for ``url``: it depends only on the scheme and authority."""
+    start = url.find("//") + 2
+    end = min((i for i in (url.find("/", start), url.find("?", start), url.find("#", start)) if i >= 0),
+              default=len(url))
+    base = url[:end]
+    if start < 2 or not _UNSAFE_URL.isdisjoint(url):
+        whole: str = _host_from_url(url)
+        return whole
+    host = _HOSTS.get(base)
+    if host is None:
+        if len(_HOSTS) >= 4096:
+            _HOSTS.clear()
+        host = _HOSTS[base] = _host_from_url(base)
+    return host
+
+
+class _LeanSigV4:
+    """botocore's SigV4, byte for byte, without its repeated work.
+
+    botocore collects the signed headers twice per request (for the canonical request and for the
+    Authorization header, each time through ``email`` header parsing and a URL split), prepares
+    the whole request again to read an empty body, and derives the signing key from the secret
+    with four HMACs every time. Here the headers are collected once per signature, an empty body
+    is hashed without preparing the request, and the day's signing key is derived once.
+    """
+
+    _signed: _SignedHeaders | None = None
+
+    def add_auth(self, request: Any) -> None:
+        self._signed = None
+        try:
+            super().add_auth(request)  # type: ignore[misc]
+        finally:
+            self._signed = None
+
+    def headers_to_sign(self, request: Any) -> _SignedHeaders:
+        if self._signed is not None:
+            return self._signed
+        signed = _SignedHeaders()
+        for name, value in request.headers.items():
+            lname = name.lower()
+            if lname not in SIGNED_HEADERS_BLACKLIST:
+                signed.setdefault(lname, []).append(value)
+        if "host" not in signed:
+            signed["host"] = [_host(request.url)]
+        self._signed = signed
+        return signed
+
+    def payload(self, request: Any) -> str:
+        if (request.data or self._is_streaming_checksum_payload(request)  # type: ignore[attr-defined]
+                or not self._should_sha256_sign_payload(request)):  # type: ignore[attr-defined]
+            return super().payload(request)  # type: ignore[misc, no-any-return]
+        empty: str = EMPTY_SHA256_HASH
+        return empty
+
+    def signature(self, string_to_sign: str, request: Any) -> str:
+        day = request.context["timestamp"][0:8]
+        secret = self.credentials.secret_key  # type: ignore[attr-defined]
+        region, service = self._region_name, self._service_name  # type: ignore[attr-defined]
+        cache = (secret, day, region, service)
+        key = _KEYS.get(cache)
+        if key is None:
+            key = ("AWS4" + secret).encode()
+            for part in (day, region, service, "aws4_request"):
+                key = hmac.new(key, part.encode(), sha256).digest()
+            if len(_KEYS) >= 64:
+                _KEYS.clear()
+            _KEYS[cache] = key
+        return hmac.new(key, string_to_sign.encode(), sha256).hexdigest()
+
+
+class _LeanS3SigV4Auth(_LeanSigV4, S3SigV4Auth):
+    pass
+
+
+class _LeanSigV4Auth(_LeanSigV4, SigV4Auth):
+    pass
+
+
+_LEAN_AUTH: dict[type, type] = {S3SigV4Auth: _LeanS3SigV4Auth, SigV4Auth: _LeanSigV4Auth}
+
+
+def _lean_signing(client: Any) -> None:
+    signer: Any = getattr(client, "_request_signer", None)
+    original = getattr(signer, "get_auth_instance", None)
+    if original is None or not inspect.iscoroutinefunction(original):
+        return
+
+    async def get_auth_instance(*args: Any, **kwargs: Any) -> Any:
+        auth = await original(*args, **kwargs)
+        lean = _LEAN_AUTH.get(type(auth))
+        if lean is not None:
+            auth.__class__ = lean
+        return auth
+
+    signer.get_auth_instance = get_auth_instance
+
+
+# ----------------------------------------------------------------------------- proxies
+
+
+def _lean_proxies(client: Any) -> None:
+    """Look up the proxy (and its headers) once per scheme and host, not twice per request.
+
+    aiobotocore asks the client's fixed proxy configuration for every request, parsing the URL
+    each time; the answer depends only on the URL's scheme and its user and host part.
+    """
+    config: Any = getattr(getattr(getattr(client, "_endpoint", None), "http_session", None), "_proxy_config", None)
+    url_for, headers_for = getattr(config, "proxy_url_for", None), getattr(config, "proxy_headers_for", None)
+    if not (callable(url_for) and callable(headers_for)):
+        return
+    urls: dict[str, Any] = {}
+    headers: dict[str, Any] = {}
+
+    def base(url: Any) -> str | None:
+        if not isinstance(url, str) or "//" not in url or not _UNSAFE_URL.isdisjoint(url):
+            return None
+        start = url.find("//") + 2
+        ends = [i for i in (url.find("/", start), url.find("?", start), url.find("#", start)) if i >= 0]
+        return url[:min(ends)] if ends else url
+
+    def cached(table: dict[str, Any], original: Any) -> Any:
+        def lookup(url: Any) -> Any:
+            key = base(url)
+            if key is None:
+                return original(url)
+            if key not in table:
+                if len(table) >= 4096:
+                    table.clear()
+                table[key] = original(key)
+            found = table[key]
+            return dict(found) if isinstance(found, dict) else found  # the caller may add to the headers
+        return lookup
+
+    config.proxy_url_for = cached(urls, url_for)
+    config.proxy_headers_for = cached(headers, headers_for)
+
+
+# ----------------------------------------------------------------------------- timestamps
+
+# What S3 listings say of every key: "2024-05-01T12:00:00.000Z".
+_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3}|\.\d{6})?Z")
+_UTC = tzutc()
+
+
+def _timestamp(value: Any) -> datetime.datetime:
+    """botocore's timestamp parser, with the form every listed key has read without dateutil (the
+    same datetime, in the same time zone type); anything else goes to botocore's parser."""
+    if isinstance(value, str) and _ISO_UTC.fullmatch(value):
+        return datetime.datetime.fromisoformat(value[:-1]).replace(tzinfo=_UTC)
+    parsed: datetime.datetime = parse_timestamp(value)
+    return parsed
+
+
+def _lean_timestamps(client: Any) -> None:
+    factory: Any = getattr(getattr(client, "_endpoint", None), "_response_parser_factory", None)
+    defaults = getattr(factory, "_defaults", None)
+    if isinstance(defaults, dict) and "timestamp_parser" not in defaults and callable(
+            getattr(factory, "set_parser_defaults", None)):
+        factory.set_parser_defaults(timestamp_parser=_timestamp)
