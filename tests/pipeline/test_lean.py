@@ -13,8 +13,7 @@ import aioboto3
 import pytest
 from botocore.utils import parse_timestamp
 
-from auditor.collect import collect
-from auditor.collect import lean
+from auditor.collect import collect, lean
 from auditor.collect.calls import BULK, Limiter, call
 from auditor.collect.session import AccountSession, client_config
 from auditor.config import AccountConfig, ScanSettings, parse_config
