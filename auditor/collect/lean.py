@@ -17,14 +17,26 @@ import hmac
 import inspect
 import logging
 import re
+import ssl
+import xml.etree.ElementTree as ETree
 from collections.abc import Iterator
 from hashlib import sha256
 from typing import Any
+from urllib.parse import urlsplit
+from xml.etree.ElementTree import ParseError as XMLParseError
 
 from aiobotocore.hooks import AioHierarchicalEmitter
+from aiobotocore.httpsession import AIOHTTPSession
+from aiobotocore.parsers import AioRestXMLParser
 from botocore.auth import EMPTY_SHA256_HASH, SIGNED_HEADERS_BLACKLIST, S3SigV4Auth, SigV4Auth, _host_from_url
+from botocore.httpsession import get_cert_path
 from botocore.utils import parse_timestamp
 from dateutil.tz import tzutc
+
+try:  # botocore's own check of S3's 200 answers, replaced by _check_200 (the same check, parsed once)
+    from botocore.handlers import _handle_200_error, _should_handle_200_error
+except ImportError:  # another botocore: its check stays
+    _handle_200_error = _should_handle_200_error = None
 
 _hooks_log = logging.getLogger("botocore.hooks")
 
@@ -37,6 +49,8 @@ def lean_client(client: Any) -> None:
     _lean_signing(client)
     _lean_proxies(client)
     _lean_timestamps(client)
+    _parse_once(client)
+    _shared_tls(client)
 
 
 # ----------------------------------------------------------------------------- garbage collection
@@ -235,17 +249,19 @@ class _LeanSigV4:
     """
 
     _signed: _SignedHeaders | None = None
+    _names: str | None = None
 
     def add_auth(self, request: Any) -> None:
-        self._signed = None
+        self._signed = self._names = None
         try:
             super().add_auth(request)  # type: ignore[misc]
         finally:
-            self._signed = None
+            self._signed = self._names = None
 
     def headers_to_sign(self, request: Any) -> _SignedHeaders:
         if self._signed is not None:
             return self._signed
+        self._names = None
         signed = _SignedHeaders()
         for name, value in request.headers.items():
             lname = name.lower()
@@ -255,6 +271,29 @@ class _LeanSigV4:
             signed["host"] = [_host(request.url)]
         self._signed = signed
         return signed
+
+    def canonical_request(self, request: Any) -> str:
+        # botocore's canonical request, with the URL split once (botocore splits it twice) and the
+        # header lines built in one pass.
+        parts = urlsplit(request.url)
+        path = self._normalize_url_path(parts.path)  # type: ignore[attr-defined]
+        query = (self._canonical_query_string_params(request.params) if request.params  # type: ignore[attr-defined]
+                 else self._canonical_query_string_url(parts))  # type: ignore[attr-defined]
+        signed = self.headers_to_sign(request)
+        names = sorted(signed)
+        lines = "\n".join(f"{name}:{','.join(' '.join(v.split()) for v in signed[name])}" for name in names)
+        headers = request.headers
+        checksum = (headers["X-Amz-Content-SHA256"] if "X-Amz-Content-SHA256" in headers
+                    else self.payload(request))
+        return "\n".join((request.method.upper(), path, query, lines + "\n", self.signed_headers(signed), checksum))
+
+    def signed_headers(self, headers_to_sign: Any) -> str:
+        if headers_to_sign is self._signed and self._names is not None:
+            return self._names
+        names = ";".join(sorted(n.lower().strip() for n in set(headers_to_sign)))
+        if headers_to_sign is self._signed:
+            self._names = names
+        return names
 
     def payload(self, request: Any) -> str:
         if (request.data or self._is_streaming_checksum_payload(request)  # type: ignore[attr-defined]
@@ -323,11 +362,12 @@ def _lean_proxies(client: Any) -> None:
     headers: dict[str, Any] = {}
 
     def base(url: Any) -> str | None:
-        if not isinstance(url, str) or "//" not in url or not _UNSAFE_URL.isdisjoint(url):
+        # "scheme://userinfo@host:port", up to the path; a URL with "?" or "#" before any path is looked up whole.
+        if not isinstance(url, str):
             return None
-        start = url.find("//") + 2
-        ends = [i for i in (url.find("/", start), url.find("?", start), url.find("#", start)) if i >= 0]
-        return url[:min(ends)] if ends else url
+        start = url.find("//")
+        end = url.find("/", start + 2)
+        return None if start < 0 or end < 0 else url[:end] if "?" not in url[:end] and "#" not in url[:end] else None
 
     def cached(table: dict[str, Any], original: Any) -> Any:
         def lookup(url: Any) -> Any:
@@ -368,3 +408,124 @@ def _lean_timestamps(client: Any) -> None:
     if isinstance(defaults, dict) and "timestamp_parser" not in defaults and callable(
             getattr(factory, "set_parser_defaults", None)):
         factory.set_parser_defaults(timestamp_parser=_timestamp)
+
+
+# ----------------------------------------------------------------------------- S3 answers parsed once
+
+_PARSED: dict[int, tuple[bytes, Any]] = {}  # id(body) -> (body, its root element), until the parser takes it
+
+
+def _check_200(operation_model: Any, response_dict: Any, **kwargs: Any) -> None:
+    """botocore's check that a 200 answer from S3 is not an error (an ``Error`` root, or XML cut
+    short: then it is a 500, and retried), keeping the parsed body for the response parser."""
+    if not _should_handle_200_error(operation_model, response_dict):
+        return
+    body = response_dict["body"]
+    if response_dict["status_code"] != 200 or not body:
+        return
+    try:
+        parser = ETree.XMLParser(target=ETree.TreeBuilder(), encoding="utf-8")
+        parser.feed(body)
+        root = parser.close()
+    except XMLParseError:
+        response_dict["status_code"] = 500
+        return
+    if root.tag == "Error":
+        response_dict["status_code"] = 500
+        return
+    if len(_PARSED) >= 256:  # answers whose parsing never came (an exception in between)
+        _PARSED.clear()
+    _PARSED[id(body)] = (body, root)
+
+
+class _ParseOnce:
+    def _parse_xml_string_to_dom(self, xml_string: Any) -> Any:
+        kept = _PARSED.pop(id(xml_string), None)
+        if kept is not None and kept[0] is xml_string:
+            return kept[1]
+        return super()._parse_xml_string_to_dom(xml_string)  # type: ignore[misc]
+
+
+class _LeanRestXMLParser(_ParseOnce, AioRestXMLParser):
+    pass
+
+
+def _parse_once(client: Any) -> None:
+    """Parse each S3 answer's XML once, not twice.
+
+    botocore parses every 200 answer from S3 to see whether it is an error in disguise, then
+    parses it again to read it. Here the first parse is kept (by the body's identity) and handed
+    to the response parser.
+    """
+    events: Any = getattr(client.meta, "events", None)
+    factory: Any = getattr(getattr(client, "_endpoint", None), "_response_parser_factory", None)
+    if (client.meta.service_model.service_name != "s3" or _handle_200_error is None or events is None
+            or not callable(getattr(factory, "create_parser", None))):
+        return
+    if not getattr(factory, "_auditor_parse_once", False):
+        create = factory.create_parser
+
+        def create_parser(protocol_name: str) -> Any:
+            parser = create(protocol_name)
+            if type(parser) is AioRestXMLParser:
+                parser.__class__ = _LeanRestXMLParser
+            return parser
+
+        factory.create_parser = create_parser
+        factory._auditor_parse_once = True
+    events.unregister("before-parse.s3.*", _handle_200_error)
+    events.register_first("before-parse.s3.*", _check_200)
+
+
+# ----------------------------------------------------------------------------- TLS
+
+
+class _SharedContext(ssl.SSLContext):
+    """A TLS context made once and given to every client with the same CA bundle: it loads that
+    bundle once (each client would load it again, parsing every certificate in it)."""
+
+    _auditor_ca: str | None = None
+    _auditor_loaded = False
+
+    def load_verify_locations(self, cafile: Any = None, capath: Any = None, cadata: Any = None) -> None:
+        if (cafile, capath, cadata) == (self._auditor_ca, None, None):
+            if self._auditor_loaded:
+                return
+            self._auditor_loaded = True
+        super().load_verify_locations(cafile, capath, cadata)
+
+
+_CONTEXTS: dict[str, _SharedContext] = {}
+
+
+def _shared_tls(client: Any) -> None:
+    """One TLS context per CA bundle for the clients of this process.
+
+    Only for clients with no proxy and no client certificate, which would change the context,
+    and only the bundle the context was made for is skipped when loaded again: a client never
+    trusts another bundle than its own.
+    """
+    session: Any = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    if type(session) is not AIOHTTPSession or not getattr(session, "_verify", None):
+        return
+    if getattr(session, "_cert_file", None) or getattr(getattr(session, "_proxy_config", None), "_proxies", None):
+        return
+    ca = get_cert_path(session._verify)
+    if not isinstance(ca, str):
+        return
+    original = session._get_ssl_context
+
+    def shared() -> Any:
+        known = _CONTEXTS.get(ca)
+        if known is not None:
+            return known
+        made: Any = original()
+        if type(made) is not ssl.SSLContext:
+            return made
+        context: Any = made
+        context.__class__ = _SharedContext
+        context._auditor_ca = ca
+        _CONTEXTS[ca] = context
+        return context
+
+    session._get_ssl_context = shared

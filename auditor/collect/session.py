@@ -30,7 +30,8 @@ def client_config(settings: ScanSettings) -> AioConfig:
     """Adaptive retries (client-side rate limiting on throttling), a pool sized for the fan-out, and
     no per-request work whose answer the scanner does not use."""
     return AioConfig(
-        retries={"mode": "adaptive", "max_attempts": settings.max_attempts},
+        # total_max_attempts counts the first try; botocore's max_attempts would count retries only.
+        retries={"mode": "adaptive", "total_max_attempts": settings.max_attempts},
         max_pool_connections=max(10, settings.concurrency),
         connect_timeout=min(10, settings.timeout),
         read_timeout=settings.timeout,
@@ -77,7 +78,8 @@ class AccountSession:
             if service == "sts":
                 # The first call of every account: an endpoint that does not answer (or no credentials) is
                 # reported after a few seconds, not after every adaptive retry.
-                config = config.merge(AioConfig(retries={"mode": "adaptive", "max_attempts": min(3, self.settings.max_attempts)}))
+                config = config.merge(AioConfig(retries={"mode": "adaptive",
+                                                         "total_max_attempts": min(3, self.settings.max_attempts)}))
             kwargs: dict[str, Any] = {"region_name": region, "config": config}
             if self.config.endpoint_url:
                 kwargs["endpoint_url"] = self.config.endpoint_url

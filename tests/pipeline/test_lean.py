@@ -14,19 +14,22 @@ import pytest
 from botocore.utils import parse_timestamp
 
 from auditor.collect import collect, lean
-from auditor.collect.calls import BULK, Limiter, call
+from auditor.collect.calls import BULK, Failed, Limiter, Ok, call
 from auditor.collect.session import AccountSession, client_config
 from auditor.config import AccountConfig, ScanSettings, parse_config
-from tests.faultproxy import FaultProxy
+from tests.faultproxy import Fault, FaultProxy, s3_subresource
 
 V7 = "arn:aws:iam::258327614892:role/external_s3"
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": V7}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::lean-bucket/*"}]})
 
 
 # ----------------------------------------------------------------------------- what the clients send
 
 
-async def _requests(url: str, lean_clients: bool) -> None:
-    """The same calls, through clients made as the scanner makes them, or through untouched ones."""
+async def _requests(url: str, lean_clients: bool) -> list:
+    """The same calls, through clients made as the scanner makes them, or through untouched ones;
+    what each call answered."""
     session = aioboto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret/with+chars",
                                aws_session_token="token-value", region_name="us-east-1")
     settings = ScanSettings()
@@ -42,18 +45,24 @@ async def _requests(url: str, lean_clients: bool) -> None:
             return made
 
         s3, iam, kms, sts = [await client(s) for s in ("s3", "iam", "kms", "sts")]
+        answers = []
         for bucket in ("lean-bucket", "with.dots"):
-            await call("GetBucketPolicy", s3.get_bucket_policy(Bucket=bucket))
-            await call("GetBucketCors", s3.get_bucket_cors(Bucket=bucket))
-            await call("ListObjectsV2", s3.list_objects_v2(Bucket=bucket, Prefix="a b/ü", MaxKeys=5,
-                                                           ContinuationToken="x/y+z="))
-            await call("HeadObject", s3.head_object(Bucket=bucket, Key="dir/ü é+%.jpg"))
-            await call("GetObject", s3.get_object(Bucket=bucket, Key="k", Range="bytes=0-15"))
-        await call("PutBucketPolicy", s3.put_bucket_policy(Bucket="lean-bucket", Policy=json.dumps(
-            {"Version": "2012-10-17", "Statement": []})))
-        await call("GetAccountAuthorizationDetails", iam.get_account_authorization_details(MaxItems=10))
-        await call("DescribeKey", kms.describe_key(KeyId="alias/aws/s3"))
-        await call("GetCallerIdentity", sts.get_caller_identity())
+            answers += [
+                await call("GetBucketPolicy", s3.get_bucket_policy(Bucket=bucket)),
+                await call("GetBucketCors", s3.get_bucket_cors(Bucket=bucket)),
+                await call("ListObjectsV2", s3.list_objects_v2(Bucket=bucket, Prefix="a b/ü", MaxKeys=5)),
+                await call("ListObjectsV2", s3.list_objects_v2(Bucket=bucket, Prefix="a b/ü", MaxKeys=5,
+                                                               StartAfter="a b/ü é+%.jpg")),
+                await call("HeadObject", s3.head_object(Bucket=bucket, Key="a b/ü é+%.jpg")),
+                await call("GetObject", s3.get_object(Bucket=bucket, Key="k", Range="bytes=0-15")),
+            ]
+        answers += [
+            await call("PutBucketPolicy", s3.put_bucket_policy(Bucket="lean-bucket", Policy=POLICY)),
+            await call("GetAccountAuthorizationDetails", iam.get_account_authorization_details(MaxItems=10)),
+            await call("DescribeKey", kms.describe_key(KeyId="alias/aws/s3")),
+            await call("GetCallerIdentity", sts.get_caller_identity()),
+        ]
+        return answers
     finally:
         for made in untouched:
             await made.__aexit__(None, None, None)
@@ -62,16 +71,19 @@ async def _requests(url: str, lean_clients: bool) -> None:
 
 def test_lean_clients_send_exactly_what_untouched_clients_send(moto, aws, monkeypatch):
     aws("s3").create_bucket(Bucket="lean-bucket")
+    for key in ("a b/ü é+%.jpg", "a b/ü/second.png", "k"):
+        aws("s3").put_object(Bucket="lean-bucket", Key=key, Body=b"0123456789abcdefghij")
+    aws("s3").put_bucket_policy(Bucket="lean-bucket", Policy=POLICY)  # as both runs put it again
     at = datetime.datetime(2026, 11, 30, 12, 0, 0)
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda: at)
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=7))
     proxy = FaultProxy(moto.endpoint, recorded=[])
     url = proxy.start()
     try:
-        asyncio.run(_requests(url, lean_clients=False))
+        plain_answers = asyncio.run(_requests(url, lean_clients=False))
         plain = list(proxy.recorded or ())
         proxy.recorded = []
-        asyncio.run(_requests(url, lean_clients=True))
+        lean_answers = asyncio.run(_requests(url, lean_clients=True))
         leaned = list(proxy.recorded)
     finally:
         proxy.stop()
@@ -86,6 +98,47 @@ def test_lean_clients_send_exactly_what_untouched_clients_send(moto, aws, monkey
         assert sent(a) == sent(b)
     assert all("Signature=" in r[2]["Authorization"] for r in leaned)
     assert any(r[1].startswith("/with.dots") for r in leaned)  # path style, with its own Host
+
+    def answer(result) -> object:  # the answer as read, without what differs between two requests
+        if not isinstance(result, Ok):
+            return result
+        return {k: v for k, v in result.value.items() if k not in ("ResponseMetadata", "Body")}
+
+    assert [answer(a) for a in lean_answers] == [answer(a) for a in plain_answers]
+    listed = lean_answers[2].value["Contents"]
+    assert [o["Key"] for o in listed] == ["a b/ü é+%.jpg", "a b/ü/second.png"]
+    assert listed[0]["LastModified"].isoformat() == plain_answers[2].value["Contents"][0]["LastModified"].isoformat()
+    assert lean_answers[4].value["ETag"] == plain_answers[4].value["ETag"]  # the object itself, read by HeadObject
+
+
+def test_an_error_in_a_200_answer_is_still_an_error(moto, aws):
+    """S3 can answer 200 with an error document: botocore's check of it is kept."""
+    aws("s3").create_bucket(Bucket="lean-bucket")
+    error = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>x</Message></Error>'
+    proxy = FaultProxy(moto.endpoint, [Fault(s3_subresource("cors"), status=0, rewrite=lambda _: error),
+                                       Fault(s3_subresource("versioning"), status=0, rewrite=lambda d: d[:-9])])
+
+    async def run(url: str) -> tuple:
+        session = aioboto3.Session(region_name="us-east-1")
+        acct = AccountSession(AccountConfig(name="a", endpoint_url=url), session,
+                              ScanSettings(max_attempts=2), "us-east-1")
+        try:
+            s3 = await acct.client("s3")
+            return (await call("GetBucketCors", s3.get_bucket_cors(Bucket="lean-bucket")),
+                    await call("GetBucketVersioning", s3.get_bucket_versioning(Bucket="lean-bucket")),
+                    await call("GetBucketPolicy", s3.get_bucket_policy(Bucket="lean-bucket")))
+        finally:
+            await acct.aclose()
+
+    url = proxy.start()
+    try:
+        cors, versioning, policy = asyncio.run(run(url))
+    finally:
+        proxy.stop()
+    assert isinstance(cors, Failed) and cors.error.code == "InternalError"
+    assert isinstance(versioning, Failed)  # XML cut short: a 500, retried, then recorded
+    assert proxy.apis["GetBucketVersioning"] == 2  # max_attempts = 2: two tries in all
+    assert isinstance(policy, Failed) and policy.error.code == "NoSuchBucketPolicy"
 
 
 def test_timestamps_read_as_botocore_reads_them():
@@ -180,3 +233,104 @@ def test_inferred_buckets_are_probed_while_the_others_are_collected(moto, aws):
     versioning = [i for i, api in enumerate(proxy.log) if api == "GetBucketVersioning"]
     assert len(versioning) == len(names)
     assert head < versioning[len(names) // 2]  # probed while more than half the buckets were still to read
+
+
+# ----------------------------------------------------------------------------- TLS
+
+
+def _tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a certificate of its own (its CA bundle is that certificate)."""
+    import ssl
+    import subprocess
+    import threading
+
+    from aiohttp import web
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    ready, loop = threading.Event(), asyncio.new_event_loop()
+    port: list[int] = []
+
+    async def answer(request):
+        return web.Response(text="<GetCallerIdentityResponse><GetCallerIdentityResult><Account>123456789012</Account>"
+                                 "</GetCallerIdentityResult></GetCallerIdentityResponse>", content_type="text/xml")
+
+    async def serve():
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", answer)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+        await site.start()
+        port.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        ready.set()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(serve())
+        loop.run_forever()
+
+    threading.Thread(target=run, daemon=True).start()
+    ready.wait(10)
+    return f"https://127.0.0.1:{port[0]}", cert, loop
+
+
+def test_clients_share_one_tls_context_per_ca_bundle(tmp_path, monkeypatch):
+    import ssl
+
+    url, cert, loop = _tls_server(tmp_path)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(cert))
+    monkeypatch.setattr(lean, "_CONTEXTS", {})
+    loads: list = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counted(self, cafile=None, capath=None, cadata=None):
+        loads.append(cafile)
+        return real(self, cafile, capath, cadata)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+
+    async def run() -> list:
+        session = aioboto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1")
+        acct = AccountSession(AccountConfig(name="a", endpoint_url=url), session, ScanSettings(max_attempts=1),
+                              "us-east-1")
+        try:
+            sts, iam = await acct.client("sts"), await acct.client("iam")
+            return [await call("GetCallerIdentity", sts.get_caller_identity()),
+                    await call("GetCallerIdentity", sts.get_caller_identity()),
+                    await call("ListRoles", iam.list_roles())]
+        finally:
+            await acct.aclose()
+
+    first, second, listed = asyncio.run(run())
+    assert isinstance(first, Ok) and first.value["Account"] == "123456789012" and isinstance(second, Ok)
+    assert not isinstance(listed, Failed) or "SSL" not in listed.error.code  # verified with the same context
+    assert loads.count(str(cert)) == 1  # two clients, one load of their bundle
+    assert list(lean._CONTEXTS) == [str(cert)]
+
+    # A client with another bundle (another server's certificate) gets a context of its own: it
+    # does not trust the first server, which a context shared with the first client would.
+    (tmp_path / "second").mkdir()
+    _, other, loop2 = _tls_server(tmp_path / "second")
+    loop2.call_soon_threadsafe(loop2.stop)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(other))
+
+    async def run_other() -> object:
+        session = aioboto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1")
+        acct = AccountSession(AccountConfig(name="b", endpoint_url=url), session, ScanSettings(max_attempts=1),
+                              "us-east-1")
+        try:
+            return await call("GetCallerIdentity", (await acct.client("sts")).get_caller_identity())
+        finally:
+            await acct.aclose()
+
+    try:
+        refused = asyncio.run(run_other())
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+    assert isinstance(refused, Failed) and "SSL" in refused.error.code + refused.error.message
+    assert sorted(lean._CONTEXTS) == sorted([str(cert), str(other)])
