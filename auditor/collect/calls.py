@@ -49,8 +49,15 @@ class Limiter:
     """
 
     def __init__(self, value: int):
+        self.value = value
         self._free = value
         self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (deque(), deque())
+        self.calls = 0  # calls completed
+        self.latencies: deque[float] = deque(maxlen=512)  # seconds, of the latest calls: sent to answered
+
+    def record(self, seconds: float) -> None:
+        self.calls += 1
+        self.latencies.append(seconds)
 
     def locked(self) -> bool:
         return self._free == 0
@@ -130,7 +137,12 @@ async def _call(api: str, awaitable: Awaitable[T], limit: Limiter | None,
         if limit is None:
             return Ok(await awaitable)
         async with limit:
-            return Ok(await awaitable)
+            loop = asyncio.get_running_loop()
+            sent = loop.time()
+            try:
+                return Ok(await awaitable)
+            finally:
+                limit.record(loop.time() - sent)
     except ClientError as e:
         err = e.response.get("Error", {})
         code = str(err.get("Code") or e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "ClientError")

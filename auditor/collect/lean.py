@@ -29,6 +29,7 @@ from aiobotocore.hooks import AioHierarchicalEmitter
 from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.parsers import AioRestXMLParser
 from botocore.auth import EMPTY_SHA256_HASH, SIGNED_HEADERS_BLACKLIST, S3SigV4Auth, SigV4Auth, _host_from_url
+from botocore.hooks import EventAliaser
 from botocore.httpsession import get_cert_path
 from botocore.utils import parse_timestamp
 from dateutil.tz import tzutc
@@ -200,10 +201,22 @@ class _LeanEmitter(AioHierarchicalEmitter):
         return responses
 
 
+class _LeanAliaser(EventAliaser):
+    """botocore's event aliasing, handing the arguments straight to the lean emitter's ``_emit``
+    (botocore repacks them twice on the way)."""
+
+    def emit(self, event_name: str, **kwargs: Any) -> Any:
+        name = self._alias_name_cache.get(event_name) or self._alias_event_name(event_name)
+        return self._emitter._emit(name, kwargs)
+
+
 def _lean_events(client: Any) -> None:
-    emitter = getattr(getattr(client.meta, "events", None), "_emitter", None)
+    events = getattr(client.meta, "events", None)
+    emitter = getattr(events, "_emitter", None)
     if type(emitter) is AioHierarchicalEmitter:
         emitter.__class__ = _LeanEmitter
+        if type(events) is EventAliaser:
+            events.__class__ = _LeanAliaser
 
 
 # ----------------------------------------------------------------------------- signing

@@ -19,6 +19,7 @@ import contextvars
 import math
 import multiprocessing
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -35,6 +36,11 @@ from auditor.redact import redact_error
 # at 1,000 buckets one process is faster; at 10,000 two finish as soon as one, with the work on two
 # cores.
 MIN_BUCKETS_PER_PROCESS = 2500
+
+# One process is CPU-bound when keeping the call bound full would take more than this many cores.
+CPU_BOUND = 1.1
+# How often a scan that could use more processes checks whether it needs them.
+LOAD_CHECK_SECONDS = 1.0
 
 # Buckets are handed to ``settle`` in groups of this many, as each group is collected: large enough
 # that the account-wide work it does per group is small, small enough that the last group's follow-up
@@ -98,6 +104,27 @@ class Chunk:
     integrations: tuple[Integration, ...]
 
 
+def cpu_bound(cpu_per_call: float, concurrency: int, latency: float) -> bool:
+    """Whether one process cannot keep ``concurrency`` calls in flight: each call costs it
+    ``cpu_per_call`` seconds of CPU, and a call answers after ``latency`` seconds, so keeping the
+    bound full takes ``cpu_per_call * concurrency / latency`` cores. Above one (with a margin for
+    the event loop's own work), more processes make the scan faster; below, the network is the
+    limit and more processes only add their start-up."""
+    return latency > 0 and cpu_per_call * concurrency / latency > CPU_BOUND
+
+
+def _measured(limit: Limiter, since: tuple[float, int]) -> tuple[float, float] | None:
+    """(CPU seconds per call, seconds a fast call takes) over the calls since ``since`` (CPU seconds,
+    calls completed); a fast call is the tenth percentile of the latest calls, those that waited
+    least for this process. None until enough calls are in."""
+    cpu, calls = since
+    done = limit.calls - calls
+    if done < 50 or not limit.latencies:
+        return None
+    latency = sorted(limit.latencies)[len(limit.latencies) // 10]
+    return (time.process_time() - cpu) / done, latency
+
+
 def plan_processes(settings: ScanSettings, buckets: int) -> int:
     """How many processes (this one included) collect ``buckets`` buckets."""
     wanted = settings.workers or available_cores()
@@ -158,16 +185,13 @@ async def _spread(pool: BucketPool, processes: int, credentials: Credentials, ac
                   entries: Sequence[dict[str, Any]], by_bucket: dict[str, list[Integration]],
                   settings: ScanSettings, limit: Limiter,
                   advance: Callable[[int], None], settle: Settle | None) -> list[BucketState]:
+    """The chunks of ``entries`` taken by this process and, from the start when ``[scan] workers`` is
+    set, else once this process is CPU-bound (``cpu_bound``), by ``processes - 1`` worker processes."""
     out: list[BucketState | None] = [None] * len(entries)
     todo = chunks(len(entries), processes)
     share = max(1, settings.concurrency // processes)
-    executor = pool.executor(processes - 1)
     loop = asyncio.get_running_loop()
-    # The workers' shares are taken out of the scan-wide bound for as long as they run, so that
-    # requests in flight never exceed ``concurrency`` across all processes.
-    reserved = min(share * (processes - 1), settings.concurrency - 1)
-    for _ in range(reserved):
-        await limit.acquire()
+    reserved = 0
 
     async def here() -> None:
         while todo:
@@ -177,7 +201,7 @@ async def _spread(pool: BucketPool, processes: int, credentials: Credentials, ac
             for i, state in zip(part, done, strict=True):
                 out[i] = state
 
-    async def there() -> None:
+    async def there(executor: ProcessPoolExecutor) -> None:
         while todo:
             part = todo.pop(0)
             chunk = Chunk(account=acct.config, region=acct.default_region, credentials=credentials,
@@ -191,9 +215,32 @@ async def _spread(pool: BucketPool, processes: int, credentials: Credentials, ac
             for i, state in zip(part, done, strict=True):
                 out[i] = state
 
+    async def when_needed() -> None:
+        nonlocal reserved
+        if not settings.workers:  # the default: more processes only where one cannot keep up
+            since = (time.process_time(), limit.calls)
+            while True:
+                await asyncio.sleep(LOAD_CHECK_SECONDS)
+                measured = _measured(limit, since)
+                if measured is not None and cpu_bound(measured[0], limit.value, measured[1]):
+                    break
+        # The workers' shares are taken out of the scan-wide bound for as long as they run, so that
+        # requests in flight never exceed ``concurrency`` across all processes.
+        for _ in range(min(share * (processes - 1), settings.concurrency - 1)):
+            await limit.acquire()
+            reserved += 1
+        executor = pool.executor(processes - 1)
+        await asyncio.gather(*(there(executor) for _ in range(processes - 1)))
+
+    helpers = asyncio.create_task(when_needed())
     try:
-        await asyncio.gather(here(), *(there() for _ in range(processes - 1)))
+        await here()
+        if reserved or settings.workers:
+            await helpers  # the workers finish the chunks they took
     finally:
+        if not helpers.done():
+            helpers.cancel()  # still waiting to be needed: this process did all the work
+            await asyncio.gather(helpers, return_exceptions=True)
         for _ in range(reserved):
             limit.release()
     return [s for s in out if s is not None]

@@ -35,7 +35,7 @@ def _config(endpoint: str, workers: int):
     return parse_config(f"""
 [scan]
 concurrency = 8
-workers = {workers}
+{f"workers = {workers}" if workers else ""}
 
 [[accounts]]
 name = "main"
@@ -69,6 +69,39 @@ def test_two_processes_collect_what_one_does(moto, aws, monkeypatch):
     assert two.accounts == one.accounts
     packs = load_packs()
     assert evaluate(two, packs) == evaluate(one, packs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("needed", [True, False])
+def test_by_default_more_processes_only_when_one_is_cpu_bound(moto, aws, monkeypatch, needed):
+    """Without [scan] workers, the worker processes start once this process is CPU-bound (here: as
+    soon as it is measured, or never); either way the snapshot is the one-process snapshot."""
+    _estate(aws("s3"), 24)
+    monkeypatch.setattr(workers_mod, "MIN_BUCKETS_PER_PROCESS", 4)
+    monkeypatch.setattr(workers_mod, "available_cores", lambda: 2)
+    monkeypatch.setattr(workers_mod, "LOAD_CHECK_SECONDS", 0.05)
+    monkeypatch.setattr(workers_mod, "CPU_BOUND", 0.0 if needed else 1e9)
+    monkeypatch.setattr(workers_mod, "chunks", lambda n, processes: [range(i, min(i + 2, n)) for i in range(0, n, 2)])
+    started = []
+    real_executor = workers_mod.BucketPool.executor
+
+    def spy(self, extra):
+        started.append(extra)
+        return real_executor(self, extra)
+
+    monkeypatch.setattr(workers_mod.BucketPool, "executor", spy)
+    one = collect(_config(moto.endpoint, 1))
+    assert started == []
+    default = collect(_config(moto.endpoint, 0))
+    assert started == ([1] if needed else [])
+    assert default.accounts == one.accounts
+
+
+def test_a_process_is_cpu_bound_when_the_bound_takes_more_than_a_core():
+    # 0.7 ms of CPU per call, 64 calls in flight: one core keeps up with 50 ms answers, not with 20 ms ones.
+    assert not workers_mod.cpu_bound(0.0007, 64, 0.050)
+    assert workers_mod.cpu_bound(0.0007, 64, 0.020)
+    assert not workers_mod.cpu_bound(0.0007, 64, 0.0)
 
 
 def test_chunks_cover_every_index_once():
