@@ -1,11 +1,13 @@
 """Bucket collection spread over worker processes, so that a large account uses every core.
 
-Collection is CPU-bound inside botocore (signing, endpoint rules, parsing: about a millisecond
-per request), so one event loop on one core cannot keep many requests in flight. The buckets of
-an account are cut into chunks; the scanning process and ``workers - 1`` spawned processes take
-chunks from one queue until none is left, each with its own event loop, clients, adaptive
-retry and a share of ``concurrency`` (reserved from the scan-wide bound while they run, so that
-requests in flight never exceed it). One account at a time is spread this way. Workers get the account's
+Each call costs the scanner CPU inside botocore (signing, hooks, parsing: most of a millisecond),
+so when the network answers fast, one event loop on one core cannot keep many calls in flight.
+The buckets of an account are cut into chunks; the scanning process and ``workers - 1`` spawned
+processes take chunks from one queue until none is left, each with its own event loop, clients,
+adaptive retry and a share of ``concurrency`` (reserved from the scan-wide bound while they run,
+so that requests in flight never exceed it). Unless ``[scan] workers`` says how many, the spawned
+processes start only once the scanning process is CPU-bound (``cpu_bound``). One account at a
+time is spread this way. Workers get the account's
 resolved, short-lived credentials through the pipe of their own process — never through the
 environment or a file — and return plain ``BucketState`` values; results are put back in
 ListBuckets order, so a scan's snapshot does not depend on how many processes took part.
@@ -32,9 +34,7 @@ from auditor.model import COLLECTOR, ApiError, BucketState, Integration
 from auditor.redact import redact_error
 
 # Fewer buckets than this per process and the start-up of a process (about 1.5 s of CPU: imports,
-# service models, connections) costs more than it saves. Measured with benchmarks/scan_speed.py:
-# at 1,000 buckets one process is faster; at 10,000 two finish as soon as one, with the work on two
-# cores.
+# service models, connections) costs more than it can save.
 MIN_BUCKETS_PER_PROCESS = 2500
 
 # One process is CPU-bound when keeping the call bound full would take more than this many cores.
