@@ -48,18 +48,24 @@ bucket = "shard-004"
 """, "auditor.toml")
 
 
-@pytest.mark.slow
-def test_two_processes_collect_what_one_does(moto, aws, monkeypatch):
-    _estate(aws("s3"), 24)
-    monkeypatch.setattr(workers_mod, "MIN_BUCKETS_PER_PROCESS", 4)
-    started = []
+@pytest.fixture
+def started(monkeypatch) -> list[int]:
+    """The worker processes each scan's pool was asked for (one entry per pool started)."""
+    asked: list[int] = []
     real_executor = workers_mod.BucketPool.executor
 
     def spy(self, extra):
-        started.append(extra)
+        asked.append(extra)
         return real_executor(self, extra)
 
     monkeypatch.setattr(workers_mod.BucketPool, "executor", spy)
+    return asked
+
+
+@pytest.mark.slow
+def test_two_processes_collect_what_one_does(moto, aws, monkeypatch, started):
+    _estate(aws("s3"), 24)
+    monkeypatch.setattr(workers_mod, "MIN_BUCKETS_PER_PROCESS", 4)
     one = collect(_config(moto.endpoint, 1))
     assert started == []
     two = collect(_config(moto.endpoint, 2))
@@ -73,7 +79,7 @@ def test_two_processes_collect_what_one_does(moto, aws, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("needed", [True, False])
-def test_by_default_more_processes_only_when_one_is_cpu_bound(moto, aws, monkeypatch, needed):
+def test_by_default_more_processes_only_when_one_is_cpu_bound(moto, aws, monkeypatch, started, needed):
     """Without [scan] workers, the worker processes start once this process is CPU-bound (here: as
     soon as it is measured, or never); either way the snapshot is the one-process snapshot."""
     _estate(aws("s3"), 24)
@@ -82,14 +88,6 @@ def test_by_default_more_processes_only_when_one_is_cpu_bound(moto, aws, monkeyp
     monkeypatch.setattr(workers_mod, "LOAD_CHECK_SECONDS", 0.05)
     monkeypatch.setattr(workers_mod, "CPU_BOUND", 0.0 if needed else 1e9)
     monkeypatch.setattr(workers_mod, "chunks", lambda n, processes: [range(i, min(i + 2, n)) for i in range(0, n, 2)])
-    started = []
-    real_executor = workers_mod.BucketPool.executor
-
-    def spy(self, extra):
-        started.append(extra)
-        return real_executor(self, extra)
-
-    monkeypatch.setattr(workers_mod.BucketPool, "executor", spy)
     one = collect(_config(moto.endpoint, 1))
     assert started == []
     default = collect(_config(moto.endpoint, 0))
