@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -12,6 +13,7 @@ from auditor.collect.session import AccountSession
 from auditor.docshape import policy_problem
 from auditor.model import ApiError, BucketState, KeyState
 from auditor.policy.arns import arn_region
+from auditor.redact import redact_error
 
 READS = ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListAliases", "kms:ListGrants")
 
@@ -77,8 +79,6 @@ async def _aliases(acct: AccountSession, region: str,
     try:
         kms = await acct.client("kms", region)
     except Exception as e:  # noqa: BLE001 — a client that cannot be made is one unread answer
-        from auditor.redact import redact_error
-
         return aliases, [ApiError("ListAliases", "CollectorError", redact_error(e))]
     marker = None
     pages = RepeatedToken("ListAliases", "NextMarker")
@@ -160,8 +160,6 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
         try:
             return await one(ref, hint)
         except Exception as e:  # noqa: BLE001
-            from auditor.redact import redact_error
-
             return KeyState(key_id=ref, arn=ref if ref.startswith("arn:") else "",
                             aliases=(ref,) if ref.startswith("alias/") else (),
                             errors=(ApiError("DescribeKey", "MalformedResponse", redact_error(e)),))
@@ -172,8 +170,6 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
     for k in keys:
         if k.key_id in unique:
             merged = tuple(dict.fromkeys(unique[k.key_id].aliases + k.aliases))
-            import dataclasses
-
             unique[k.key_id] = dataclasses.replace(unique[k.key_id], aliases=merged)
         else:
             unique[k.key_id] = k

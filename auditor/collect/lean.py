@@ -234,13 +234,23 @@ _KEYS: dict[tuple[str, str, str, str], bytes] = {}
 _UNSAFE_URL = frozenset("\t\r\n")
 
 
+def _origin(url: Any) -> str | None:
+    """``scheme://userinfo@host:port`` of ``url``, up to its path, query or fragment: what its Host
+    header and its proxy depend on. None for a URL without one, or with characters that urllib
+    drops wherever they stand (such a URL is looked at whole)."""
+    if not isinstance(url, str) or not _UNSAFE_URL.isdisjoint(url):
+        return None
+    start = url.find("//")
+    if start < 0:
+        return None
+    ends = [i for i in (url.find("/", start + 2), url.find("?", start + 2), url.find("#", start + 2)) if i >= 0]
+    return url[:min(ends)] if ends else url
+
+
 def _host(url: str) -> str:
     """botocore's Host header for ``url``: it depends only on the scheme and authority."""
-    start = url.find("//") + 2
-    end = min((i for i in (url.find("/", start), url.find("?", start), url.find("#", start)) if i >= 0),
-              default=len(url))
-    base = url[:end]
-    if start < 2 or not _UNSAFE_URL.isdisjoint(url):
+    base = _origin(url)
+    if base is None:
         whole: str = _host_from_url(url)
         return whole
     host = _HOSTS.get(base)
@@ -262,19 +272,17 @@ class _LeanSigV4:
     """
 
     _signed: _SignedHeaders | None = None
-    _names: str | None = None
 
     def add_auth(self, request: Any) -> None:
-        self._signed = self._names = None
+        self._signed = None
         try:
             super().add_auth(request)  # type: ignore[misc]
         finally:
-            self._signed = self._names = None
+            self._signed = None
 
     def headers_to_sign(self, request: Any) -> _SignedHeaders:
         if self._signed is not None:
             return self._signed
-        self._names = None
         signed = _SignedHeaders()
         for name, value in request.headers.items():
             lname = name.lower()
@@ -298,15 +306,8 @@ class _LeanSigV4:
         headers = request.headers
         checksum = (headers["X-Amz-Content-SHA256"] if "X-Amz-Content-SHA256" in headers
                     else self.payload(request))
-        return "\n".join((request.method.upper(), path, query, lines + "\n", self.signed_headers(signed), checksum))
-
-    def signed_headers(self, headers_to_sign: Any) -> str:
-        if headers_to_sign is self._signed and self._names is not None:
-            return self._names
-        names = ";".join(sorted(n.lower().strip() for n in set(headers_to_sign)))
-        if headers_to_sign is self._signed:
-            self._names = names
-        return names
+        return "\n".join((request.method.upper(), path, query, lines + "\n",
+                          self.signed_headers(signed), checksum))  # type: ignore[attr-defined]
 
     def payload(self, request: Any) -> str:
         if (request.data or self._is_streaming_checksum_payload(request)  # type: ignore[attr-defined]
@@ -374,17 +375,9 @@ def _lean_proxies(client: Any) -> None:
     urls: dict[str, Any] = {}
     headers: dict[str, Any] = {}
 
-    def base(url: Any) -> str | None:
-        # "scheme://userinfo@host:port", up to the path; a URL with "?" or "#" before any path is looked up whole.
-        if not isinstance(url, str):
-            return None
-        start = url.find("//")
-        end = url.find("/", start + 2)
-        return None if start < 0 or end < 0 else url[:end] if "?" not in url[:end] and "#" not in url[:end] else None
-
     def cached(table: dict[str, Any], original: Any) -> Any:
         def lookup(url: Any) -> Any:
-            key = base(url)
+            key = _origin(url)
             if key is None:
                 return original(url)
             if key not in table:
