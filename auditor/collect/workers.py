@@ -258,8 +258,9 @@ async def _in_process(acct: Any, account_id: str, entries: Sequence[dict[str, An
                       limit: Limiter, advance: Callable[[int], None],
                       settle: Settle | None = None) -> list[BucketState]:
     # Buckets in flight are bounded too: each one fans out into several calls, and creating them
-    # all at once for thousands of buckets costs memory without adding speed.
-    in_flight = asyncio.Semaphore(max(16, int(os.environ.get("INF", "8")) * settings.concurrency // 4))
+    # all at once for thousands of buckets costs memory without adding speed. Twice the call bound
+    # keeps it full while each bucket waits on its slowest read.
+    in_flight = asyncio.Semaphore(max(16, 2 * settings.concurrency))
 
     async def one(entry: dict[str, Any]) -> BucketState:
         async with in_flight:
