@@ -467,7 +467,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
         packs = config.rule_packs() if config else load_packs(dirs=args.rules_dir)
         with _evaluating(args):
-            result = evaluate_snapshot(snapshot, packs, integrations=config.integrations if config else None)
+            result = evaluate_snapshot(snapshot, packs, integrations=config.integrations if config else None,
+                                       workers=config.scan.workers if config else 0)
     else:
         from auditor.credentials import check_profiles
         from auditor.snapshot import save_snapshot
@@ -490,7 +491,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if args.save_snapshot:
             save_snapshot(snapshot, args.save_snapshot)
         with _evaluating(args):
-            result = evaluate_snapshot(snapshot, config.rule_packs())
+            result = evaluate_snapshot(snapshot, config.rule_packs(), workers=config.scan.workers)
     if args.vendor:
         import dataclasses
 

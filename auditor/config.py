@@ -38,8 +38,9 @@ SCAN_KEYS = {
     "timeout": "seconds to wait for one API answer (default 30)",
     "max_attempts": "tries per API call, with adaptive backoff on throttling (default 8)",
     "rule_dirs": "directories of extra vendor packs (*.toml), relative to this file",
-    "workers": "processes that collect a large account's buckets (default: up to one per core, started once one "
-               "process cannot keep the calls in flight; 1 = this process only)",
+    "workers": "processes that collect a large account's buckets and evaluate a large scan (default: up to one "
+               "per core; collection starts them once one process cannot keep the calls in flight; 1 = this "
+               "process only)",
     "content": "read object headers and the first bytes of sampled objects (default true; false = --no-content)",
 }
 

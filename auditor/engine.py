@@ -129,79 +129,149 @@ def _inferred(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Integratio
         return tuple(out)
 
 
-def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ...]:
-    """Every applicable rule against every bucket and integration: one finding per (rule, resource)."""
-    checks = registry()
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """What every part of an evaluation starts from (plain data: it is what a worker process gets).
+
+    ``units`` lists the evaluation's independent pieces in the order their findings are reported:
+    ``(account, -1)`` the account's own rules, ``(account, bucket)`` one bucket's baseline rules,
+    ``(-1, i)`` the rules of integration ``i``."""
+
+    snapshot: Snapshot
+    packs: tuple[RulePack, ...]
+    integrations: tuple[Integration, ...]
+    units: tuple[tuple[int, int], ...]
+
+
+@dataclasses.dataclass
+class Part:
+    """The findings of a run of units, and the rules not evaluated for what is missing (by account and ARN)."""
+
+    findings: list[Finding]
+    dropped: dict[tuple[str, str], list[str]]
+
+
+def prepare(snapshot: Snapshot, packs: Sequence[RulePack]) -> Prepared:
     by_vendor = {p.vendor.id: p for p in packs}
     # Profiles are not part of a snapshot: bind each integration to the pack that evaluates it.
     configured = tuple(replace(i, profile=by_vendor[i.vendor].vendor if i.vendor in by_vendor else None)
                        for i in snapshot.integrations)
     snapshot = _readable(replace(snapshot, integrations=configured))
     integrations = configured + _inferred(snapshot, packs)
-    # Indexed once: an estate has thousands of buckets and hundreds of integrations.
-    per_bucket: dict[tuple[str, str], tuple[Integration, ...]] = {}
-    for i in integrations:
-        for name in i.buckets():  # a vendor's permissions on every bucket it reaches are checked there
-            per_bucket[(i.account, name)] = per_bucket.get((i.account, name), ()) + (i,)
-    accounts = {a.name: a for a in reversed(snapshot.accounts)}  # the first account of a name wins
-    buckets = {(name, b.name): b for name, a in accounts.items() for b in reversed(a.buckets)}
+    units = [u for a, account in enumerate(snapshot.accounts)
+             for u in [(a, -1)] + [(a, b) for b in range(len(account.buckets))]]
+    units += [(-1, i) for i in range(len(integrations))]
+    return Prepared(snapshot, tuple(packs), integrations, tuple(units))
+
+
+class _Context:
+    """The lookups every unit uses, made once per process from a ``Prepared``."""
+
+    def __init__(self, prepared: Prepared):
+        self.checks = registry()
+        self.by_vendor = {p.vendor.id: p for p in prepared.packs}
+        # Indexed once: an estate has thousands of buckets and hundreds of integrations.
+        self.per_bucket: dict[tuple[str, str], tuple[Integration, ...]] = {}
+        for i in prepared.integrations:
+            for name in i.buckets():  # a vendor's permissions on every bucket it reaches are checked there
+                self.per_bucket[(i.account, name)] = self.per_bucket.get((i.account, name), ()) + (i,)
+        accounts = prepared.snapshot.accounts
+        self.accounts = {a.name: a for a in reversed(accounts)}  # the first account of a name wins
+        self.buckets = {(name, b.name): b for name, a in self.accounts.items() for b in reversed(a.buckets)}
+        self.baseline = self.by_vendor.get("baseline")
+        rules = self.baseline.rules if self.baseline else ()
+        self.per_account = [r for r in rules if self.checks[r.check].scope == "account"]
+        self.per_bucket_rules = [r for r in rules if self.checks[r.check].scope != "account"]
+
+
+def evaluate_units(prepared: Prepared, start: int, end: int, context: _Context | None = None) -> Part:
+    """The findings of ``prepared.units[start:end]``, in order."""
+    ctx = context or _Context(prepared)
+    snapshot, checks, baseline = prepared.snapshot, ctx.checks, ctx.baseline
     findings: list[Finding] = []
     # Rules whose outcome was only "this integration's bucket/role/user does not exist", by what is missing:
     # the integration's resources rule reports it once and lists them.
     dropped: dict[tuple[str, str], list[str]] = {}
-    baseline = by_vendor.get("baseline")
-    per_account = [r for r in baseline.rules if checks[r.check].scope == "account"] if baseline else []
-    per_bucket_rules = [r for r in baseline.rules if checks[r.check].scope != "account"] if baseline else []
-    for account in snapshot.accounts:
-        if baseline and per_account:
-            target = Target(snapshot, account, BucketState(name="", account_id=account.account_id), None, baseline.vendor)
-            for rule in per_account:
-                findings.extend(dataclasses.replace(f, bucket=None, region=None, resource=f"arn:aws:iam::{account.account_id}:root")
-                                for f in _run(rule, target, checks))
-        for bucket in account.buckets:
-            if baseline:
-                target = Target(snapshot, account, bucket, None, baseline.vendor,
-                                per_bucket.get((account.name, bucket.name), ()))
-                for rule in per_bucket_rules:
-                    if account.provider not in rule.providers:
-                        continue
-                    findings.extend(_run(rule, target, checks, dropped))
-    for integ in integrations:
-        pack = by_vendor.get(integ.vendor)
-        if pack is None:
-            continue
-        integ_account = accounts.get(integ.account)
-        if integ_account is None:
-            continue  # account skipped: reported with the scan's skipped accounts
-        integ_bucket = buckets.get((integ.account, integ.bucket))
-        on_bucket = per_bucket[(integ.account, integ.bucket)]
-        rules = [r for r in pack.rules if integ.mode in r.modes and integ_account.provider in r.providers]
-        own = [r for r in rules if r.check == RESOURCE_CHECK]
-        if integ_bucket is None and own:
-            # Nothing of the integration can be checked: its resources rule says so once, listing the others.
-            placeholder = BucketState(name=integ.bucket, account_id=integ_account.account_id)
-            for rule in own:
-                findings.extend(_run(rule, Target(snapshot, integ_account, placeholder, integ, pack.vendor, on_bucket),
-                                     checks))
-            dropped.setdefault((integ_account.account_id, f"arn:aws:s3:::{integ.bucket}"), []).extend(
-                r.id for r in rules if r not in own)
-            continue
-        for rule in rules:
-            if integ_bucket is None:
-                findings.append(_missing_bucket(rule, integ_account, integ))
+    for a, b in prepared.units[start:end]:
+        if a >= 0:
+            account = snapshot.accounts[a]
+            if baseline is None:
                 continue
-            findings.extend(_run(rule, Target(snapshot, integ_account, integ_bucket, integ, pack.vendor, on_bucket),
-                                 checks, dropped))
+            if b < 0:
+                if ctx.per_account:
+                    target = Target(snapshot, account, BucketState(name="", account_id=account.account_id), None,
+                                    baseline.vendor)
+                    for rule in ctx.per_account:
+                        findings.extend(dataclasses.replace(f, bucket=None, region=None,
+                                                            resource=f"arn:aws:iam::{account.account_id}:root")
+                                        for f in _run(rule, target, checks))
+                continue
+            bucket = account.buckets[b]
+            target = Target(snapshot, account, bucket, None, baseline.vendor,
+                            ctx.per_bucket.get((account.name, bucket.name), ()))
+            for rule in ctx.per_bucket_rules:
+                if account.provider in rule.providers:
+                    findings.extend(_run(rule, target, checks, dropped))
+            continue
+        _integration(prepared.integrations[b], ctx, snapshot, findings, dropped)
+    return Part(findings, dropped)
+
+
+def _integration(integ: Integration, ctx: _Context, snapshot: Snapshot, findings: list[Finding],
+                 dropped: dict[tuple[str, str], list[str]]) -> None:
+    pack = ctx.by_vendor.get(integ.vendor)
+    if pack is None:
+        return
+    integ_account = ctx.accounts.get(integ.account)
+    if integ_account is None:
+        return  # account skipped: reported with the scan's skipped accounts
+    integ_bucket = ctx.buckets.get((integ.account, integ.bucket))
+    on_bucket = ctx.per_bucket[(integ.account, integ.bucket)]
+    rules = [r for r in pack.rules if integ.mode in r.modes and integ_account.provider in r.providers]
+    own = [r for r in rules if r.check == RESOURCE_CHECK]
+    if integ_bucket is None and own:
+        # Nothing of the integration can be checked: its resources rule says so once, listing the others.
+        placeholder = BucketState(name=integ.bucket, account_id=integ_account.account_id)
+        for rule in own:
+            findings.extend(_run(rule, Target(snapshot, integ_account, placeholder, integ, pack.vendor, on_bucket),
+                                 ctx.checks))
+        dropped.setdefault((integ_account.account_id, f"arn:aws:s3:::{integ.bucket}"), []).extend(
+            r.id for r in rules if r not in own)
+        return
+    for rule in rules:
+        if integ_bucket is None:
+            findings.append(_missing_bucket(rule, integ_account, integ))
+            continue
+        findings.extend(_run(rule, Target(snapshot, integ_account, integ_bucket, integ, pack.vendor, on_bucket),
+                             ctx.checks, dropped))
+
+
+def finish(prepared: Prepared, parts: Iterable[Part]) -> tuple[Finding, ...]:
+    """The evaluation's findings from the parts of its units, given in unit order."""
+    findings: list[Finding] = []
+    dropped: dict[tuple[str, str], list[str]] = {}
+    for part in parts:
+        findings += part.findings
+        for key, ids in part.dropped.items():
+            dropped.setdefault(key, []).extend(ids)
     if dropped:
-        own_ids = {r.id for p in packs for r in p.rules if r.check == RESOURCE_CHECK}
+        own_ids = {r.id for p in prepared.packs for r in p.rules if r.check == RESOURCE_CHECK}
         findings = [_with_not_evaluated(f, dropped) if f.rule_id in own_ids else f for f in findings]
     # One finding per (rule, resource): an account configured twice (two labels, one account id)
     # reports its roles once.
     first: dict[tuple, Finding] = {}
     for f in findings:
         first.setdefault((f.rule_id, f.vendor, f.account_id, f.bucket, f.resource, f.principal), f)
-    release_caches()
-    return _link_same_facts(tuple(first.values()), packs)
+    return _link_same_facts(tuple(first.values()), prepared.packs)
+
+
+def evaluate(snapshot: Snapshot, packs: Sequence[RulePack]) -> tuple[Finding, ...]:
+    """Every applicable rule against every bucket and integration: one finding per (rule, resource)."""
+    prepared = prepare(snapshot, packs)
+    try:
+        return finish(prepared, [evaluate_units(prepared, 0, len(prepared.units))])
+    finally:
+        release_caches()
 
 
 def _link_same_facts(findings: tuple[Finding, ...], packs: Sequence[RulePack]) -> tuple[Finding, ...]:

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from auditor import __version__
 from auditor.config import Config
-from auditor.engine import bucket_count, evaluate
+from auditor.engine import bucket_count
 from auditor.model import ApiError, Finding, Integration, ScanResult, Severity, Snapshot, Status
 from auditor.rulepack import RulePack, load_packs
+from auditor.spread import evaluate
 
 if TYPE_CHECKING:  # the collectors (aioboto3) load only when something is collected, not for --from-snapshot
     from auditor.collect import ProgressSink
@@ -24,13 +25,14 @@ def collect_snapshot(config: Config, *, progress: ProgressSink | None = None) ->
 
 
 def evaluate_snapshot(snapshot: Snapshot, packs: Sequence[RulePack] | None = None,
-                      integrations: Sequence[Integration] | None = None) -> ScanResult:
-    """Findings for ``snapshot``; ``integrations`` replaces the ones recorded in it when given."""
+                      integrations: Sequence[Integration] | None = None, *, workers: int = 0) -> ScanResult:
+    """Findings for ``snapshot``; ``integrations`` replaces the ones recorded in it when given. A large
+    snapshot is evaluated by up to ``workers`` processes (0: one per core; the findings are the same)."""
     if integrations is not None:
         from dataclasses import replace
 
         snapshot = replace(snapshot, integrations=tuple(integrations))
-    findings = evaluate(snapshot, packs if packs is not None else load_packs())
+    findings = evaluate(snapshot, packs if packs is not None else load_packs(), workers)
     return ScanResult(
         started_at=snapshot.started_at,
         finished_at=snapshot.finished_at,
@@ -80,7 +82,7 @@ def failed_calls(snapshot: Snapshot) -> tuple[dict, ...]:
 
 def run_scan(config: Config, *, progress: ProgressSink | None = None) -> tuple[Snapshot, ScanResult]:
     snapshot = collect_snapshot(config, progress=progress)
-    return snapshot, evaluate_snapshot(snapshot, config.rule_packs())
+    return snapshot, evaluate_snapshot(snapshot, config.rule_packs(), workers=config.scan.workers)
 
 
 def exit_status(findings: Sequence[Finding], fail_on: str = "high", skipped: int = 0) -> int:

@@ -22,10 +22,10 @@ from auditor.collect import organizations as org_mod
 from auditor.collect import s3 as s3_mod
 from auditor.collect import workers as workers_mod
 from auditor.collect.calls import Failed, Limiter, call
-from auditor.collect.lean import fewer_collections
 from auditor.collect.session import AccountSession, SessionFactory, open_account
 from auditor.config import AccountConfig, Config, ScanSettings
 from auditor.errors import AuditorError
+from auditor.machine import fewer_collections
 from auditor.model import AccountState, ApiError, BucketState, Integration, SkippedAccount, Snapshot, UserState
 from auditor.redact import redact, redact_error
 

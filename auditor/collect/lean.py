@@ -10,16 +10,13 @@ the client alone otherwise: a newer botocore only loses the saving.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import gc
 import hmac
 import inspect
 import logging
 import re
 import ssl
 import xml.etree.ElementTree as ETree
-from collections.abc import Iterator
 from hashlib import sha256
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,26 +49,6 @@ def lean_client(client: Any) -> None:
     _lean_timestamps(client)
     _parse_once(client)
     _shared_tls(client)
-
-
-# ----------------------------------------------------------------------------- garbage collection
-
-# Net allocations between two young-generation collections while a scan collects. Python's default
-# (700) runs a collection every few requests, and moves every in-flight request's objects to the
-# older generations, whose collections then walk everything the scan holds (a tenth of its CPU).
-# With this many, a request's objects are gone before the next collection.
-SCAN_GC_THRESHOLD = 50_000
-
-
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Young-generation collections every ``SCAN_GC_THRESHOLD`` allocations for the duration."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], SCAN_GC_THRESHOLD), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 # ----------------------------------------------------------------------------- User-Agent

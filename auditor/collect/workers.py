@@ -20,7 +20,6 @@ import atexit
 import contextvars
 import math
 import multiprocessing
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -28,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.collect.calls import BULK, Limiter
-from auditor.collect.lean import fewer_collections
 from auditor.config import AccountConfig, ScanSettings
+from auditor.machine import available_cores, fewer_collections
 from auditor.model import COLLECTOR, ApiError, BucketState, Integration
 from auditor.redact import redact_error
 
@@ -51,13 +50,6 @@ SETTLE_GROUP = 50
 # the follow-up reads that depend on what the whole account holds (IAM), such as the probes of the
 # buckets of inferred integrations.
 Settle = Callable[[list[BucketState]], Awaitable[list[BucketState]]]
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 async def collect_one(acct: Any, account_id: str, entry: dict[str, Any], integrations: list[Integration],

@@ -13,6 +13,7 @@ import aioboto3
 import pytest
 from botocore.utils import parse_timestamp
 
+from auditor import machine
 from auditor.collect import collect, lean
 from auditor.collect.calls import BULK, Failed, Limiter, Ok, call
 from auditor.collect.session import AccountSession, client_config
@@ -152,8 +153,8 @@ def test_timestamps_read_as_botocore_reads_them():
 
 def test_fewer_collections_only_while_collecting():
     before = gc.get_threshold()
-    with lean.fewer_collections():
-        assert gc.get_threshold()[0] >= lean.SCAN_GC_THRESHOLD
+    with machine.fewer_collections():
+        assert gc.get_threshold()[0] >= machine.SCAN_GC_THRESHOLD
         assert gc.get_threshold()[1:] == before[1:]
     assert gc.get_threshold() == before
 
