@@ -57,9 +57,13 @@ def deep(value: Any, fn=document) -> Any:
 
 
 _JSON_UNSAFE = {ord(c): f"\\u{ord(c):04x}" for c in _C0_C1[0x20:] + BIDI + _SEPARATORS}
+_JSON_UNSAFE_RE = re.compile("[" + re.escape("".join(map(chr, _JSON_UNSAFE))) + "]")
 
 
 def json_text(dumped: str) -> str:
     """JSON text (from ``json.dumps``) with C1 controls, bidi controls and line separators written as
     ``\\uXXXX`` escapes: the same data for any JSON reader, harmless when a person runs ``cat`` on it."""
-    return dumped.translate(_JSON_UNSAFE)
+    if dumped.isascii() and "\x7f" not in dumped:
+        return dumped  # nothing to escape (the usual case, checked at memory speed)
+    # A regular expression finds the few characters ten times faster than ``str.translate`` walks them.
+    return _JSON_UNSAFE_RE.sub(lambda m: _JSON_UNSAFE[ord(m.group(0))], dumped)

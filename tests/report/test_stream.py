@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from auditor.report.stream import LazyList, write_json
-from auditor.textsafe import json_text
+from auditor.textsafe import _JSON_UNSAFE, json_text
 
-scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)  # control and bidi characters too
-documents = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                         | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=20)
+scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+           | st.text(max_size=8))  # control and bidi characters too
+# Keys as json converts them: numbers, booleans and None become strings.
+keys = st.text(max_size=5) | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.booleans() | st.none()
+documents = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                         | st.dictionaries(keys, inner, max_size=4), max_leaves=20)
 
 
 @given(head=st.dictionaries(st.text(max_size=5), documents, max_size=3), items=st.lists(documents, max_size=5))
@@ -42,3 +47,19 @@ def test_items_are_made_while_writing_not_before(tmp_path):
     assert calls == []
     write_json(tmp_path / "x.json", doc)
     assert calls == ["walked"]
+
+
+@pytest.mark.parametrize("document", [{"a": [1, math.nan]}, {"a": math.inf}, [-math.inf], {math.nan: 1},
+                                      {"a": object()}, {(1, 2): 3}, {"a": {1, 2}}])
+def test_what_json_dumps_refuses_is_refused_alike(tmp_path, document):
+    with pytest.raises((ValueError, TypeError)) as theirs:
+        json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    with pytest.raises(type(theirs.value)) as mine:
+        write_json(tmp_path / "x.json", document)
+    assert str(mine.value) == str(theirs.value)
+    assert not (tmp_path / "x.json").exists()  # nothing written half-way
+
+
+@given(text=st.text() | st.text(alphabet=st.characters(min_codepoint=0x70, max_codepoint=0x2100)))
+def test_json_text_escapes_what_the_table_names(text):
+    assert json_text(text) == text.translate(_JSON_UNSAFE)
