@@ -25,9 +25,12 @@ def collect_snapshot(config: Config, *, progress: ProgressSink | None = None) ->
 
 
 def evaluate_snapshot(snapshot: Snapshot, packs: Sequence[RulePack] | None = None,
-                      integrations: Sequence[Integration] | None = None, *, workers: int = 0) -> ScanResult:
-    """Findings for ``snapshot``; ``integrations`` replaces the ones recorded in it when given. A large
-    snapshot is evaluated by up to ``workers`` processes (0: one per core; the findings are the same)."""
+                      integrations: Sequence[Integration] | None = None, *, workers: int = 1) -> ScanResult:
+    """Findings for ``snapshot``; ``integrations`` replaces the ones recorded in it when given.
+
+    With ``workers`` other than 1 (0: one per core, as ``[scan] workers``), a large snapshot is
+    evaluated by that many processes, with the same findings. They are spawned: a script that asks
+    for them runs its scan under ``if __name__ == "__main__":``, as ``multiprocessing`` requires."""
     if integrations is not None:
         from dataclasses import replace
 

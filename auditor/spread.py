@@ -35,7 +35,7 @@ def plan_processes(units: int, workers: int = 0) -> int:
     return max(1, min(workers or available_cores(), units // MIN_UNITS_PER_PROCESS))
 
 
-def evaluate(snapshot: Snapshot, packs: Sequence[RulePack], workers: int = 0) -> tuple[Finding, ...]:
+def evaluate(snapshot: Snapshot, packs: Sequence[RulePack], workers: int = 1) -> tuple[Finding, ...]:
     """The engine's ``evaluate``, over up to ``workers`` processes (0: one per core) when the snapshot is large."""
     from auditor.checks._access import release_caches
 

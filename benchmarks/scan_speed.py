@@ -212,7 +212,7 @@ def reports(result):
             render(result, Path(out))
 if {str(profile) if profile else ""!r}:
     prof = cProfile.Profile()
-    result = prof.runcall(evaluate_snapshot, snap, packs)
+    result = prof.runcall(evaluate_snapshot, snap, packs, workers=config.scan.workers)
     t2 = time.perf_counter()
     evaluate_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     prof.dump_stats({str(profile) + ".evaluate" if profile else ""!r})
@@ -220,7 +220,7 @@ if {str(profile) if profile else ""!r}:
     prof.runcall(reports, result)
     prof.dump_stats({str(profile) + ".reports" if profile else ""!r})
 else:
-    result = evaluate_snapshot(snap, packs)
+    result = evaluate_snapshot(snap, packs, workers=config.scan.workers)
     t2 = time.perf_counter()
     evaluate_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     reports(result)

@@ -145,7 +145,8 @@ def test_one_process_below_the_threshold_or_when_asked(estate, packs, monkeypatc
     monkeypatch.setattr(spread, "ProcessPoolExecutor", no_pool)
     units = len(engine.prepare(estate, packs).units)
     assert spread.plan_processes(units, 0) == 1  # a small snapshot: not worth a process
-    evaluate_snapshot(estate, packs)
+    evaluate_snapshot(estate, packs, workers=0)
+    evaluate_snapshot(estate, packs)  # a library call stays in its process unless asked
     monkeypatch.setattr(spread, "MIN_UNITS_PER_PROCESS", 10)
     assert spread.plan_processes(units, 1) == 1
     assert spread.plan_processes(units, 4) == 4
@@ -158,3 +159,18 @@ def test_chunks_cover_every_unit_once():
     for units, processes in ((1, 2), (7, 2), (12000, 2), (12001, 3), (50, 8)):
         ranges = spread.chunks(units, processes)
         assert [i for start, end in ranges for i in range(start, end)] == list(range(units))
+
+
+@pytest.mark.parametrize("scan, asked", [("", 0), ("[scan]\nworkers = 3\n", 3), ("[scan]\nworkers = 1\n", 1)])
+def test_the_cli_evaluates_with_the_configured_workers(estate, tmp_path, monkeypatch, scan, asked):
+    from auditor.cli import main
+    from auditor.snapshot import save_snapshot
+
+    seen: list[int] = []
+    real = spread.plan_processes
+    monkeypatch.setattr(spread, "plan_processes", lambda units, workers=1: seen.append(workers) or real(units, workers))
+    save_snapshot(estate, tmp_path / "snap.json")
+    (tmp_path / "auditor.toml").write_text(scan + '[[accounts]]\nname = "prod"\n')
+    code = main(["scan", "--from-snapshot", str(tmp_path / "snap.json"), "--config", str(tmp_path / "auditor.toml"),
+                 "--no-history", "--quiet", "--format", "json", "--output-dir", str(tmp_path / "out")])
+    assert code in (1, 3) and seen == [asked]
