@@ -291,6 +291,9 @@ def report(result: dict, buckets: int, delay_ms: float, concurrency: int) -> str
           f"({total} x {delay_ms:g} ms / {concurrency}) · ratio {ratio:.2f}")
     print(f"CPU {result['cpu']:.2f} s (worker processes included) = {result['cpu'] / max(1, total) * 1000:.2f} ms/request · "
           f"evaluate {result['evaluate']:.2f} s for {result['findings']} findings · reports {result['reports']:.2f} s")
+    end_to_end = result["wall"] + result["evaluate"] + result["reports"]
+    print(f"end to end (collect, evaluate, write all four reports): {end_to_end:.2f} s = "
+          f"{end_to_end / bound if bound else float('inf'):.2f}x the latency bound")
     print(f"peak RSS {result['rss_mib']:.0f} MiB in the scanning process ({result['collect_rss_mib']:.0f} MiB after "
           f"collection, {result['collect_now_mib']:.0f} MiB of it still in use; {result['evaluate_rss_mib']:.0f} MiB "
           f"after evaluation), {result['children_rss_mib']:.0f} MiB in the largest worker process · "
