@@ -450,13 +450,13 @@ class Finding:
             "inferred": self.inferred,
             "title": self.title,
             "message": self.message,
-            "evidence": _plain(self.evidence),
+            "evidence": plain_data(self.evidence),
             "remediation": self.remediation,
             "reference": self.reference,
             "principal": self.principal,
             "fingerprint": self.fingerprint,
             "suppressed": self.suppressed,
-            "suppression": _plain(self.suppression) if self.suppression else None,
+            "suppression": plain_data(self.suppression) if self.suppression else None,
             "kind": self.kind,
             "required_by": self.required_by,
             "guide": dict(self.guide) if self.guide else None,
@@ -497,12 +497,12 @@ class ScanResult:
         return sum(1 for f in self.findings if f.suppressed)
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
     """Mappings/tuples/frozensets → dict/list, for JSON."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_plain(v) for v in value]
+        items = [plain_data(v) for v in value]
         return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
     if isinstance(value, StrEnum):
         return value.value

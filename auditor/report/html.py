@@ -22,9 +22,10 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from auditor.model import Finding, ScanResult, Severity, Status
+from auditor.model import Finding, ScanResult, Severity, Status, plain_data
 from auditor.report.files import atomic_text
 from auditor.report.safe import displayable, shown_evidence
+from auditor.report.stream import indented
 from auditor.textsafe import deep
 
 FILENAME = "report.html"
@@ -38,8 +39,14 @@ CHANGE_KINDS = (("new", "New problems"), ("resolved", "Resolved"), ("still_faili
 
 # JSON inside <script> must not be able to close the element or open a comment: escape the
 # characters HTML cares about as JSON \u escapes (JSON.parse reads them back unchanged).
-_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_SCRIPT_SAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SCRIPT_UNSAFE = re.compile("[<>&\u2028\u2029]")
+
+
+def _script_safe(text: str) -> str:
+    """``text`` with ``_SCRIPT_SAFE`` applied (a regular expression: ``str.translate`` walks every
+    character, and the data of a large report is tens of MB)."""
+    return _SCRIPT_UNSAFE.sub(lambda m: _SCRIPT_SAFE[m.group(0)], text)
 
 
 def _asset(name: str) -> str:
@@ -53,7 +60,7 @@ def _sha256(text: str) -> str:
 
 def script_json(value: Any) -> Markup:
     """``value`` as JSON that is safe inside ``<script type="application/json">``."""
-    return Markup(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).translate(_SCRIPT_SAFE))
+    return Markup(_script_safe(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))))
 
 
 def script_json_pieces(value: Mapping[str, Any], lazy: str, items: Iterable[Any], chunk: int = 1 << 16) -> Iterator[Markup]:
@@ -73,11 +80,11 @@ def script_json_pieces(value: Mapping[str, Any], lazy: str, items: Iterable[Any]
             buffer.append("," + text if i else text)
             size += len(text)
             if size >= chunk:
-                yield Markup("".join(buffer).translate(_SCRIPT_SAFE))
+                yield Markup(_script_safe("".join(buffer)))
                 buffer, size = [], 0
         buffer.append("]")
     buffer.append("}")
-    yield Markup("".join(buffer).translate(_SCRIPT_SAFE))
+    yield Markup(_script_safe("".join(buffer)))
 
 
 def _nice_top(n: int) -> int:
@@ -151,11 +158,12 @@ class _Row:
 
     @property
     def evidence(self) -> str:
-        return _pretty(shown_evidence(self.f.to_json()["evidence"])) if self.f.evidence else ""
+        return _pretty(shown_evidence(plain_data(self.f.evidence))) if self.f.evidence else ""
 
 
 def _pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    """``json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)``, faster."""
+    return indented(value, sort_keys=True, default=str)
 
 
 def sort_key(f: Finding) -> tuple:

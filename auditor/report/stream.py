@@ -85,7 +85,15 @@ def _key(key: Any) -> str:
     raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
 
 
-def _encode(value: Any, newline: str, out: list[str], flush: Callable[[], None]) -> None:
+def indented(value: Any, *, sort_keys: bool = False, default: Callable[[Any], Any] | None = None) -> str:
+    """``json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, sort_keys=..., default=...)``."""
+    out: list[str] = []
+    _encode(value, "\n", out, lambda: None, sort_keys, default)
+    return "".join(out)
+
+
+def _encode(value: Any, newline: str, out: list[str], flush: Callable[[], None], sort_keys: bool = False,
+            default: Callable[[Any], Any] | None = None) -> None:
     if isinstance(value, str):
         out.append(_string(value))
     elif value is None:
@@ -106,7 +114,7 @@ def _encode(value: Any, newline: str, out: list[str], flush: Callable[[], None])
         separator = "[" + inner
         for item in value:
             out.append(separator)
-            _encode(item, inner, out, flush)
+            _encode(item, inner, out, flush, sort_keys, default)
             separator = "," + inner
             if len(out) > _FLUSH_PIECES:
                 flush()
@@ -117,10 +125,12 @@ def _encode(value: Any, newline: str, out: list[str], flush: Callable[[], None])
             return
         inner = newline + "  "
         separator = "{" + inner
-        for key, item in value.items():
+        for key, item in sorted(value.items()) if sort_keys else value.items():
             out.append(separator + _key(key) + ": ")
-            _encode(item, inner, out, flush)
+            _encode(item, inner, out, flush, sort_keys, default)
             separator = "," + inner
         out.append(newline + "}")
+    elif default is not None:
+        _encode(default(value), newline, out, flush, sort_keys, default)
     else:
         raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")

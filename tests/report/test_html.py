@@ -9,6 +9,9 @@ import html
 import json
 import re
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from auditor.model import ScanResult
 from auditor.report.html import render_html, render_html_text, script_json, script_json_pieces
 from tests.report.sample import HOSTILE_BUCKET, HOSTILE_ORIGIN, sample_result
@@ -90,3 +93,10 @@ def test_pass_findings_carry_no_remediation_button():
     only_pass = dataclasses.replace(result, findings=tuple(
         dataclasses.replace(f, remediation="do x") for f in result.findings if f.status.value == "pass"))
     assert 'class="copy' not in render_html_text(only_pass)
+
+
+@given(text=st.text(alphabet=st.sampled_from("<>&\u2028\u2029ab\u00e9\u202e")) | st.text())
+def test_script_safe_escapes_what_the_table_names(text):
+    from auditor.report.html import _SCRIPT_SAFE, _script_safe
+
+    assert _script_safe(text) == text.translate(str.maketrans(_SCRIPT_SAFE))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.report.stream import LazyList, write_json
+from auditor.report.stream import LazyList, indented, write_json
 from auditor.textsafe import _JSON_UNSAFE, json_text
 
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
@@ -63,3 +63,23 @@ def test_what_json_dumps_refuses_is_refused_alike(tmp_path, document):
 @given(text=st.text() | st.text(alphabet=st.characters(min_codepoint=0x70, max_codepoint=0x2100)))
 def test_json_text_escapes_what_the_table_names(text):
     assert json_text(text) == text.translate(_JSON_UNSAFE)
+
+
+class _Opaque:
+    def __str__(self) -> str:
+        return "opaque \u202e"
+
+
+@given(document=documents)
+def test_indented_with_sorted_keys_and_a_default_is_json_dumps(document):
+    # Keys of one kind, as sorting needs; an object json cannot write goes through ``default``.
+    def same_keys(value):
+        if isinstance(value, dict):
+            return {str(k): same_keys(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [same_keys(v) for v in value] + [_Opaque()]
+        return value
+
+    document = same_keys(document)
+    assert indented(document, sort_keys=True, default=str) == json.dumps(
+        document, indent=2, ensure_ascii=False, allow_nan=False, sort_keys=True, default=str)
