@@ -17,6 +17,7 @@ import logging
 import re
 import ssl
 import xml.etree.ElementTree as ETree
+from collections.abc import Iterator
 from hashlib import sha256
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from aiobotocore.hooks import AioHierarchicalEmitter
 from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.parsers import AioRestXMLParser
 from botocore.auth import EMPTY_SHA256_HASH, SIGNED_HEADERS_BLACKLIST, S3SigV4Auth, SigV4Auth, _host_from_url
+from botocore.awsrequest import AWSRequestPreparer, HeadersDict
 from botocore.hooks import EventAliaser
 from botocore.httpsession import get_cert_path
 from botocore.utils import parse_timestamp
@@ -44,6 +46,7 @@ def lean_client(client: Any) -> None:
     _fix_user_agent(client)
     _cache_endpoints(client)
     _lean_events(client)
+    _lean_headers(client)
     _lean_signing(client)
     _lean_proxies(client)
     _lean_timestamps(client)
@@ -194,6 +197,76 @@ def _lean_events(client: Any) -> None:
         emitter.__class__ = _LeanEmitter
         if type(events) is EventAliaser:
             events.__class__ = _LeanAliaser
+
+
+# ----------------------------------------------------------------------------- prepared headers
+
+
+class _LeanHeadersDict(HeadersDict):
+    """A prepared request's headers, as botocore's ``HeadersDict`` holds them (case-insensitive,
+    the first spelling of a name kept, in order), in a plain dict keyed by the lowercase name:
+    botocore makes an object per name for every lookup, about 4% of a request's instructions."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lean: dict[str, tuple[str, Any]] = {}
+        self.update(*args, **kwargs)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        lower = key.lower()
+        known = self._lean.get(lower)
+        self._lean[lower] = (known[0] if known else key, value)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._lean[key.lower()][1]
+
+    def __delitem__(self, key: str) -> None:
+        del self._lean[key.lower()]
+
+    def __contains__(self, key: object) -> bool:
+        return key.lower() in self._lean  # type: ignore[attr-defined]  # a name that is not text fails as botocore's does
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._lean.values())
+
+    def __len__(self) -> int:
+        return len(self._lean)
+
+    def __repr__(self) -> str:
+        return repr(dict(self._lean.values()))
+
+    def copy(self) -> _LeanHeadersDict:
+        return _LeanHeadersDict(self.items())
+
+
+class _LeanPreparer(AWSRequestPreparer):
+    """botocore's request preparation, with the prepared headers in a ``_LeanHeadersDict``."""
+
+    def _prepare_headers(self, original: Any, prepared_body: Any = None) -> Any:
+        headers = _LeanHeadersDict(original.headers.items())
+        if "Transfer-Encoding" in headers or "Content-Length" in headers or original.method in ("GET", "HEAD", "OPTIONS"):
+            return headers
+        length = self._determine_content_length(prepared_body)
+        if length is None:
+            headers["Transfer-Encoding"] = "chunked"  # a body of unknown length, as botocore sends it
+        else:
+            headers["Content-Length"] = str(length)
+        return headers
+
+
+_PREPARER = _LeanPreparer()
+
+
+def _prepare_lean(request: Any, **_: Any) -> None:
+    if type(getattr(request, "_request_preparer", None)) is AWSRequestPreparer:
+        request._request_preparer = _PREPARER
+
+
+def _lean_headers(client: Any) -> None:
+    """Requests of ``client`` prepared by ``_LeanPreparer``: swapped in before anything prepares them
+    (the signer reads the body through a preparation)."""
+    events = getattr(client.meta, "events", None)
+    if events is not None:
+        events.register_first("request-created", _prepare_lean, unique_id="auditor-lean-headers")
 
 
 # ----------------------------------------------------------------------------- signing

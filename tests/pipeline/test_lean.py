@@ -11,7 +11,10 @@ import uuid
 
 import aioboto3
 import pytest
+from botocore.awsrequest import HeadersDict
 from botocore.utils import parse_timestamp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auditor import machine
 from auditor.collect import collect, lean
@@ -335,3 +338,48 @@ def test_clients_share_one_tls_context_per_ca_bundle(tmp_path, monkeypatch):
         loop.call_soon_threadsafe(loop.stop)
     assert isinstance(refused, Failed) and "SSL" in refused.error.code + refused.error.message
     assert sorted(lean._CONTEXTS) == sorted([str(cert), str(other)])
+
+
+# ----------------------------------------------------------------------------- prepared headers
+
+_names = st.sampled_from(["Host", "host", "HOST", "Content-Length", "content-length", "X-Amz-Date", "x-amz-date", "Range"])
+_operations = st.lists(st.tuples(st.sampled_from(["set", "del", "get", "in"]), _names, st.text(max_size=3)), max_size=25)
+
+
+@given(initial=st.lists(st.tuples(_names, st.text(max_size=3)), max_size=6), operations=_operations)
+def test_lean_headers_behave_as_botocore_headers(initial, operations):
+    theirs, mine = HeadersDict(initial), lean._LeanHeadersDict(initial)
+    for op, name, value in operations:
+        if op == "set":
+            theirs[name] = mine[name] = value
+        elif op == "del":
+            assert (name in theirs) == (name in mine)
+            if name in theirs:
+                del theirs[name]
+                del mine[name]
+        elif op == "get":
+            assert theirs.get(name) == mine.get(name)
+        else:
+            assert (name in theirs) == (name in mine)
+        assert list(theirs.items()) == list(mine.items())  # the first spelling of each name, in order
+        assert len(theirs) == len(mine) and repr(theirs) == repr(mine)
+    assert list(theirs.copy().items()) == list(mine.copy().items())
+
+
+def test_a_lean_client_prepares_its_requests_with_lean_headers(moto, aws):
+    aws("s3").create_bucket(Bucket="lean-bucket")
+    prepared: list = []
+
+    async def scenario() -> None:
+        session = aioboto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1")
+        acct = AccountSession(AccountConfig(name="a", endpoint_url=moto.endpoint), session, ScanSettings(), "us-east-1")
+        try:
+            s3 = await acct.client("s3")
+            s3.meta.events.register("before-send", lambda request, **_: prepared.append(type(request.headers)))
+            await s3.get_bucket_versioning(Bucket="lean-bucket")
+            await s3.put_bucket_versioning(Bucket="lean-bucket", VersioningConfiguration={"Status": "Enabled"})
+        finally:
+            await acct.aclose()
+
+    asyncio.run(scenario())
+    assert prepared == [lean._LeanHeadersDict, lean._LeanHeadersDict]
