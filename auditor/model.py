@@ -6,7 +6,7 @@ snapshot round-trips through JSON (see ``auditor.snapshot``) and checks can be p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypedDict, cast
@@ -436,8 +436,10 @@ class Finding:
         text = "\x1f".join((self.rule_id, self.resource, self.principal or "", self.vendor))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
-    def to_json(self) -> dict[str, Any]:
-        """The PRODUCT.md §4 finding object (plus ``reference`` and ``principal``)."""
+    def to_json(self, data: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+        """The PRODUCT.md §4 finding object (plus ``reference`` and ``principal``). ``data`` converts
+        the evidence and the suppression (default ``plain_data``)."""
+        data = data or plain_data
         return {
             "rule_id": self.rule_id,
             "vendor": self.vendor,
@@ -450,13 +452,13 @@ class Finding:
             "inferred": self.inferred,
             "title": self.title,
             "message": self.message,
-            "evidence": plain_data(self.evidence),
+            "evidence": data(self.evidence),
             "remediation": self.remediation,
             "reference": self.reference,
             "principal": self.principal,
             "fingerprint": self.fingerprint,
             "suppressed": self.suppressed,
-            "suppression": plain_data(self.suppression) if self.suppression else None,
+            "suppression": data(self.suppression) if self.suppression else None,
             "kind": self.kind,
             "required_by": self.required_by,
             "guide": dict(self.guide) if self.guide else None,

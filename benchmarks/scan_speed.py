@@ -226,6 +226,7 @@ else:
     reports(result)
 t3 = time.perf_counter()
 measured = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+evaluate_children = resource.getrusage(resource.RUSAGE_CHILDREN)  # evaluation's worker processes, ended by now
 if {str(save) if save else ""!r}:
     from auditor.snapshot import save_snapshot
     save_snapshot(snap, Path({str(save) if save else ""!r}))
@@ -236,6 +237,7 @@ print(json.dumps({{"wall": t1 - t0, "cpu": c1 - c0, "evaluate": t2 - t1, "report
                   "collect_rss_mib": collect_rss, "collect_now_mib": collect_now,
                   "evaluate_rss_mib": evaluate_rss,
                   "children_rss_mib": children.ru_maxrss / 1024,
+                  "evaluate_children_rss_mib": evaluate_children.ru_maxrss / 1024,
                   "rss_mib": measured}}))
 """
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **ENV}, capture_output=True, text=True)
@@ -296,7 +298,8 @@ def report(result: dict, buckets: int, delay_ms: float, concurrency: int) -> str
           f"{end_to_end / bound if bound else float('inf'):.2f}x the latency bound")
     print(f"peak RSS {result['rss_mib']:.0f} MiB in the scanning process ({result['collect_rss_mib']:.0f} MiB after "
           f"collection, {result['collect_now_mib']:.0f} MiB of it still in use; {result['evaluate_rss_mib']:.0f} MiB "
-          f"after evaluation), {result['children_rss_mib']:.0f} MiB in the largest worker process · "
+          f"after evaluation), {result['children_rss_mib']:.0f} MiB in the largest collecting worker process, "
+          f"{result['evaluate_children_rss_mib']:.0f} MiB in the largest worker process of all · "
           f"failed calls recorded {result['errors']}")
     probes = seen.get("HeadObject", 0) + seen.get("GetObject", 0) + max(0, seen.get("list-type", 0) - buckets)
     base = (sum(s3_apis.values()) - probes) / max(1, buckets)

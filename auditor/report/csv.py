@@ -15,7 +15,7 @@ from pathlib import Path
 
 from auditor.model import ScanResult
 from auditor.report.files import atomic_text
-from auditor.report.safe import plain_finding
+from auditor.report.safe import json_finding
 from auditor.textsafe import document
 
 FILENAME = "findings.csv"
@@ -49,8 +49,7 @@ def neutralise(value: object) -> object:
 
 def rows(result: ScanResult) -> Iterator[list[object]]:
     """The findings as rows of ``COLUMNS``, every text cell neutralised (no NaN/Infinity in any cell)."""
-    for f in map(plain_finding, result.findings):
-        doc = f.to_json()
+    for doc in map(json_finding, result.findings):
         doc["evidence"] = json.dumps(doc["evidence"], separators=(",", ":"), ensure_ascii=False, sort_keys=True)
         yield [neutralise(doc.get(c)) for c in COLUMNS]
 

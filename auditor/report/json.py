@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.model import ScanResult
-from auditor.report.safe import finite, plain_finding
+from auditor.report.safe import finite, json_finding
 from auditor.report.stream import LazyList, write_json
 
 FILENAME = "findings.json"
@@ -17,7 +17,7 @@ def to_document(result: ScanResult, *, stream: bool = False) -> dict[str, Any]:
     its findings are made only while ``write_json`` writes it (a ``LazyList``: for that writer only,
     other encoders see an empty list)."""
     def made():
-        return (plain_finding(f).to_json() for f in result.findings)
+        return (json_finding(f) for f in result.findings)
 
     findings = LazyList(made, len(result.findings)) if stream else list(made())
     return {

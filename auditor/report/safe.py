@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
-from auditor.model import ScanResult
+from auditor.model import Finding, ScanResult, plain_data
 from auditor.textsafe import document
 
 
@@ -66,3 +67,24 @@ def plain_finding(f: Any) -> Any:
 def plain(result: ScanResult) -> ScanResult:
     """``result`` with only non-finite numbers replaced (for machine formats: JSON, SARIF)."""
     return displayable(result, fn=lambda s: s)
+
+
+def json_data(value: Any) -> Any:
+    """``finite(plain_data(value))`` in one walk: mappings, tuples and sets as dicts and lists,
+    ``StrEnum`` as its value, non-finite floats as strings."""
+    if isinstance(value, str):
+        return value.value if isinstance(value, StrEnum) else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_data(v) for v in value]
+    if isinstance(value, (set, frozenset)):  # in plain_data's order
+        return [json_data(v) for v in sorted((plain_data(v) for v in value), key=str)]
+    return value
+
+
+def json_finding(f: Finding) -> dict[str, Any]:
+    """``plain_finding(f).to_json()``, its evidence converted in one walk instead of two."""
+    return f.to_json(json_data)

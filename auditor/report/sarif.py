@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from auditor.model import Finding, ScanResult, Severity, Status
+from auditor.model import Finding, ScanResult, Severity, Status, plain_data
 from auditor.report.safe import plain_finding
 from auditor.report.stream import LazyList, write_json
 
@@ -83,7 +83,7 @@ def _result(f: Finding, rule_index: int) -> dict[str, Any]:
         "properties": {"status": f.status.value, "severity": f.severity.value, "vendor": f.vendor,
                        "account_id": f.account_id, "region": f.region, "bucket": f.bucket,
                        "principal": f.principal, "inferred": f.inferred, "reference": f.reference,
-                       "kind": f.kind, "required_by": f.required_by, "evidence": f.to_json()["evidence"]},
+                       "kind": f.kind, "required_by": f.required_by, "evidence": plain_data(f.evidence)},
     }
     if f.required_by and failed:  # what the vendor's guide requires: a note, never a violation
         result["kind"], result["level"] = "informational", "note"
