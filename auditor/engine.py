@@ -164,7 +164,7 @@ def prepare(snapshot: Snapshot, packs: Sequence[RulePack]) -> Prepared:
     return Prepared(snapshot, tuple(packs), integrations, tuple(units))
 
 
-class _Context:
+class Lookups:
     """The lookups every unit uses, made once per process from a ``Prepared``."""
 
     def __init__(self, prepared: Prepared):
@@ -184,9 +184,9 @@ class _Context:
         self.per_bucket_rules = [r for r in rules if self.checks[r.check].scope != "account"]
 
 
-def evaluate_units(prepared: Prepared, start: int, end: int, context: _Context | None = None) -> Part:
+def evaluate_units(prepared: Prepared, start: int, end: int, context: Lookups | None = None) -> Part:
     """The findings of ``prepared.units[start:end]``, in order."""
-    ctx = context or _Context(prepared)
+    ctx = context or Lookups(prepared)
     snapshot, checks, baseline = prepared.snapshot, ctx.checks, ctx.baseline
     findings: list[Finding] = []
     # Rules whose outcome was only "this integration's bucket/role/user does not exist", by what is missing:
@@ -217,7 +217,7 @@ def evaluate_units(prepared: Prepared, start: int, end: int, context: _Context |
     return Part(findings, dropped)
 
 
-def _integration(integ: Integration, ctx: _Context, snapshot: Snapshot, findings: list[Finding],
+def _integration(integ: Integration, ctx: Lookups, snapshot: Snapshot, findings: list[Finding],
                  dropped: dict[tuple[str, str], list[str]]) -> None:
     pack = ctx.by_vendor.get(integ.vendor)
     if pack is None:

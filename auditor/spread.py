@@ -18,7 +18,7 @@ import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from auditor.engine import Part, Prepared, _Context, evaluate_units, finish, prepare
+from auditor.engine import Lookups, Part, Prepared, evaluate_units, finish, prepare
 from auditor.machine import SCAN_GC_THRESHOLD, available_cores, fewer_collections
 from auditor.model import Finding, Snapshot
 from auditor.rulepack import RulePack
@@ -58,7 +58,7 @@ def chunks(units: int, processes: int) -> list[tuple[int, int]]:
 def _spread(prepared: Prepared, processes: int) -> list[Part]:
     ranges = chunks(len(prepared.units), processes)
     parts: list[Part | None] = [None] * len(ranges)
-    context = _Context(prepared)
+    context = Lookups(prepared)
     futures: dict[int, Future[Part]] = {}
     front, back = 0, len(ranges)  # the workers take chunks from the front, this process from the back
     ahead = 2 * (processes - 1)  # chunks queued for the workers: one running and one waiting each
@@ -69,13 +69,14 @@ def _spread(prepared: Prepared, processes: int) -> list[Part]:
                                    initializer=_start, initargs=(prepared,))
     except Exception:  # noqa: BLE001 — no processes here (no semaphores, a sandbox): this one does it all
         pool = None
+    feeding = pool is not None
     try:
         while True:
-            while pool is not None and front < back and sum(not f.done() for f in futures.values()) < ahead:
+            while feeding and pool is not None and front < back and sum(not f.done() for f in futures.values()) < ahead:
                 try:
                     futures[front] = pool.submit(_evaluate, *ranges[front])
                 except Exception:  # noqa: BLE001 — no process could be started, or one died: this one goes on
-                    pool = None
+                    feeding = False
                     break
                 front += 1
             if front >= back:
@@ -95,13 +96,13 @@ def _spread(prepared: Prepared, processes: int) -> list[Part]:
 
 # In a worker process: the evaluation it takes part in, and its lookups.
 _PREPARED: Prepared | None = None
-_CONTEXT: _Context | None = None
+_CONTEXT: Lookups | None = None
 
 
 def _start(prepared: Prepared) -> None:
     global _PREPARED, _CONTEXT
     gc.set_threshold(max(gc.get_threshold()[0], SCAN_GC_THRESHOLD), *gc.get_threshold()[1:])
-    _PREPARED, _CONTEXT = prepared, _Context(prepared)
+    _PREPARED, _CONTEXT = prepared, Lookups(prepared)
 
 
 def _evaluate(start: int, end: int) -> Part:
