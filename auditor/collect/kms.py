@@ -116,13 +116,17 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
         return (), []
     if "kms" in acct.unsupported:
         return (), [ApiError("DescribeKey", "NotSupported", f"provider {acct.config.provider} has no KMS API")]
-    regions = sorted({_region_of(r, h) or acct.default_region for r, h in refs.items()})
+    def home(ref: str, hint: str | None) -> str:
+        return _region_of(ref, hint) or acct.default_region
+
+    regions = sorted({home(r, h) for r, h in refs.items()})
     # The aliases of each region are read while the keys are described, and a key's policy and grants
     # together once it is described: two round trips one after the other, not four.
     listed = {region: asyncio.create_task(_aliases(acct, region, limit)) for region in regions}
 
     async def one(ref: str, hint: str | None) -> KeyState:
-        kms = await acct.client("kms", _region_of(ref, hint) or acct.default_region)
+        region = home(ref, hint)
+        kms = await acct.client("kms", region)
         key_errors: list[ApiError] = []
         described = await call("DescribeKey", kms.describe_key(KeyId=ref), limit)
         if isinstance(described, Failed):
@@ -148,7 +152,7 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
                 key_errors.append(ApiError("GetKeyPolicy", "MalformedPolicy", problem))
         if gerr:
             key_errors.append(gerr)
-        aliases, _ = await listed[_region_of(ref, hint) or acct.default_region]
+        aliases, _ = await listed[region]
         key_aliases = tuple(aliases.get(meta["KeyId"], ()))
         if ref.startswith("alias/") and ref not in key_aliases:
             key_aliases += (ref,)
