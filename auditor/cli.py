@@ -1126,10 +1126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"auditor: error: {where}: cannot write ({e.strerror or e}) — check the path and free space; "
                "files already written are complete, none is left half-written")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
     except _Terminated:
         return 143
+    except KeyboardInterrupt:
+        return 130
     except RecursionError:
         _error("auditor: error: an input is nested too deeply to be read (over the recursion limit) — "
                "check the snapshot, config or answer it came from")
@@ -1150,8 +1150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 signal.signal(signal.SIGTERM, previous)
 
 
-class _Terminated(BaseException):
-    """SIGTERM: unwinds like Ctrl-C, so temporary files are removed and nothing is left half-written."""
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM: unwinds like Ctrl-C, so temporary files are removed and nothing is left half-written.
+
+    A KeyboardInterrupt, because event loops pass that on from a callback and log any other
+    BaseException there instead; uvloop runs Python's signal handlers inside such a callback."""
 
 
 def _on_sigterm():

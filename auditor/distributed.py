@@ -1,7 +1,7 @@
 """Sharding a scan's accounts across the workers of a Dask cluster.
 
 Each worker collects the snapshot of its share of the accounts (the same asyncio collectors,
-one ``asyncio.run`` per shard); the snapshots are merged into one, then evaluated, reported and
+one event loop run per shard); the snapshots are merged into one, then evaluated, reported and
 recorded in the history exactly like a single-process scan. The single-process path stays the
 default; this one needs ``pip install 'auditor[distributed]'``.
 """

@@ -15,6 +15,7 @@ from typing import Protocol, TextIO
 
 import aioboto3
 
+from auditor import machine
 from auditor.collect import iam as iam_mod
 from auditor.collect import kms as kms_mod
 from auditor.collect import objects as objects_mod
@@ -52,9 +53,9 @@ def now_iso() -> str:
 
 def collect(config: Config, integrations: Sequence[Integration] | None = None, *,
             progress: ProgressSink | None = None, session_factory: SessionFactory = aioboto3.Session) -> Snapshot:
-    """Collect a snapshot of every configured account (the single ``asyncio.run`` of the program)."""
+    """Collect a snapshot of every configured account (the single event loop run of the program)."""
     with fewer_collections():
-        return asyncio.run(collect_async(config, integrations, progress=progress, session_factory=session_factory))
+        return machine.run(collect_async(config, integrations, progress=progress, session_factory=session_factory))
 
 
 async def collect_async(config: Config, integrations: Sequence[Integration] | None = None, *,
@@ -325,7 +326,7 @@ def items_list(account: AccountConfig, bucket: str, prefix: str, out: TextIO, *,
         finally:
             await acct.aclose()
 
-    return asyncio.run(run())
+    return machine.run(run())
 
 
 __all__ = ["collect", "collect_async", "items_list", "REQUIRED_READS", "now_iso", "dataclasses", "Callable"]

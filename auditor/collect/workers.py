@@ -28,7 +28,7 @@ from typing import Any
 
 from auditor.collect.calls import BULK, Limiter
 from auditor.config import AccountConfig, ScanSettings
-from auditor.machine import available_cores, fewer_collections
+from auditor.machine import available_cores, fewer_collections, new_event_loop
 from auditor.model import COLLECTOR, ApiError, BucketState, Integration
 from auditor.redact import redact_error
 
@@ -295,7 +295,7 @@ def run_chunk(chunk: Chunk) -> list[BucketState]:
     """Entry point in a worker process: one event loop per process, kept between chunks with its clients."""
     loop = _WORKER.get("loop")
     if loop is None:
-        loop = _WORKER["loop"] = asyncio.new_event_loop()
+        loop = _WORKER["loop"] = new_event_loop()
         asyncio.set_event_loop(loop)
         atexit.register(_close_worker)
     with fewer_collections():

@@ -101,6 +101,33 @@ def test_items_list_leaves_nothing_after_sigterm(moto, aws, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [], list(tmp_path.rglob("*"))
 
 
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_scan_stopped_while_its_requests_are_in_flight_exits_cleanly(moto, aws, tmp_path, sent, code):
+    """The signal reaches the scan while the event loop waits on slow answers (uvloop runs Python's
+    signal handlers inside one of its callbacks): it stops with the signal's code, no traceback and
+    no report."""
+    for name in ("stop-a", "stop-b", "stop-c"):
+        aws("s3").create_bucket(Bucket=name)
+    proxy = FaultProxy(moto.endpoint, [Fault(match=on_api("GetBucketPolicy"), status=0, delay=6)])
+    url = proxy.start()
+    try:
+        (tmp_path / "auditor.toml").write_text(f'[[accounts]]\nname = "main"\nendpoint_url = "{url}"\n')
+        proc = subprocess.Popen([sys.executable, "-m", "auditor.cli", "scan", "--config", "auditor.toml",
+                                 "--output-dir", "out", "-q"], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while proxy.apis["GetBucketPolicy"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert proxy.apis["GetBucketPolicy"] == 3  # all three waiting on their answers
+        proc.send_signal(sent)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proxy.stop()
+    assert proc.returncode == code, err
+    assert b"Traceback" not in err and b"Exception" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_items_list_with_a_repeating_page_token_fails_in_one_line_and_writes_nothing(moto, aws, tmp_path):
     aws("s3").create_bucket(Bucket="loop-bucket")
     aws("s3").put_object(Bucket="loop-bucket", Key="a.dcm", Body=b"x")
