@@ -3,7 +3,9 @@ are JSON but not policies, pagination that repeats itself, bad regions and endpo
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli import main
+from auditor import machine
+from auditor.cli import _on_sigterm, _Terminated, main
 from auditor.collect import collect
 from auditor.config import parse_config
 from auditor.errors import ConfigError
@@ -312,3 +315,28 @@ def test_one_bad_answer_about_one_bucket_stays_with_that_bucket(moto, aws, kind)
     assert [e.api for e in buckets["bad-one"].errors] == ["GetBucketVersioning"]
     assert buckets["good-one"].errors == () and buckets["good-two"].errors == ()
     assert buckets["good-one"].versioning == "Enabled" and buckets["bad-one"].versioning is None
+
+
+@pytest.mark.parametrize("run", [asyncio.run, machine.run], ids=["asyncio", "scan-loop"])
+def test_sigterm_inside_an_event_loop_callback_stops_the_run(run):
+    """A signal handler runs wherever the main thread is, often inside one of the loop's callbacks
+    (answers arriving, timers; uvloop runs every handler inside one). What it raises must stop the
+    run there, not be logged by the loop while the scan goes on."""
+    previous = _on_sigterm()
+
+    def callback() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        sum(range(10_000))  # the handler runs here, inside the callback
+
+    async def scan() -> str:
+        asyncio.get_running_loop().call_soon(callback)
+        await asyncio.sleep(5)
+        return "went on"
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(_Terminated):
+            run(scan())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert time.monotonic() - started < 4
