@@ -21,6 +21,7 @@ import contextvars
 import math
 import multiprocessing
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -38,8 +39,11 @@ MIN_BUCKETS_PER_PROCESS = 2500
 
 # One process is CPU-bound when keeping the call bound full would take more than this many cores.
 CPU_BOUND = 1.1
-# How often a scan that could use more processes checks whether it needs them.
+# How often a scan that could use more processes checks whether it needs them, over how many of the
+# latest intervals, and the fewest calls completed in them for a measurement.
 LOAD_CHECK_SECONDS = 1.0
+LOAD_WINDOW = 5
+MIN_CALLS_MEASURED = 50
 
 # Buckets are handed to ``settle`` in groups of this many, as each group is collected: large enough
 # that the account-wide work it does per group is small, small enough that the last group's follow-up
@@ -105,16 +109,29 @@ def cpu_bound(cpu_per_call: float, concurrency: int, latency: float) -> bool:
     return latency > 0 and cpu_per_call * concurrency / latency > CPU_BOUND
 
 
-def _measured(limit: Limiter, since: tuple[float, int]) -> tuple[float, float] | None:
-    """(CPU seconds per call, seconds a fast call takes) over the calls since ``since`` (CPU seconds,
-    calls completed); a fast call is the tenth percentile of the latest calls, those that waited
-    least for this process. None until enough calls are in."""
-    cpu, calls = since
-    done = limit.calls - calls
-    if done < 50 or not limit.latencies:
-        return None
-    latency = sorted(limit.latencies)[len(limit.latencies) // 10]
-    return (time.process_time() - cpu) / done, latency
+class LoadCheck:
+    """Whether this process is CPU-bound (``cpu_bound``) over the last ``LOAD_WINDOW`` intervals,
+    from its CPU time and completed calls sampled every ``LOAD_CHECK_SECONDS``. The first interval
+    is never measured: besides its calls, it opens every connection and lists and parses the
+    account. A short burst, that first interval or a few slow seconds of a shared machine, does not
+    start processes that would only add their CPU to a scan the network bounds."""
+
+    def __init__(self) -> None:
+        self._samples: deque[tuple[float, int]] = deque(maxlen=LOAD_WINDOW + 1)
+
+    def cpu_bound(self, cpu: float, calls: int, latencies: Sequence[float], concurrency: int) -> bool:
+        """Add a sample (CPU seconds, calls completed so far) and say whether the window is
+        CPU-bound; a fast call is the tenth percentile of ``latencies``, the latest calls' seconds
+        from sent to answered (those that waited least for this process)."""
+        self._samples.append((cpu, calls))
+        if len(self._samples) <= LOAD_WINDOW or not latencies:
+            return False
+        first_cpu, first_calls = self._samples[0]
+        done = calls - first_calls
+        if done < MIN_CALLS_MEASURED:
+            return False
+        latency = sorted(latencies)[len(latencies) // 10]
+        return cpu_bound((cpu - first_cpu) / done, concurrency, latency)
 
 
 def plan_processes(settings: ScanSettings, buckets: int) -> int:
@@ -210,11 +227,10 @@ async def _spread(pool: BucketPool, processes: int, credentials: Credentials, ac
     async def when_needed() -> None:
         nonlocal reserved
         if not settings.workers:  # the default: more processes only where one cannot keep up
-            since = (time.process_time(), limit.calls)
+            check = LoadCheck()
             while True:
                 await asyncio.sleep(LOAD_CHECK_SECONDS)
-                measured = _measured(limit, since)
-                if measured is not None and cpu_bound(measured[0], limit.value, measured[1]):
+                if check.cpu_bound(time.process_time(), limit.calls, limit.latencies, limit.value):
                     break
         # The workers' shares are taken out of the scan-wide bound for as long as they run, so that
         # requests in flight never exceed ``concurrency`` across all processes.

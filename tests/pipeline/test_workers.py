@@ -86,6 +86,8 @@ def test_by_default_more_processes_only_when_one_is_cpu_bound(moto, aws, monkeyp
     monkeypatch.setattr(workers_mod, "MIN_BUCKETS_PER_PROCESS", 4)
     monkeypatch.setattr(workers_mod, "available_cores", lambda: 2)
     monkeypatch.setattr(workers_mod, "LOAD_CHECK_SECONDS", 0.05)
+    monkeypatch.setattr(workers_mod, "LOAD_WINDOW", 1)
+    monkeypatch.setattr(workers_mod, "MIN_CALLS_MEASURED", 1)
     monkeypatch.setattr(workers_mod, "CPU_BOUND", 0.0 if needed else 1e9)
     monkeypatch.setattr(workers_mod, "chunks", lambda n, processes: [range(i, min(i + 2, n)) for i in range(0, n, 2)])
     one = collect(_config(moto.endpoint, 1))
@@ -93,6 +95,48 @@ def test_by_default_more_processes_only_when_one_is_cpu_bound(moto, aws, monkeyp
     default = collect(_config(moto.endpoint, 0))
     assert started == ([1] if needed else [])
     assert default.accounts == one.accounts
+
+
+def test_the_load_check_skips_the_first_interval_and_measures_the_latest():
+    latencies = [0.050] * 100
+    # The first second lists and parses the account and opens the connections: 1 s of CPU for 100 calls.
+    # Then 0.6 ms per call: 64 calls in flight behind 50 ms take 0.77 of a core.
+    samples = [(1.0, 100)] + [(1.0 + 0.6 * k, 100 + 1000 * k) for k in range(1, 12)]
+    check = workers_mod.LoadCheck()
+    assert not any(check.cpu_bound(cpu, calls, latencies, 64) for cpu, calls in samples)
+    # Measured from the start instead, the same scan looks CPU-bound (0.9 ms per call).
+    assert workers_mod.cpu_bound((1.0 + 0.6 * 3) / (100 + 3000), 64, 0.050)
+
+    # 1 ms per call from the second interval on: CPU-bound once the window is full.
+    check = workers_mod.LoadCheck()
+    answers = [check.cpu_bound(0.2 + 1.0 * k, 50 + 1000 * k, latencies, 64) for k in range(10)]
+    assert answers == [False] * workers_mod.LOAD_WINDOW + [True] * (10 - workers_mod.LOAD_WINDOW)
+
+
+def test_a_few_slow_seconds_do_not_make_a_scan_cpu_bound():
+    latencies = [0.050] * 100
+    # ms per call: two seconds at half speed, then three at two thirds (a shared machine)
+    per_second = [0.6] * 8 + [1.2] * 2 + [0.6] * 6 + [0.9] * 3 + [0.6] * 6
+    check = workers_mod.LoadCheck()
+    cpu, answers = 0.0, []
+    for k, ms in enumerate(per_second):
+        cpu += ms
+        answers.append(check.cpu_bound(cpu, 1000 * (k + 1), latencies, 64))
+    assert not any(answers)
+    # The same slow seconds, sustained: it is.
+    check = workers_mod.LoadCheck()
+    cpu, answers = 0.0, []
+    for k, ms in enumerate([0.6] * 8 + [1.2] * 12):
+        cpu += ms
+        answers.append(check.cpu_bound(cpu, 1000 * (k + 1), latencies, 64))
+    assert any(answers)
+
+
+def test_the_load_check_needs_calls_and_their_latencies():
+    check = workers_mod.LoadCheck()
+    assert not any(check.cpu_bound(1.0 * k, 5 * k, [0.05] * 10, 64) for k in range(9))  # too few calls
+    check = workers_mod.LoadCheck()
+    assert not any(check.cpu_bound(1.0 * k, 1000 * k, [], 64) for k in range(9))  # no latency known
 
 
 def test_a_process_is_cpu_bound_when_the_bound_takes_more_than_a_core():
