@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 
 import pytest
 
 from auditor import machine
 from auditor.collect import collect
-from auditor.config import parse_config
+from tests.pipeline.test_workers import _config, _estate
 
 uvloop = pytest.importorskip("uvloop")  # a dependency everywhere but Windows
 
@@ -41,25 +40,8 @@ def test_run_closes_its_loop_and_raises_what_the_coroutine_raises():
 
 @pytest.mark.slow
 def test_both_loops_collect_the_same_snapshot(moto, aws, monkeypatch):
-    s3 = aws("s3")
-    for i in range(6):
-        name = f"loop-{i}"
-        s3.create_bucket(Bucket=name)
-        s3.put_object(Bucket=name, Key=f"images/{i}.jpg", Body=b"x")
-        if i % 2:
-            s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::258327614892:role/external_s3"},
-                 "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*"}]}))
-    config = parse_config(f"""
-[[accounts]]
-name = "main"
-endpoint_url = "{moto.endpoint}"
-
-[[integrations]]
-vendor = "v7-aws"
-account = "main"
-bucket = "loop-1"
-""", "auditor.toml")
+    _estate(aws("s3"), 6)  # objects, V7 grants, CORS
+    config = _config(moto.endpoint, 1)
     made: list[asyncio.AbstractEventLoop] = []
     real = machine.new_event_loop
 
