@@ -26,7 +26,6 @@ from auditor.collect.calls import Failed, Limiter, call
 from auditor.collect.session import AccountSession, SessionFactory, open_account
 from auditor.config import AccountConfig, Config, ScanSettings
 from auditor.errors import AuditorError
-from auditor.machine import fewer_collections
 from auditor.model import AccountState, ApiError, BucketState, Integration, SkippedAccount, Snapshot, UserState
 from auditor.redact import redact, redact_error
 
@@ -54,7 +53,7 @@ def now_iso() -> str:
 def collect(config: Config, integrations: Sequence[Integration] | None = None, *,
             progress: ProgressSink | None = None, session_factory: SessionFactory = aioboto3.Session) -> Snapshot:
     """Collect a snapshot of every configured account (the single event loop run of the program)."""
-    with fewer_collections():
+    with machine.fewer_collections():
         return machine.run(collect_async(config, integrations, progress=progress, session_factory=session_factory))
 
 
