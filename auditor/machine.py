@@ -52,6 +52,18 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)`` on ``new_event_loop()``."""
+    """``asyncio.run(main)`` on ``new_event_loop()``.
+
+    The task asyncio runs ends with no result of its own; ``main``'s is kept beside it. asyncio hands
+    Ctrl-C to its task through a handler that names the task, and putting the default handler back
+    prints that handler, the task's result with it (twice, through ``signal``'s conversion to an
+    enum): for a scan, a repr of the whole snapshot, about 7 MB of text at 10,000 buckets.
+    """
+    kept: list[T] = []
+
+    async def keep() -> None:
+        kept.append(await main)
+
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(main)
+        runner.run(keep())
+    return kept[0]

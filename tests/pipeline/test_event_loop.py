@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 
 import pytest
@@ -36,6 +37,31 @@ def test_run_closes_its_loop_and_raises_what_the_coroutine_raises():
     with pytest.raises(LookupError, match="from the coroutine"):
         machine.run(fails())
     assert machine.run(_running_loop()).is_closed()
+
+
+class _Result:
+    """A result as large as a whole snapshot: it counts how often it is printed."""
+
+    printed = 0
+
+    def __repr__(self) -> str:
+        _Result.printed += 1
+        return "<a whole snapshot>"
+
+
+def test_run_never_prints_what_the_coroutine_returns():
+    # asyncio's runner hands Ctrl-C to its main task through a handler that names the task; putting
+    # the default handler back builds that handler's text, the task's result included: a repr of the
+    # whole snapshot, twice.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    result = _Result()
+
+    async def snapshot() -> _Result:
+        return result
+
+    assert machine.run(snapshot()) is result
+    assert _Result.printed == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 @pytest.mark.slow
