@@ -134,17 +134,48 @@ def _cache_endpoints(client: Any, size: int = 4096) -> None:
             if template_key not in templates:
                 got = await original(operation_model, {**args, "Bucket": stand_in}, request_context)
                 usable = (got.url.count(stand_in) == 1 and stand_in not in repr(got.properties)
-                          and stand_in not in repr(got.headers))
+                          and stand_in not in repr(got.headers) and getattr(got, "_fields", ())[:1] == ("url",))
                 templates[template_key] = got if usable else None
             template = templates[template_key]
             if template is not None:
-                return template._replace(url=template.url.replace(stand_in, bucket))
+                # template._replace(url=...), without namedtuple's generic field mapping
+                return tuple.__new__(type(template), (template.url.replace(stand_in, bucket), *template[1:]))
         if len(cache) >= size:
             cache.clear()
         cache[key] = await original(operation_model, call_args, request_context)
         return cache[key]
 
     resolver.construct_endpoint = construct_endpoint
+    _cache_signing_contexts(resolver)
+
+
+def _cache_signing_contexts(resolver: Any, size: int = 256) -> None:
+    """Read an endpoint's ``authSchemes`` into a signing context once per endpoint, not once per request.
+
+    botocore converts the list for every request (and formats it for a debug line first, logged or
+    not). The answer depends only on the list and the client's requested auth scheme, which is fixed;
+    the endpoints above are shared between requests, and their lists with them, so a list is known
+    by its identity (and kept, so that the identity stays its own). Each request gets its own copy of
+    the signing context, which later handlers change.
+    """
+    original = getattr(resolver, "auth_schemes_to_signing_ctx", None)
+    if not callable(original):
+        return
+    known: dict[int, tuple[Any, Any, dict[str, Any]]] = {}
+    log = logging.getLogger("botocore.regions")
+
+    def auth_schemes_to_signing_ctx(auth_schemes: Any) -> tuple[Any, dict[str, Any]]:
+        found = known.get(id(auth_schemes))
+        if found is None or found[0] is not auth_schemes or log.isEnabledFor(logging.DEBUG):
+            auth_type, context = original(auth_schemes)
+            if not isinstance(context, dict) or any(isinstance(v, (dict, list, set)) for v in context.values()):
+                return auth_type, context  # a context with parts later handlers could change in place
+            if len(known) >= size:
+                known.clear()
+            found = known[id(auth_schemes)] = (auth_schemes, auth_type, dict(context))
+        return found[1], dict(found[2])
+
+    resolver.auth_schemes_to_signing_ctx = auth_schemes_to_signing_ctx
 
 
 # ----------------------------------------------------------------------------- event hooks

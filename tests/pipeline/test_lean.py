@@ -12,6 +12,7 @@ import uuid
 import aioboto3
 import pytest
 from botocore.awsrequest import HeadersDict
+from botocore.regions import EndpointRulesetResolver
 from botocore.utils import parse_timestamp
 from hypothesis import given
 from hypothesis import strategies as st
@@ -143,6 +144,47 @@ def test_an_error_in_a_200_answer_is_still_an_error(moto, aws):
     assert isinstance(versioning, Failed)  # XML cut short: a 500, retried, then recorded
     assert proxy.apis["GetBucketVersioning"] == 2  # max_attempts = 2: two tries in all
     assert isinstance(policy, Failed) and policy.error.code == "NoSuchBucketPolicy"
+
+
+async def _signing_contexts(buckets: tuple[str, ...]) -> tuple[list, list]:
+    """(auth type, signing context) of GetBucketPolicy for each bucket, from a lean client and from an
+    untouched one; each lean request's context is changed afterwards, as later handlers may."""
+    session = aioboto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="eu-west-1")
+    acct = AccountSession(AccountConfig(name="a"), session, ScanSettings(), "eu-west-1")
+    plain = await session.client("s3", region_name="eu-west-1", config=client_config(ScanSettings())).__aenter__()
+    try:
+        leaned = await acct.client("s3")
+        got: dict[bool, list] = {True: [], False: []}
+        for client, is_lean in ((leaned, True), (plain, False)):
+            model = client.meta.service_model.operation_model("GetBucketPolicy")
+            for bucket in buckets + buckets:  # each twice: the second time from what the first kept
+                context: dict = {}
+                await client._resolve_endpoint_ruleset(model, {"Bucket": bucket}, context)
+                got[is_lean].append((context.get("auth_type"), dict(context.get("signing", {}))))
+                if is_lean:
+                    context["signing"]["region"] = "changed-later"
+        return got[True], got[False]
+    finally:
+        await plain.__aexit__(None, None, None)
+        await acct.aclose()
+
+
+def test_signing_contexts_read_once_are_what_botocore_reads_each_time(monkeypatch):
+    converted: list = []
+    convert = EndpointRulesetResolver.auth_schemes_to_signing_ctx
+
+    def counted(self, auth_schemes):
+        converted.append(auth_schemes)
+        return convert(self, auth_schemes)
+
+    monkeypatch.setattr(EndpointRulesetResolver, "auth_schemes_to_signing_ctx", counted)
+    buckets = ("alpha", "beta-bucket", "with.dots", "mybucket--euw1-az1--x-s3")
+    leaned, plain = asyncio.run(_signing_contexts(buckets))
+    assert leaned == plain
+    assert len(converted) == 2 * len(buckets) + len(buckets)  # the untouched client's every time, the lean one's once
+    # An S3 Express bucket's requests are signed for its own service name.
+    assert {signing["signing_name"] for _, signing in plain} == {"s3", "s3express"}
+    assert all(signing["region"] == "eu-west-1" for _, signing in leaned)  # no request sees another's change
 
 
 def test_timestamps_read_as_botocore_reads_them():
