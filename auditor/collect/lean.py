@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError as XMLParseError
 
+from aiobotocore.endpoint import AioEndpoint
 from aiobotocore.hooks import AioHierarchicalEmitter
 from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.parsers import AioRestXMLParser
@@ -50,6 +51,7 @@ def lean_client(client: Any) -> None:
     _lean_signing(client)
     _lean_proxies(client)
     _lean_timestamps(client)
+    _lean_parsers(client)
     _parse_once(client)
     _shared_tls(client)
 
@@ -221,6 +223,32 @@ class _LeanAliaser(EventAliaser):
         return self._emitter._emit(name, kwargs)
 
 
+    def handlers(self, event_name: str) -> list[Any]:
+        """The handlers ``emit(event_name)`` would call, in their order."""
+        name = self._alias_name_cache.get(event_name) or self._alias_event_name(event_name)
+        emitter = self._emitter
+        found: list[Any] | None = emitter._lookup_cache.get(name)
+        if found is None:
+            found = emitter._lookup_cache[name] = emitter._handlers.prefix_search(name)
+        return found
+
+
+class _LeanEndpoint(AioEndpoint):
+    """aiobotocore's endpoint, announcing an answer only to handlers there are.
+
+    After every attempt aiobotocore converts the answer into a response dict a second time (its
+    headers copied again, its body read again) to emit ``response-received``, which no handler
+    of the scanner's clients listens to. With no handler the event is not emitted, which is
+    all emitting it would have done; with one, it is emitted as before.
+    """
+
+    async def _get_response(self, request: Any, operation_model: Any, context: Any) -> Any:
+        service_id = operation_model.service_model.service_id.hyphenize()
+        if self._event_emitter.handlers(f"response-received.{service_id}.{operation_model.name}"):
+            return await super()._get_response(request, operation_model, context)
+        return await self._do_get_response(request, operation_model, context)
+
+
 def _lean_events(client: Any) -> None:
     events = getattr(client.meta, "events", None)
     emitter = getattr(events, "_emitter", None)
@@ -228,6 +256,9 @@ def _lean_events(client: Any) -> None:
         emitter.__class__ = _LeanEmitter
         if type(events) is EventAliaser:
             events.__class__ = _LeanAliaser
+            endpoint: Any = getattr(client, "_endpoint", None)
+            if type(endpoint) is AioEndpoint and endpoint._event_emitter is events:
+                endpoint.__class__ = _LeanEndpoint
 
 
 # ----------------------------------------------------------------------------- prepared headers
@@ -537,29 +568,55 @@ class _LeanRestXMLParser(_ParseOnce, AioRestXMLParser):
     pass
 
 
+def _lean_parser(parser: Any) -> Any:
+    if type(parser) is AioRestXMLParser and _handle_200_error is not None:
+        parser.__class__ = _LeanRestXMLParser
+    return parser
+
+
+def _lean_parsers(client: Any) -> None:
+    """One response parser per protocol, not one per answer.
+
+    botocore makes a parser for every answer (an XML one compiles a regular expression and makes an
+    event-stream parser as it is made), though a parser keeps nothing from one answer to the next.
+    The clients of a session share the factory; each parser is made by it with its defaults of the
+    moment, and made again when they change. A rest-xml parser takes the XML ``_check_200`` parsed.
+    """
+    factory: Any = getattr(getattr(client, "_endpoint", None), "_response_parser_factory", None)
+    if not callable(getattr(factory, "create_parser", None)) or getattr(factory, "_auditor_parsers", False):
+        return
+    create = factory.create_parser
+    made: dict[Any, Any] = {}
+
+    def create_parser(protocol_name: str) -> Any:
+        defaults = getattr(factory, "_defaults", None)
+        try:
+            key = (protocol_name, tuple(defaults.items()) if isinstance(defaults, dict) else defaults)
+            parser = made.get(key)
+        except TypeError:  # defaults that cannot be a key: a parser for this answer only
+            return _lean_parser(create(protocol_name))
+        if parser is None:
+            if len(made) >= 64:
+                made.clear()
+            parser = made[key] = _lean_parser(create(protocol_name))
+        return parser
+
+    factory.create_parser = create_parser
+    factory._auditor_parsers = True
+
+
 def _parse_once(client: Any) -> None:
     """Parse each S3 answer's XML once, not twice.
 
     botocore parses every 200 answer from S3 to see whether it is an error in disguise, then
     parses it again to read it. Here the first parse is kept (by the body's identity) and handed
-    to the response parser.
+    to the response parser (see ``_lean_parsers``).
     """
     events: Any = getattr(client.meta, "events", None)
     factory: Any = getattr(getattr(client, "_endpoint", None), "_response_parser_factory", None)
     if (client.meta.service_model.service_name != "s3" or _handle_200_error is None or events is None
-            or not callable(getattr(factory, "create_parser", None))):
+            or not getattr(factory, "_auditor_parsers", False)):
         return
-    if not getattr(factory, "_auditor_parse_once", False):
-        create = factory.create_parser
-
-        def create_parser(protocol_name: str) -> Any:
-            parser = create(protocol_name)
-            if type(parser) is AioRestXMLParser:
-                parser.__class__ = _LeanRestXMLParser
-            return parser
-
-        factory.create_parser = create_parser
-        factory._auditor_parse_once = True
     events.unregister("before-parse.s3.*", _handle_200_error)
     events.register_first("before-parse.s3.*", _check_200)
 

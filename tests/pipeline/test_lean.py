@@ -187,6 +187,54 @@ def test_signing_contexts_read_once_are_what_botocore_reads_each_time(monkeypatc
     assert all(signing["region"] == "eu-west-1" for _, signing in leaned)  # no request sees another's change
 
 
+def test_one_parser_per_protocol_made_again_when_its_defaults_change():
+    async def parsers() -> tuple:
+        session = aioboto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1")
+        acct = AccountSession(AccountConfig(name="a"), session, ScanSettings(), "us-east-1")
+        try:
+            s3, iam = await acct.client("s3"), await acct.client("iam")
+            factory = s3._endpoint._response_parser_factory
+            first, again = factory.create_parser("rest-xml"), factory.create_parser("rest-xml")
+            query = iam._endpoint._response_parser_factory.create_parser("query")
+            factory.set_parser_defaults(blob_parser=bytes)
+            return first, again, query, factory.create_parser("rest-xml")
+        finally:
+            await acct.aclose()
+
+    first, again, query, changed = asyncio.run(parsers())
+    assert first is again and isinstance(first, lean._LeanRestXMLParser)
+    assert type(query).__name__ == "AioQueryParser"
+    assert changed is not first and changed._blob_parser is bytes
+    assert changed._timestamp_parser is first._timestamp_parser is lean._timestamp
+
+
+def test_a_handler_of_response_received_still_hears_every_answer(moto, aws):
+    aws("s3").create_bucket(Bucket="lean-bucket")
+    aws("s3").put_bucket_policy(Bucket="lean-bucket", Policy=POLICY)
+    heard: list = []
+
+    async def run() -> tuple:
+        session = aioboto3.Session(region_name="us-east-1")
+        acct = AccountSession(AccountConfig(name="a", endpoint_url=moto.endpoint), session, ScanSettings(), "us-east-1")
+        try:
+            s3 = await acct.client("s3")
+            assert isinstance(s3._endpoint, lean._LeanEndpoint)
+            quiet = await call("GetBucketPolicy", s3.get_bucket_policy(Bucket="lean-bucket"))
+            s3.meta.events.register("response-received.s3.*", lambda **kw: heard.append(kw))
+            return quiet, (await call("GetBucketPolicy", s3.get_bucket_policy(Bucket="lean-bucket")),
+                           await call("GetBucketCors", s3.get_bucket_cors(Bucket="lean-bucket")))
+        finally:
+            await acct.aclose()
+
+    quiet, (policy, cors) = asyncio.run(run())
+    assert isinstance(quiet, Ok) and isinstance(policy, Ok) and policy.value["Policy"] == quiet.value["Policy"]
+    assert isinstance(cors, Failed) and cors.error.code == "NoSuchCORSConfiguration"
+    assert [h["event_name"] for h in heard] == ["response-received.s3.GetBucketPolicy", "response-received.s3.GetBucketCors"]
+    assert heard[0]["parsed_response"]["Policy"] == policy.value["Policy"]
+    assert heard[0]["response_dict"]["status_code"] == 200 and heard[1]["response_dict"]["status_code"] == 404
+    assert heard[0]["exception"] is None
+
+
 def test_timestamps_read_as_botocore_reads_them():
     for text in ("2024-05-01T12:00:00.000Z", "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123456Z",
                  "2024-05-01T12:00:00.1Z", "2024-05-01T12:00:00+02:00", "Wed, 12 Oct 2009 17:50:00 GMT",
