@@ -222,7 +222,6 @@ class _LeanAliaser(EventAliaser):
         name = self._alias_name_cache.get(event_name) or self._alias_event_name(event_name)
         return self._emitter._emit(name, kwargs)
 
-
     def handlers(self, event_name: str) -> list[Any]:
         """The handlers ``emit(event_name)`` would call, in their order."""
         name = self._alias_name_cache.get(event_name) or self._alias_event_name(event_name)
@@ -236,10 +235,10 @@ class _LeanAliaser(EventAliaser):
 class _LeanEndpoint(AioEndpoint):
     """aiobotocore's endpoint, announcing an answer only to handlers there are.
 
-    After every attempt aiobotocore converts the answer into a response dict a second time (its
-    headers copied again, its body read again) to emit ``response-received``, which no handler
-    of the scanner's clients listens to. With no handler the event is not emitted, which is
-    all emitting it would have done; with one, it is emitted as before.
+    After every attempt aiobotocore builds the answer's response dict a second time to emit
+    ``response-received``, which no handler of the scanner's clients listens to. With no handler
+    the event is not emitted, which is all emitting it would have done; with one, it is emitted
+    as before.
     """
 
     async def _get_response(self, request: Any, operation_model: Any, context: Any) -> Any:
