@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing as mp
-import os
 import re
 import shutil
 import subprocess
@@ -119,14 +117,9 @@ def main() -> int:
         return 0
 
     import boto3
-    from scan_speed import ENV, LatencyProxy, serve
+    from scan_speed import LatencyProxy, emulator
 
-    os.environ.update(ENV)
-    ready, stop = mp.Queue(), mp.Queue()
-    child = mp.Process(target=serve, args=(ready, stop), daemon=True)
-    child.start()
-    endpoint = ready.get(timeout=120)
-    try:
+    with emulator() as endpoint:
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         for i in range(args.buckets):
             s3.create_bucket(Bucket=_bucket(i))
@@ -159,9 +152,6 @@ def main() -> int:
         unit, digits = ("M instructions/read", 2) if valgrind else ("ms CPU/read", 3)
         print(f"request_cost: lean {figures['lean']:.{digits}f}, untouched {figures['untouched']:.{digits}f}, "
               f"http {figures['http']:.{digits}f} ({unit})")
-    finally:
-        stop.put(True)
-        child.join(30)
     return 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -27,6 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +51,21 @@ def serve(ready, stop) -> None:
     ready.put(emu.endpoint)
     stop.get()
     emu.stop()
+
+
+@contextlib.contextmanager
+def emulator() -> Iterator[str]:
+    """The emulator, running in a child process until the block ends: its endpoint. The fake
+    credentials go into this process's environment."""
+    os.environ.update(ENV)
+    ready, stop = mp.Queue(), mp.Queue()
+    child = mp.Process(target=serve, args=(ready, stop), daemon=True)
+    child.start()
+    try:
+        yield ready.get(timeout=120)
+    finally:
+        stop.put(True)
+        child.join(30)
 
 
 POPULATE = ROOT.parent / "shared" / "bench" / "populate.py"
@@ -248,12 +265,7 @@ print(json.dumps({{"wall": t1 - t0, "cpu": c1 - c0, "evaluate": t2 - t1, "report
 
 def run(buckets: int, delay_ms: float, concurrency: int, workdir: Path, populate: Path,
         profile: Path | None = None, workers: int = 0, save: Path | None = None) -> dict:
-    os.environ.update(ENV)
-    ready, stop = mp.Queue(), mp.Queue()
-    child = mp.Process(target=serve, args=(ready, stop), daemon=True)
-    child.start()
-    endpoint = ready.get(timeout=120)
-    try:
+    with emulator() as endpoint:
         t = time.perf_counter()
         made = seed(endpoint, buckets, populate)
         print(f"created {buckets} buckets (+{len(made.get('extra_buckets', []))} extra, "
@@ -270,9 +282,6 @@ def run(buckets: int, delay_ms: float, concurrency: int, workdir: Path, populate
         result = timed_scan(config, profile, save)
         result["requests"] = dict(proxy.seen)
         return result
-    finally:
-        stop.put(True)
-        child.join(30)
 
 
 def report(result: dict, buckets: int, delay_ms: float, concurrency: int) -> str:
