@@ -10,6 +10,7 @@ from typing import Any
 
 import aioboto3
 from aiobotocore.config import AioConfig
+from botocore.loaders import Loader, create_loader
 
 from auditor.collect.calls import Failed, call
 from auditor.collect.lean import lean_client
@@ -55,6 +56,32 @@ def _strip_account_host(request: Any, **_: Any) -> None:
     request.url = re.sub(r"^(https?://)\d{12}\.", r"\1", request.url, count=1)
 
 
+# One botocore data loader per data path for the whole process (see ``share_loader``).
+_LOADERS: dict[Any, Loader] = {}
+
+
+def share_loader(botocore_session: Any) -> None:
+    """Give ``botocore_session`` this process's data loader for its data path.
+
+    Every botocore session loads its own copy of each service model and endpoint ruleset, and a
+    scan opens a session per account: for five clients, about 170 ms of CPU and 100,000 objects
+    in reference cycles per account, which the garbage collector then walks in long pauses that
+    hold up every request in flight. The clients of one session already share what its loader
+    loaded; here the sessions of one process share one loader for each data path
+    (``AWS_DATA_PATH`` or the profile's ``data_path``, as botocore reads it), and with it the
+    models it loaded.
+    """
+    if getattr(botocore_session, "_auditor_loader", False) or not callable(
+            getattr(botocore_session, "register_component", None)):
+        return
+    path = botocore_session.get_config_variable("data_path")
+    loader = _LOADERS.get(path)
+    if loader is None:
+        loader = _LOADERS[path] = create_loader(path)
+    botocore_session.register_component("data_loader", loader)
+    botocore_session._auditor_loader = True
+
+
 @dataclass
 class AccountSession:
     """Clients for one account; close with ``aclose``."""
@@ -80,6 +107,7 @@ class AccountSession:
                 # reported after a few seconds, not after every adaptive retry.
                 config = config.merge(AioConfig(retries={"mode": "adaptive",
                                                          "total_max_attempts": min(3, self.settings.max_attempts)}))
+            share_loader(getattr(self.session, "_session", None))
             kwargs: dict[str, Any] = {"region_name": region, "config": config}
             if self.config.endpoint_url:
                 kwargs["endpoint_url"] = self.config.endpoint_url

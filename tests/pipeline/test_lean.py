@@ -235,6 +235,41 @@ def test_a_handler_of_response_received_still_hears_every_answer(moto, aws):
     assert heard[0]["exception"] is None
 
 
+def test_accounts_share_the_service_models_loaded_once_per_process(monkeypatch, tmp_path):
+    import botocore.loaders
+
+    from auditor.collect import session as session_mod
+
+    loaded: list[str] = []
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def counted(self, file_path, *args, **kwargs):
+        loaded.append(str(file_path))
+        return load_file(self, file_path, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", counted)
+    monkeypatch.setattr(session_mod, "_LOADERS", {})
+
+    async def clients(name: str) -> tuple:
+        session = aioboto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="eu-west-1")
+        acct = AccountSession(AccountConfig(name=name), session, ScanSettings(), "eu-west-1")
+        try:
+            made = [await acct.client(service) for service in ("s3", "iam", "kms", "sts")]
+            return tuple(c.meta.service_model._service_description for c in made), len(loaded)
+        finally:
+            await acct.aclose()
+
+    first, after_first = asyncio.run(clients("a"))
+    second, after_second = asyncio.run(clients("b"))
+    assert after_first > 0 and after_second == after_first  # the second account loaded nothing
+    assert all(a is b for a, b in zip(first, second, strict=True))
+    # Another data path (AWS_DATA_PATH) is another loader, which looks there first.
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    asyncio.run(clients("c"))
+    assert len(session_mod._LOADERS) == 2
+    assert str(tmp_path) in session_mod._LOADERS[str(tmp_path)].search_paths
+
+
 def test_timestamps_read_as_botocore_reads_them():
     for text in ("2024-05-01T12:00:00.000Z", "2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123456Z",
                  "2024-05-01T12:00:00.1Z", "2024-05-01T12:00:00+02:00", "Wed, 12 Oct 2009 17:50:00 GMT",
