@@ -17,6 +17,8 @@ figure is instructions per read: the difference between a run over all the bucke
 two, so imports and client set-up cancel out. Instruction counts do not move with the machine's
 load; CPU time does, by up to a third between runs on a shared machine. With ``--cpu``, or
 without valgrind, the figure is CPU milliseconds per read, the best of ``--rounds`` rounds.
+Before it, the CPU time of making an account's clients (a scan makes them once per account), with
+the data loader the process's sessions share and with one of the account's own.
 The last line is ``request_cost: lean L, untouched U, http H (unit)``.
 """
 
@@ -84,6 +86,33 @@ async def _reads(way: str, url: str, buckets: int, rounds: int) -> list[float]:
         return spent
 
 
+async def _account_setup(accounts: int) -> tuple[float, float]:
+    """CPU milliseconds to make one account's five clients (S3, IAM, KMS, STS, S3 Control), with the
+    process's shared data loader and with a loader of the account's own, as each session had one."""
+    import aioboto3
+
+    from auditor.collect import session as session_mod
+    from auditor.config import AccountConfig, ScanSettings
+
+    async def one(name: str) -> None:
+        session = aioboto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x", region_name="us-east-1")
+        acct = session_mod.AccountSession(AccountConfig(name=name), session, ScanSettings(), "us-east-1")
+        for service in ("s3", "iam", "kms", "sts", "s3control"):
+            await acct.client(service)
+        await acct.aclose()
+
+    await one("warm-up")  # imports
+    spent = {}
+    for shared in (True, False):
+        start = time.process_time()
+        for i in range(accounts):
+            if not shared:
+                session_mod._LOADERS.clear()
+            await one(f"account-{i}")
+        spent[shared] = (time.process_time() - start) / accounts * 1000
+    return spent[True], spent[False]
+
+
 def _measure(way: str, url: str, buckets: int, rounds: int) -> None:
     from auditor import machine
 
@@ -149,6 +178,11 @@ def main() -> int:
                 figures[way] = min(spent) / (6 * args.buckets) * 1000
                 print(f"{way:10} {figures[way]:.3f} ms CPU/read (best of {args.rounds}; "
                       f"rounds {', '.join(f'{s / (6 * args.buckets) * 1000:.3f}' for s in spent)})")
+        from auditor import machine
+
+        shared, own = machine.run(_account_setup(10))
+        print(f"an account's five clients: {shared:.0f} ms CPU with the process's shared data loader, "
+              f"{own:.0f} ms with a loader of its own")
         unit, digits = ("M instructions/read", 2) if valgrind else ("ms CPU/read", 3)
         print(f"request_cost: lean {figures['lean']:.{digits}f}, untouched {figures['untouched']:.{digits}f}, "
               f"http {figures['http']:.{digits}f} ({unit})")
