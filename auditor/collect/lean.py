@@ -192,12 +192,18 @@ class _LeanEmitter(AioHierarchicalEmitter):
     written only when debug logging is on.
     """
 
+    def handlers(self, event_name: str) -> list[Any]:
+        """The handlers of ``event_name`` (an aliased name), in their order, as botocore caches them."""
+        found: list[Any] | None = self._lookup_cache.get(event_name)
+        if found is None:
+            found = self._lookup_cache[event_name] = self._handlers.prefix_search(event_name)
+        return found
+
     async def _emit(self, event_name: str, kwargs: dict[str, Any], stop_on_response: bool = False) -> list[Any]:
-        handlers = self._lookup_cache.get(event_name)
+        handlers = self._lookup_cache.get(event_name)  # handlers(), without a call per event when cached
         if handlers is None:
-            handlers = self._handlers.prefix_search(event_name)
-            self._lookup_cache[event_name] = handlers
-        elif not handlers:
+            handlers = self.handlers(event_name)
+        if not handlers:
             return []
         kwargs["event_name"] = event_name
         debug = _hooks_log.isEnabledFor(logging.DEBUG)
@@ -225,10 +231,7 @@ class _LeanAliaser(EventAliaser):
     def handlers(self, event_name: str) -> list[Any]:
         """The handlers ``emit(event_name)`` would call, in their order."""
         name = self._alias_name_cache.get(event_name) or self._alias_event_name(event_name)
-        emitter = self._emitter
-        found: list[Any] | None = emitter._lookup_cache.get(name)
-        if found is None:
-            found = emitter._lookup_cache[name] = emitter._handlers.prefix_search(name)
+        found: list[Any] = self._emitter.handlers(name)
         return found
 
 
