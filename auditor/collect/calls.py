@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from typing import Generic, TypeAlias, TypeVar
 
@@ -156,6 +156,10 @@ async def _call(api: str, awaitable: Awaitable[T], limit: Limiter | None,
         # ClientPayloadError (a body cut short) is not an OSError. Their messages can quote the
         # body, credentials included: redacted before they go anywhere.
         return Failed(ApiError(api, type(e).__name__, redact(str(e))[:300]))
+    except BaseException:  # cancelled (the scan is stopping), perhaps before the call was sent
+        if isinstance(awaitable, Coroutine):
+            awaitable.close()  # else Python warns at exit that it "was never awaited"
+        raise
 
 
 class RepeatedToken:

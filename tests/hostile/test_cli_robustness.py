@@ -127,7 +127,7 @@ def test_a_scan_stopped_while_its_requests_are_in_flight_exits_cleanly(moto, aws
     finally:
         proxy.stop()
     assert proc.returncode == code, err
-    assert b"Traceback" not in err and b"Exception" not in err
+    assert err == b""  # no traceback, no warning about calls left unsent
     assert not (tmp_path / "out").exists()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 import sys
 
@@ -62,6 +64,92 @@ def test_run_never_prints_what_the_coroutine_returns():
     assert machine.run(snapshot()) is result
     assert _Result.printed == 0
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _Stopped(KeyboardInterrupt):
+    """What the CLI's SIGTERM handler raises."""
+
+
+async def _signalled_inside_an_answer() -> str:
+    """Reads an answer whose ``data_received`` is where SIGTERM arrives, as it can mid-scan."""
+    loop = asyncio.get_running_loop()
+    read: asyncio.Future[bytes] = loop.create_future()
+
+    class Answer(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            transport.write(b"an answer")  # type: ignore[attr-defined]
+
+    class Reader(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):  # the handler runs between these bytecodes, inside this callback
+                pass
+            if not read.done():
+                read.set_result(data)
+
+    server = await loop.create_server(Answer, "127.0.0.1", 0)
+    transport, _ = await loop.create_connection(Reader, "127.0.0.1", server.sockets[0].getsockname()[1])
+    try:
+        async with asyncio.timeout(10):  # not wait_for: on 3.11 it drops a cancellation that comes with the answer
+            await read
+        await asyncio.sleep(10)  # cancelled by the signal
+        return "finished"
+    finally:
+        transport.close()
+        server.close()
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_sigterm_inside_a_callback_unwinds_the_task_and_raises_after_the_loop(loop, monkeypatch, capfd, caplog):
+    # uvloop runs a signal handler inside the callback that is running when the signal arrives, and
+    # logs what the handler raises there with its traceback: "Fatal error on transport".
+    if loop == "asyncio":
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+
+    def stop(signum, frame):
+        raise _Stopped()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with caplog.at_level(logging.DEBUG), pytest.raises(_Stopped):
+            machine.run(_signalled_inside_an_answer())
+        assert signal.getsignal(signal.SIGTERM) is stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert capfd.readouterr().err == ""
+
+
+def test_a_sigterm_handler_that_returns_lets_the_coroutine_finish():
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+
+    async def shielded() -> str:
+        try:
+            await _signalled_inside_an_answer()
+        except asyncio.CancelledError:
+            return "cleaned up"
+        return "not cancelled"
+
+    try:
+        assert machine.run(shielded()) == "cleaned up"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert received == [signal.SIGTERM]  # once, after the loop
+
+
+def test_run_leaves_the_default_sigterm_alone():
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    seen = []
+
+    async def look() -> None:
+        seen.append(signal.getsignal(signal.SIGTERM))
+
+    try:
+        machine.run(look())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == [signal.SIG_DFL]
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import gc
+import inspect
 import json
 import uuid
 
@@ -333,6 +334,27 @@ def test_limiter_passes_on_the_slot_of_a_cancelled_waiter():
         return not limit.locked()
 
     assert asyncio.run(scenario())
+
+
+def test_a_call_cancelled_while_it_waits_for_a_slot_is_closed_not_left_unawaited():
+    # A scan stopped by Ctrl-C or SIGTERM cancels calls still queued at the limiter; their
+    # coroutines were never started, and Python warned at exit that each "was never awaited".
+    async def answer() -> str:
+        return "sent"
+
+    async def scenario() -> tuple[str, str]:
+        limit = Limiter(1)
+        await limit.acquire()
+        request = answer()
+        queued = asyncio.create_task(call("GetBucketPolicy", request, limit))
+        await asyncio.sleep(0)
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        limit.release()
+        return inspect.getcoroutinestate(request), (await call("GetBucketPolicy", answer(), limit)).value
+
+    assert asyncio.run(scenario()) == (inspect.CORO_CLOSED, "sent")
 
 
 # ----------------------------------------------------------------------------- pipelining
