@@ -8,6 +8,7 @@ opened is listed as skipped with the reason; nothing stops the rest of the scan.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -132,10 +133,15 @@ async def open_and_identify(acct_conf: AccountConfig, config: Config, limit: Lim
         return SkippedAccount(name=acct_conf.name, reason=redact(str(e))[:500])
     except Exception as e:  # noqa: BLE001 — a profile that cannot be loaded, an unreadable answer
         return SkippedAccount(name=acct_conf.name, reason=f"cannot open the account ({redact_error(e, 500)})")
+    # The S3 client, the first the account's collection needs, is made while STS answers.
+    warm = asyncio.create_task(_warm(acct, "s3")) if _asks_sts(acct) else None
     try:
         account_id, err = await _account_id(acct, limit)
     except Exception as e:  # noqa: BLE001
         account_id, err = None, ApiError("GetCallerIdentity", "CollectorError", redact_error(e))
+    finally:
+        if warm is not None:
+            await warm
     if err is not None or account_id is None:
         await _close(acct)
         return SkippedAccount(name=acct_conf.name,
@@ -167,10 +173,21 @@ async def collect_account(acct_conf: AccountConfig, integrations: list[Integrati
         await _close(acct)
 
 
+def _asks_sts(acct: AccountSession) -> bool:
+    return not acct.config.account_id and "sts" not in acct.unsupported
+
+
+async def _warm(acct: AccountSession, service: str) -> None:
+    """Make the account's ``service`` client ahead of its first call; a client that cannot be made
+    is reported by that call."""
+    with contextlib.suppress(Exception):
+        await acct.client(service)
+
+
 async def _account_id(acct: AccountSession, limit: Limiter) -> tuple[str | None, ApiError | None]:
     if acct.config.account_id:
         return acct.config.account_id, None
-    if "sts" in acct.unsupported:
+    if not _asks_sts(acct):
         return "000000000000", None
     sts = await acct.client("sts")
     result = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
@@ -188,61 +205,68 @@ async def _collect_open_account(acct: AccountSession, account_id: str, integrati
                                 progress: ProgressSink) -> AccountState | SkippedAccount:
     errors: list[ApiError] = []
 
-    buckets_task = asyncio.create_task(s3_mod.list_buckets(acct, limit))
-    pab_task = asyncio.create_task(s3_mod.account_public_access_block(acct, account_id, limit))
-    iam_task = asyncio.create_task(_iam(acct, limit))
-
+    key_reads = kms_mod.KeyReads(acct, limit)
     try:
-        entries, err = await buckets_task
-    except Exception as e:  # noqa: BLE001
-        entries, err = [], ApiError("ListBuckets", "CollectorError", redact_error(e))
-    if err:
-        errors.append(err)
-    progress.add(len(entries))
+        buckets_task = asyncio.create_task(s3_mod.list_buckets(acct, limit))
+        pab_task = asyncio.create_task(s3_mod.account_public_access_block(acct, account_id, limit))
+        iam_task = asyncio.create_task(_iam(acct, limit))
 
-    async def settle(states: list[BucketState]) -> list[BucketState]:
-        # The buckets of integrations the engine will infer are probed as soon as they are in
-        # (inference needs IAM, read meanwhile), not after the last bucket of the account.
-        return await _probe_inferred(acct, account_id, states, await iam_task, integrations, config, limit)
+        try:
+            entries, err = await buckets_task
+        except Exception as e:  # noqa: BLE001
+            entries, err = [], ApiError("ListBuckets", "CollectorError", redact_error(e))
+        if err:
+            errors.append(err)
+        progress.add(len(entries))
 
-    buckets = await workers_mod.collect_buckets(acct, account_id, entries, integrations, config.scan, limit,
-                                                progress.advance, settle)
-    try:
-        pab, pab_err = await pab_task
-    except Exception as e:  # noqa: BLE001
-        pab, pab_err = None, ApiError("GetAccountPublicAccessBlock", "CollectorError", redact_error(e))
-    if pab_err:
-        errors.append(pab_err)
-    iam = await iam_task
-    errors.extend(iam["errors"])
+        async def settle(states: list[BucketState]) -> list[BucketState]:
+            # The buckets of integrations the engine will infer are probed as soon as they are in
+            # (inference needs IAM, read meanwhile), not after the last bucket of the account; the keys
+            # they name are read from then on too.
+            states = await _probe_inferred(acct, account_id, states, await iam_task, integrations, config, limit)
+            key_reads.start(kms_mod.keys_used(states))
+            return states
 
-    try:
-        keys, kms_errors = await kms_mod.collect_keys(acct, kms_mod.keys_used(buckets), limit)
-    except Exception as e:  # noqa: BLE001 — a bad KMS answer affects the KMS rules, not the account
-        keys, kms_errors = (), [ApiError("DescribeKey", "CollectorError", redact_error(e))]
-    errors.extend(kms_errors)
+        buckets = await workers_mod.collect_buckets(acct, account_id, entries, integrations, config.scan, limit,
+                                                    progress.advance, settle)
+        try:
+            pab, pab_err = await pab_task
+        except Exception as e:  # noqa: BLE001
+            pab, pab_err = None, ApiError("GetAccountPublicAccessBlock", "CollectorError", redact_error(e))
+        if pab_err:
+            errors.append(pab_err)
+        iam = await iam_task
+        errors.extend(iam["errors"])
 
-    wanted_users = {i.user_name for i in integrations if i.user_name}
-    users = list(iam["users"])
-    if wanted_users and "iam" not in acct.unsupported:
-        idx = [n for n, u in enumerate(users) if u.name in wanted_users]
-        enriched = await asyncio.gather(*(_access_keys(acct, users[n], limit) for n in idx))
-        for n, u in zip(idx, enriched, strict=True):
-            users[n] = u
-    return AccountState(
-        name=acct.config.name,
-        account_id=account_id,
-        provider=acct.config.provider,
-        public_access_block=pab,
-        users=tuple(users),
-        roles=tuple(iam["roles"]),
-        groups=tuple(iam["groups"]),
-        managed_policies=iam["managed"],
-        keys=keys,
-        buckets=tuple(buckets),
-        errors=tuple(errors),
-        unsupported=acct.unsupported,
-    )
+        try:
+            keys, kms_errors = await key_reads.finish(kms_mod.keys_used(buckets))
+        except Exception as e:  # noqa: BLE001 — a bad KMS answer affects the KMS rules, not the account
+            keys, kms_errors = (), [ApiError("DescribeKey", "CollectorError", redact_error(e))]
+        errors.extend(kms_errors)
+
+        wanted_users = {i.user_name for i in integrations if i.user_name}
+        users = list(iam["users"])
+        if wanted_users and "iam" not in acct.unsupported:
+            idx = [n for n, u in enumerate(users) if u.name in wanted_users]
+            enriched = await asyncio.gather(*(_access_keys(acct, users[n], limit) for n in idx))
+            for n, u in zip(idx, enriched, strict=True):
+                users[n] = u
+        return AccountState(
+            name=acct.config.name,
+            account_id=account_id,
+            provider=acct.config.provider,
+            public_access_block=pab,
+            users=tuple(users),
+            roles=tuple(iam["roles"]),
+            groups=tuple(iam["groups"]),
+            managed_policies=iam["managed"],
+            keys=keys,
+            buckets=tuple(buckets),
+            errors=tuple(errors),
+            unsupported=acct.unsupported,
+        )
+    finally:
+        await key_reads.aclose()
 
 
 async def _iam(acct: AccountSession, limit: Limiter) -> dict:

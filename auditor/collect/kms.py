@@ -112,21 +112,77 @@ async def _aliases(acct: AccountSession, region: str,
 async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
                        limit: Limiter) -> tuple[tuple[KeyState, ...], list[ApiError]]:
     """DescribeKey + GetKeyPolicy per referenced key, with aliases from ListAliases (per region)."""
-    if not refs:
-        return (), []
-    if "kms" in acct.unsupported:
-        return (), [ApiError("DescribeKey", "NotSupported", f"provider {acct.config.provider} has no KMS API")]
-    def home(ref: str, hint: str | None) -> str:
-        return _region_of(ref, hint) or acct.default_region
+    reads = KeyReads(acct, limit)
+    try:
+        return await reads.finish(refs)
+    finally:
+        await reads.aclose()
 
-    regions = sorted({home(r, h) for r, h in refs.items()})
-    # The aliases of each region are read while the keys are described, and a key's policy and grants
-    # together once it is described: two round trips one after the other, not four.
-    listed = {region: asyncio.create_task(_aliases(acct, region, limit)) for region in regions}
 
-    async def one(ref: str, hint: str | None) -> KeyState:
-        region = home(ref, hint)
-        kms = await acct.client("kms", region)
+class KeyReads:
+    """The reads of an account's keys, each started as soon as a bucket names its key (``start``),
+    not after the account's last bucket: the last buckets' reads are then the scan's tail, not
+    these two round trips after them. ``finish`` answers for the keys the whole account names, in
+    their order, as if every read had started then; ``aclose`` stops what is still running."""
+
+    def __init__(self, acct: AccountSession, limit: Limiter) -> None:
+        self.acct, self.limit = acct, limit
+        self._keys: dict[tuple[str, str], asyncio.Task[KeyState]] = {}
+        self._aliases: dict[str, asyncio.Task[tuple[dict[str, list[str]], list[ApiError]]]] = {}
+
+    def _home(self, ref: str, hint: str | None) -> str:
+        return _region_of(ref, hint) or self.acct.default_region
+
+    def start(self, refs: dict[str, str | None]) -> None:
+        """Start reading the keys of ``refs`` (from ``keys_used``) not read yet."""
+        if "kms" in self.acct.unsupported:
+            return
+        for ref, hint in refs.items():
+            region = self._home(ref, hint)
+            # The aliases of each region are read while the keys are described, and a key's policy and
+            # grants together once it is described: two round trips one after the other, not four.
+            if region not in self._aliases:
+                self._aliases[region] = asyncio.create_task(_aliases(self.acct, region, self.limit))
+            if (ref, region) not in self._keys:
+                self._keys[(ref, region)] = asyncio.create_task(self._contained(ref, region))
+
+    async def finish(self, refs: dict[str, str | None]) -> tuple[tuple[KeyState, ...], list[ApiError]]:
+        """The keys of ``refs`` (``keys_used`` of all the account's buckets) and what could not be read."""
+        if not refs:
+            return (), []
+        if "kms" in self.acct.unsupported:
+            return (), [ApiError("DescribeKey", "NotSupported", f"provider {self.acct.config.provider} has no KMS API")]
+        self.start(refs)
+        keys = [await self._keys[(ref, self._home(ref, hint))] for ref, hint in refs.items()]
+        regions = sorted({self._home(r, h) for r, h in refs.items()})
+        errors = [e for region in regions for e in (await self._aliases[region])[1]]
+        unique: dict[str, KeyState] = {}
+        for k in keys:
+            if k.key_id in unique:
+                merged = tuple(dict.fromkeys(unique[k.key_id].aliases + k.aliases))
+                unique[k.key_id] = dataclasses.replace(unique[k.key_id], aliases=merged)
+            else:
+                unique[k.key_id] = k
+        return tuple(unique.values()), errors
+
+    async def aclose(self) -> None:
+        tasks = [*self._keys.values(), *self._aliases.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _contained(self, ref: str, region: str) -> KeyState:
+        # An answer about one key that cannot be read affects that key only, not the account.
+        try:
+            return await self._one(ref, region)
+        except Exception as e:  # noqa: BLE001
+            return KeyState(key_id=ref, arn=ref if ref.startswith("arn:") else "",
+                            aliases=(ref,) if ref.startswith("alias/") else (),
+                            errors=(ApiError("DescribeKey", "MalformedResponse", redact_error(e)),))
+
+    async def _one(self, ref: str, region: str) -> KeyState:
+        limit = self.limit
+        kms = await self.acct.client("kms", region)
         key_errors: list[ApiError] = []
         described = await call("DescribeKey", kms.describe_key(KeyId=ref), limit)
         if isinstance(described, Failed):
@@ -152,29 +208,9 @@ async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
                 key_errors.append(ApiError("GetKeyPolicy", "MalformedPolicy", problem))
         if gerr:
             key_errors.append(gerr)
-        aliases, _ = await listed[region]
+        aliases, _ = await self._aliases[region]
         key_aliases = tuple(aliases.get(meta["KeyId"], ()))
         if ref.startswith("alias/") and ref not in key_aliases:
             key_aliases += (ref,)
         return KeyState(key_id=meta["KeyId"], arn=meta["Arn"], manager=meta.get("KeyManager"),
                         aliases=key_aliases, policy=policy, errors=tuple(key_errors), grants=grants)
-
-    async def contained(ref: str, hint: str | None) -> KeyState:
-        # An answer about one key that cannot be read affects that key only, not the account.
-        try:
-            return await one(ref, hint)
-        except Exception as e:  # noqa: BLE001
-            return KeyState(key_id=ref, arn=ref if ref.startswith("arn:") else "",
-                            aliases=(ref,) if ref.startswith("alias/") else (),
-                            errors=(ApiError("DescribeKey", "MalformedResponse", redact_error(e)),))
-
-    keys = await asyncio.gather(*(contained(r, h) for r, h in refs.items()))
-    errors = [e for region in regions for e in (await listed[region])[1]]
-    unique: dict[str, KeyState] = {}
-    for k in keys:
-        if k.key_id in unique:
-            merged = tuple(dict.fromkeys(unique[k.key_id].aliases + k.aliases))
-            unique[k.key_id] = dataclasses.replace(unique[k.key_id], aliases=merged)
-        else:
-            unique[k.key_id] = k
-    return tuple(unique.values()), errors

@@ -386,6 +386,105 @@ def test_inferred_buckets_are_probed_while_the_others_are_collected(moto, aws):
     assert head < versioning[len(names) // 2]  # probed while more than half the buckets were still to read
 
 
+@pytest.mark.slow
+def test_the_s3_client_is_made_while_sts_answers(moto, aws, monkeypatch):
+    """The account's first S3 call does not wait for its client to be made after STS has answered:
+    the client is made while the identity call is on the network."""
+    import auditor.collect as collect_mod
+    from tests.faultproxy import on_api
+
+    aws("s3").create_bucket(Bucket="warm-bucket")
+    happened: list[str] = []
+    make, identify = AccountSession.client, collect_mod._account_id
+
+    async def client(self, service, region=None):
+        made = await make(self, service, region)
+        happened.append(f"client {service}")
+        return made
+
+    async def account_id(acct, limit):
+        found = await identify(acct, limit)
+        happened.append("identified")
+        return found
+
+    monkeypatch.setattr(AccountSession, "client", client)
+    monkeypatch.setattr(collect_mod, "_account_id", account_id)
+    proxy = FaultProxy(moto.endpoint, [Fault(match=on_api("GetCallerIdentity"), status=0, delay=0.5)])
+    url = proxy.start()
+    try:
+        snap = collect(parse_config(f'[[accounts]]\nname = "a"\nendpoint_url = "{url}"\n', "auditor.toml"))
+    finally:
+        proxy.stop()
+    assert [b.name for b in snap.accounts[0].buckets] == ["warm-bucket"]
+    assert happened.index("client s3") < happened.index("identified")
+
+
+@pytest.mark.slow
+def test_keys_are_read_as_soon_as_a_bucket_names_them(moto, aws):
+    """A key a bucket encrypts with is described, and its policy read, while the account's later
+    buckets are still being read, not in two round trips after the last of them; the snapshot
+    holds the keys in the order the buckets name them, as before."""
+    s3, kms = aws("s3"), aws("kms")
+    names = [f"keyed-{i:03d}" for i in range(160)]
+    for name in names:
+        s3.create_bucket(Bucket=name)
+    first, last = (kms.create_key()["KeyMetadata"]["Arn"] for _ in range(2))
+    for bucket, key in (("keyed-000", first), (names[-1], last)):
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
+    proxy = FaultProxy(moto.endpoint)
+    url = proxy.start()
+    try:
+        snap = collect(parse_config(f'[scan]\nconcurrency = 4\n[[accounts]]\nname = "a"\nendpoint_url = "{url}"\n',
+                                    "auditor.toml"))
+    finally:
+        proxy.stop()
+    assert [k.arn for k in snap.accounts[0].keys] == [first, last]
+    assert all(k.policy and not k.errors for k in snap.accounts[0].keys)
+    versioning = [i for i, api in enumerate(proxy.log) if api == "GetBucketVersioning"]
+    described = [i for i, api in enumerate(proxy.log) if api == "DescribeKey"]
+    policies = [i for i, api in enumerate(proxy.log) if api == "GetKeyPolicy"]
+    assert len(versioning) == len(names) and len(described) == len(policies) == 2
+    assert policies[0] < versioning[len(names) // 2]  # read while more than half the buckets were still to read
+
+
+def test_key_reads_started_early_answer_as_reads_started_at_the_end(monkeypatch):
+    """``finish`` answers for the refs of the whole account, in their order and with their region
+    hints; a read started for a hint the account's first bucket does not confirm is not used."""
+    from auditor.collect import kms as kms_mod
+    from auditor.model import KeyState
+
+    class Acct:
+        unsupported: tuple[str, ...] = ()
+        default_region = "us-east-1"
+
+    started: list[tuple[str, str]] = []
+
+    async def one(self, ref: str, region: str) -> KeyState:
+        started.append((ref, region))
+        return KeyState(key_id=f"{ref}@{region}", arn="")
+
+    async def no_aliases(acct, region, limit) -> tuple[dict, list]:
+        return {}, []
+
+    monkeypatch.setattr(kms_mod.KeyReads, "_one", one)
+    monkeypatch.setattr(kms_mod, "_aliases", no_aliases)
+
+    async def scenario() -> tuple[KeyState, ...]:
+        reads = kms_mod.KeyReads(Acct(), Limiter(4))  # type: ignore[arg-type]
+        try:
+            reads.start({"alias/aws/s3": "eu-west-1"})  # named first by a bucket that comes later in order
+            keys, errors = await reads.finish({"k2": None, "alias/aws/s3": "us-west-2"})
+        finally:
+            await reads.aclose()
+        assert errors == []
+        return keys
+
+    keys = asyncio.run(scenario())
+    assert [k.key_id for k in keys] == ["k2@us-east-1", "alias/aws/s3@us-west-2"]
+    assert sorted(started) == [("alias/aws/s3", "eu-west-1"), ("alias/aws/s3", "us-west-2"), ("k2", "us-east-1")]
+
+
 # ----------------------------------------------------------------------------- TLS
 
 
