@@ -75,14 +75,18 @@ def run(main: Coroutine[Any, Any, T]) -> T:
             return
         kept.append(await main)
 
-    with sigterm, asyncio.Runner(loop_factory=new_event_loop) as runner:
-        sigterm.loop = runner.get_loop()
-        try:
-            runner.run(keep())
-        except asyncio.CancelledError:
-            if not sigterm.received:
-                raise
-    sigterm.deliver()
+    try:
+        with sigterm, asyncio.Runner(loop_factory=new_event_loop) as runner:
+            sigterm.loop = runner.get_loop()
+            try:
+                runner.run(keep())
+            except asyncio.CancelledError:
+                if not sigterm.received:
+                    raise
+    finally:
+        sigterm.deliver()  # also when the task, stopping, raised something else: the scan was stopped
+    if not kept:  # stopped, and the handler let it be
+        raise asyncio.CancelledError()
     return kept[0]
 
 

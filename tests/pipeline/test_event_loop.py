@@ -138,6 +138,25 @@ def test_a_sigterm_handler_that_returns_lets_the_coroutine_finish():
     assert received == [signal.SIGTERM]  # once, after the loop
 
 
+def test_a_stopped_scan_is_stopped_even_when_its_unwinding_fails():
+    def stop(signum, frame):
+        raise _Stopped()
+
+    async def fails_to_clean_up() -> str:
+        try:
+            return await _signalled_inside_an_answer()
+        except asyncio.CancelledError:
+            raise OSError("a connection broke while closing") from None
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(_Stopped) as stopped:
+            machine.run(fails_to_clean_up())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert isinstance(stopped.value.__context__, OSError)
+
+
 def test_run_leaves_the_default_sigterm_alone():
     previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
     seen = []
