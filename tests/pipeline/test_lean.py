@@ -360,6 +360,17 @@ def test_a_call_cancelled_while_it_waits_for_a_slot_is_closed_not_left_unawaited
 # ----------------------------------------------------------------------------- pipelining
 
 
+def _collect_logged(moto, faults=(), scan="[scan]\nconcurrency = 4\n"):
+    """A scan of the emulator's account through a proxy that logs every call: the snapshot and the proxy."""
+    proxy = FaultProxy(moto.endpoint, list(faults))
+    url = proxy.start()
+    try:
+        config = parse_config(f'{scan}[[accounts]]\nname = "a"\nendpoint_url = "{url}"\n', "auditor.toml")
+        return collect(config), proxy
+    finally:
+        proxy.stop()
+
+
 @pytest.mark.slow
 def test_inferred_buckets_are_probed_while_the_others_are_collected(moto, aws):
     """A bucket whose policy names V7 gets its content probes (HeadObject) as soon as its group of
@@ -371,13 +382,7 @@ def test_inferred_buckets_are_probed_while_the_others_are_collected(moto, aws):
     s3.put_object(Bucket="pipe-000", Key="data/image.jpg", Body=b"x")
     s3.put_bucket_policy(Bucket="pipe-000", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": V7}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::pipe-000/*"}]}))
-    proxy = FaultProxy(moto.endpoint)
-    url = proxy.start()
-    try:
-        snap = collect(parse_config(f'[scan]\nconcurrency = 4\n[[accounts]]\nname = "a"\nendpoint_url = "{url}"\n',
-                                    "auditor.toml"))
-    finally:
-        proxy.stop()
+    snap, proxy = _collect_logged(moto)
     bucket = next(b for b in snap.accounts[0].buckets if b.name == "pipe-000")
     assert [o.probes.get("head") for o in bucket.objects] == [True]
     head = proxy.log.index("HeadObject")
@@ -409,12 +414,7 @@ def test_the_s3_client_is_made_while_sts_answers(moto, aws, monkeypatch):
 
     monkeypatch.setattr(AccountSession, "client", client)
     monkeypatch.setattr(collect_mod, "_account_id", account_id)
-    proxy = FaultProxy(moto.endpoint, [Fault(match=on_api("GetCallerIdentity"), status=0, delay=0.5)])
-    url = proxy.start()
-    try:
-        snap = collect(parse_config(f'[[accounts]]\nname = "a"\nendpoint_url = "{url}"\n', "auditor.toml"))
-    finally:
-        proxy.stop()
+    snap, _ = _collect_logged(moto, [Fault(match=on_api("GetCallerIdentity"), status=0, delay=0.5)], scan="")
     assert [b.name for b in snap.accounts[0].buckets] == ["warm-bucket"]
     assert happened.index("client s3") < happened.index("identified")
 
@@ -432,13 +432,7 @@ def test_keys_are_read_as_soon_as_a_bucket_names_them(moto, aws):
     for bucket, key in (("keyed-000", first), (names[-1], last)):
         s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
             {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
-    proxy = FaultProxy(moto.endpoint)
-    url = proxy.start()
-    try:
-        snap = collect(parse_config(f'[scan]\nconcurrency = 4\n[[accounts]]\nname = "a"\nendpoint_url = "{url}"\n',
-                                    "auditor.toml"))
-    finally:
-        proxy.stop()
+    snap, proxy = _collect_logged(moto)
     assert [k.arn for k in snap.accounts[0].keys] == [first, last]
     assert all(k.policy and not k.errors for k in snap.accounts[0].keys)
     versioning = [i for i, api in enumerate(proxy.log) if api == "GetBucketVersioning"]
