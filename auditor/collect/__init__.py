@@ -23,7 +23,7 @@ from auditor.collect import objects as objects_mod
 from auditor.collect import organizations as org_mod
 from auditor.collect import s3 as s3_mod
 from auditor.collect import workers as workers_mod
-from auditor.collect.calls import Failed, Limiter, call
+from auditor.collect.calls import Answer, Failed, Limiter, call
 from auditor.collect.session import AccountSession, SessionFactory, open_account
 from auditor.config import AccountConfig, Config, ScanSettings
 from auditor.errors import AuditorError
@@ -133,15 +133,10 @@ async def open_and_identify(acct_conf: AccountConfig, config: Config, limit: Lim
         return SkippedAccount(name=acct_conf.name, reason=redact(str(e))[:500])
     except Exception as e:  # noqa: BLE001 — a profile that cannot be loaded, an unreadable answer
         return SkippedAccount(name=acct_conf.name, reason=f"cannot open the account ({redact_error(e, 500)})")
-    # The S3 client, the first the account's collection needs, is made while STS answers.
-    warm = asyncio.create_task(_warm(acct, "s3")) if _asks_sts(acct) else None
     try:
         account_id, err = await _account_id(acct, limit)
     except Exception as e:  # noqa: BLE001
         account_id, err = None, ApiError("GetCallerIdentity", "CollectorError", redact_error(e))
-    finally:
-        if warm is not None:
-            await warm
     if err is not None or account_id is None:
         await _close(acct)
         return SkippedAccount(name=acct_conf.name,
@@ -173,10 +168,6 @@ async def collect_account(acct_conf: AccountConfig, integrations: list[Integrati
         await _close(acct)
 
 
-def _asks_sts(acct: AccountSession) -> bool:
-    return not acct.config.account_id and "sts" not in acct.unsupported
-
-
 async def _warm(acct: AccountSession, service: str) -> None:
     """Make the account's ``service`` client ahead of its first call; a client that cannot be made
     is reported by that call."""
@@ -187,10 +178,19 @@ async def _warm(acct: AccountSession, service: str) -> None:
 async def _account_id(acct: AccountSession, limit: Limiter) -> tuple[str | None, ApiError | None]:
     if acct.config.account_id:
         return acct.config.account_id, None
-    if not _asks_sts(acct):
+    if "sts" in acct.unsupported:
         return "000000000000", None
     sts = await acct.client("sts")
-    result = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
+    # The S3 client, the first the account's collection needs, is made while STS answers. A call that
+    # fails before it is sent (no credentials) fails before the task starts, and it never does.
+    warm = asyncio.create_task(_warm(acct, "s3"))
+    result: Answer[dict] | None = None
+    try:
+        result = await call("GetCallerIdentity", sts.get_caller_identity(), limit)
+    finally:
+        if result is None or isinstance(result, Failed):
+            warm.cancel()  # the account is not scanned (once the client is made, this does nothing)
+        await asyncio.gather(warm, return_exceptions=True)
     if isinstance(result, Failed):
         return None, result.error
     resp = result.value

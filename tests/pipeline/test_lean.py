@@ -391,32 +391,53 @@ def test_inferred_buckets_are_probed_while_the_others_are_collected(moto, aws):
     assert head < versioning[len(names) // 2]  # probed while more than half the buckets were still to read
 
 
-@pytest.mark.slow
-def test_the_s3_client_is_made_while_sts_answers(moto, aws, monkeypatch):
-    """The account's first S3 call does not wait for its client to be made after STS has answered:
-    the client is made while the identity call is on the network."""
+def _record_clients_and_identity(monkeypatch) -> list[str]:
+    """The order in which the scan makes its clients and STS answers the identity call."""
     import auditor.collect as collect_mod
-    from tests.faultproxy import on_api
 
-    aws("s3").create_bucket(Bucket="warm-bucket")
     happened: list[str] = []
-    make, identify = AccountSession.client, collect_mod._account_id
+    make, ask = AccountSession.client, collect_mod.call
 
     async def client(self, service, region=None):
         made = await make(self, service, region)
         happened.append(f"client {service}")
         return made
 
-    async def account_id(acct, limit):
-        found = await identify(acct, limit)
-        happened.append("identified")
-        return found
+    async def call(api, awaitable, limit=None):
+        answer = await ask(api, awaitable, limit)
+        happened.append(f"{api} answered")
+        return answer
 
     monkeypatch.setattr(AccountSession, "client", client)
-    monkeypatch.setattr(collect_mod, "_account_id", account_id)
+    monkeypatch.setattr(collect_mod, "call", call)
+    return happened
+
+
+@pytest.mark.slow
+def test_the_s3_client_is_made_while_sts_answers(moto, aws, monkeypatch):
+    """The account's first S3 call does not wait for its client to be made after STS has answered:
+    the client is made while the identity call is on the network."""
+    from tests.faultproxy import on_api
+
+    aws("s3").create_bucket(Bucket="warm-bucket")
+    happened = _record_clients_and_identity(monkeypatch)
     snap, _ = _collect_logged(moto, [Fault(match=on_api("GetCallerIdentity"), status=0, delay=0.5)], scan="")
     assert [b.name for b in snap.accounts[0].buckets] == ["warm-bucket"]
-    assert happened.index("client s3") < happened.index("identified")
+    assert happened.index("client s3") < happened.index("GetCallerIdentity answered")
+
+
+def test_without_credentials_no_s3_client_is_made(monkeypatch, tmp_path):
+    """The identity call fails before it is sent: the account is skipped, and the S3 client made
+    while STS would have answered is not made at all."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    happened = _record_clients_and_identity(monkeypatch)
+    snap = collect(parse_config('[[accounts]]\nname = "a"\nendpoint_url = "http://127.0.0.1:9"\n', "auditor.toml"))
+    assert snap.accounts == () and "NoCredentialsError" in snap.skipped[0].reason
+    assert happened == ["client sts", "GetCallerIdentity answered"]
 
 
 @pytest.mark.slow
