@@ -109,21 +109,14 @@ async def _aliases(acct: AccountSession, region: str,
     return aliases, errors
 
 
-async def collect_keys(acct: AccountSession, refs: dict[str, str | None],
-                       limit: Limiter) -> tuple[tuple[KeyState, ...], list[ApiError]]:
-    """DescribeKey + GetKeyPolicy per referenced key, with aliases from ListAliases (per region)."""
-    reads = KeyReads(acct, limit)
-    try:
-        return await reads.finish(refs)
-    finally:
-        await reads.aclose()
-
-
 class KeyReads:
-    """The reads of an account's keys, each started as soon as a bucket names its key (``start``),
-    not after the account's last bucket: the last buckets' reads are then the scan's tail, not
-    these two round trips after them. ``finish`` answers for the keys the whole account names, in
-    their order, as if every read had started then; ``aclose`` stops what is still running."""
+    """DescribeKey + GetKeyPolicy (and ListGrants) per referenced key, with aliases from ListAliases
+    (per region).
+
+    Each key's reads start as soon as a bucket names the key (``start``), not after the account's
+    last bucket: the last buckets' reads are then the scan's tail, not these two round trips after
+    them. ``finish`` answers for the keys the whole account names, in their order, as if every read
+    had started then; ``aclose`` stops what is still running."""
 
     def __init__(self, acct: AccountSession, limit: Limiter) -> None:
         self.acct, self.limit = acct, limit
