@@ -51,11 +51,17 @@ could be scanned (credentials, profile, endpoint) · 3 something could not be ve
 account was skipped
 """
 
-DESCRIPTION = """\
-Check S3 buckets that feed ML data platforms (V7 Darwin on AWS and Wasabi, Datature Nexus,
-Tenyks, RedBrick AI): will the vendor's integration work, and does the vendor get nothing
-more than it needs? Start with `auditor demo`.
-"""
+def _description(packs) -> str:
+    """The top-level help's opening: the vendors come from the loaded packs (a pack of your own included)."""
+    import textwrap
+
+    # A vendor's name is not broken across lines: its spaces are held as NUL while the text is wrapped.
+    names = ", ".join(p.vendor.name.replace(" ", "\0") for p in packs if p.vendor.access is not None)
+    text = textwrap.fill(
+        f"Check S3 buckets that feed ML data platforms ({names}, or any other you describe in a vendor pack): "
+        "will the vendor's integration work, and does the vendor get nothing more than it needs? "
+        "Start with `auditor demo`.", width=95, break_on_hyphens=False)
+    return text.replace("\0", " ") + "\n"
 
 
 class UsageError(AuditorError):
@@ -170,7 +176,7 @@ def build_parser(packs=None) -> _Parser:
         packs = load_packs()
     vendors = _vendor_ids(packs)
     integration_keys = _integration_keys(packs)
-    parser = _Parser(prog="auditor", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="auditor", description=_description(packs), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"auditor {__version__}")
     _global_options(parser, False)
     common = _Parser(add_help=False)

@@ -345,3 +345,16 @@ def test_a_pack_without_plan_statements_never_plans_an_empty_grant():
     assert not [c for c in plan.changes if c.kind == "bucket-policy"], plan.to_json()
     assert any(m.startswith("grants: the acme pack has no [[plan.statements]]") and "acme.read-grant" in m
                for m in plan.manual), plan.manual
+
+
+def test_the_top_level_help_names_every_built_in_vendor(capsys):
+    try:
+        code = main(["--help"])
+    except SystemExit as e:
+        code = e.code
+    assert code == 0
+    opening = capsys.readouterr().out.split("positional arguments")[0]
+    names = [p.vendor.name for p in load_packs() if p.vendor.access is not None]
+    assert "Labelbox" in names and len(names) >= 6
+    for name in names:  # each one whole, on one line
+        assert any(name in line for line in opening.splitlines()), (name, opening)
