@@ -269,13 +269,16 @@ def test_from_snapshot_and_help_load_no_aws_client_or_pandas(moto, aws, tmp_path
              "code = main(sys.argv[1:])\n"
              "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'botocore', 'aioboto3', 'aiobotocore', "
              "'pandas', 'moto', 'numpy', 'jinja2'})\n"
-             "print('LOADED', heavy, code)\n")
+             "print('LOADED', heavy, code)\n"
+             "print('CATALOGUE', 'policyuniverse' in sys.modules)\n")
     for args in (["scan", "--from-snapshot", str(snap), "--no-history", "--format", "json,sarif", "--output-dir", "o"],
                  ["--help"], ["scan", "--help"]):
         done = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, capture_output=True, text=True,
                               timeout=120)
         line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED"))
         assert line.startswith("LOADED []"), (args, line, done.stderr)
+        if "--help" in args:  # policyuniverse's catalogue of actions (80 ms, 20 MiB) waits for the first ARN
+            assert "CATALOGUE False" in done.stdout, (args, done.stdout)
 
 
 def test_history_counts_equal_the_scans_own_counts(moto, aws, tmp_path, monkeypatch, capsys):
