@@ -797,11 +797,15 @@ def _print_warnings(console, found) -> None:
     from rich.padding import Padding
 
     for f in found:
-        where = f.bucket or f.principal or f.resource
-        text = f"{f.rule_id} [{f.severity.value}] {where}: {f.title}"
-        text += f" (required by {f.required_by})" if f.required_by else ""
+        # What was found (the message), not the rule's title, which names the state it checks for; about
+        # the bucket or the role or user it concerns, not the vendor principal named in its evidence.
+        where = f.bucket or f.resource or f.principal
+        text = f"{f.rule_id} [{f.severity.value}] {where}: {f.message}"
+        if f.required_by and f.required_by not in f.message:
+            text += f" (required by {f.required_by})"
         # Wrapped at the terminal's width, continuation lines indented under the first.
-        console.print(Padding(Text(terminal(text), style="dim" if f.required_by else "yellow"), (0, 0, 0, 2)))
+        console.print(Padding(Text(terminal(text), style="dim" if f.required_by else "yellow"), (0, 0, 0, 2),
+                              expand=False))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

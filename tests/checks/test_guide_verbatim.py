@@ -268,4 +268,7 @@ def test_check_on_a_terminal_shows_the_verdict_then_the_warnings(moto, aws, tmp_
     after = " ".join(line.strip() for line in lines[verdict + 1:])
     assert "exposure warning" in after
     assert "baseline.cors-wildcard-origin [info]" in after and 'required by RedBrick AI, "Configuring AWS s3"' in after
+    # What was found, not the rule's title (the state it checks for: "No CORS rule allows every origin").
+    assert "allow origin '*'" in after and "No CORS rule allows every origin" not in after
+    assert "plain HTTP are not denied" in after and "The bucket policy denies requests without TLS" not in after
     assert code == 0 or code == 3
