@@ -10,6 +10,7 @@ from pathlib import Path
 from auditor.config import Config, _Parser
 from auditor.errors import ConfigError
 from auditor.model import Finding, Integration, ScanResult, Severity, Status
+from auditor.policy.arns import parse_arn, role_name
 from auditor.rulepack import load_packs, profiles
 
 SOURCE = "command line"
@@ -86,11 +87,34 @@ def limit_to(result: ScanResult, integration: Integration) -> ScanResult:
     """Only what concerns this integration: its vendor's and the baseline's findings about the buckets it
     reaches, and the account-level findings about its own principals (its role or user). Other buckets,
     roles and users of the account are not part of its verdict."""
+    if integration.profile is None:  # not read from a config: the built-in vendor's keys say which is its role
+        vendors = {p.vendor.id: p.vendor for p in load_packs()}
+        integration = dataclasses.replace(integration, profile=vendors.get(integration.vendor))
     buckets = set(integration.buckets())
     ours = [f for f in result.findings if f.vendor == integration.vendor or f.rule_id.startswith("baseline.")]
     principals = {f.principal for f in ours if f.vendor == integration.vendor and f.bucket in buckets and f.principal}
-    keep = tuple(f for f in ours if f.bucket in buckets or (f.bucket is None and f.principal in principals))
+
+    def about_us(f: Finding) -> bool:
+        # A finding about a role or user is ours only when it is the integration's own: every role that
+        # trusts Datature names Datature's principal, but only one of them is the one checked.
+        kind, name = _iam_identity(f.resource)
+        if kind == "role":
+            return integration.role_arn is not None and _iam_identity(integration.role_arn) == (kind, name)
+        if kind == "user":
+            return name == integration.user_name
+        return f.principal in principals
+
+    keep = tuple(f for f in ours if f.bucket in buckets or (f.bucket is None and about_us(f)))
     return dataclasses.replace(result, findings=keep)
+
+
+def _iam_identity(arn: str | None) -> tuple[str, str] | tuple[None, None]:
+    """("role" or "user", its name) for an IAM role or user ARN; (None, None) for anything else."""
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.service != "iam":
+        return None, None
+    kind = parsed.resource.split("/", 1)[0]
+    return (kind, role_name(arn)) if kind in ("role", "user") and arn else (None, None)
 
 
 def _threshold(fail_on: str) -> int | None:

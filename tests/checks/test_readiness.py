@@ -148,3 +148,29 @@ def test_other_roles_and_buckets_of_the_account_do_not_change_the_verdict():
     s = snapshot(account(exposed), integrations=(integ("v7-aws"),))
     result = _result(s, s.integrations[0])
     assert [f.rule_id for f in blocking(result.findings, "high")] == ["baseline.public-policy"]
+
+
+def test_another_role_that_trusts_the_same_vendor_is_not_part_of_the_checked_roles_verdict():
+    """Every role trusting Datature names Datature's principal; only the checked role's findings are its."""
+    guarded = policy({"Effect": "Allow", "Principal": {"AWS": DATATURE_PRINCIPAL}, "Action": "sts:AssumeRole",
+                      "Condition": {"StringEquals": {"sts:ExternalId": DATATURE_EXTERNAL_ID}}})
+    open_trust = policy({"Effect": "Allow", "Principal": {"AWS": DATATURE_PRINCIPAL}, "Action": "sts:AssumeRole"})
+    checked = integ("datature", "nexus-assets", role_arn=f"arn:aws:iam::{ACCT}:role/datature-nexus",
+                    vendor_principal=DATATURE_PRINCIPAL, external_id=DATATURE_EXTERNAL_ID, prefix="")
+    s = snapshot(account(bucket("nexus-assets"),
+                         roles=(role("datature-nexus", guarded), role("datature-old", open_trust))),
+                 integrations=(checked,))
+    found = run(s)
+    other = [f for f in found if f.resource.endswith(":role/datature-old") and f.status == Status.FAIL]
+    assert other, "the other role's missing external id is reported by the scan"
+    result = _result(s, s.integrations[0])
+    assert not [f for f in result.findings if "datature-old" in f.resource or "datature-old" in f.message]
+    alone = snapshot(account(bucket("nexus-assets"), roles=(role("datature-nexus", guarded),)), integrations=(checked,))
+    without = _result(alone, alone.integrations[0])
+    assert verdict(result, "high") == verdict(without, "high")
+    assert warnings(result.findings, "high") == warnings(without.findings, "high")
+    # The checked role's own missing external id is still its finding.
+    s = snapshot(account(bucket("nexus-assets"), roles=(role("datature-nexus", open_trust),)), integrations=(checked,))
+    result = _result(s, s.integrations[0])
+    assert any(f.rule_id == "baseline.trust-external-id" and f.resource.endswith(":role/datature-nexus")
+               for f in result.findings)
