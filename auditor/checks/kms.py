@@ -237,7 +237,13 @@ def kms_key_policy(target: Target, *, zone: str = "scope") -> Outcome | None:
     if denies:
         text = ("These statements explicitly deny it; narrow them for " + actor.arn + ": "
                 + "; ".join(f"{d['policy']} {d['sid'] or '#' + str(d['index'])}" for d in denies) + "\n\n" + text)
+    if "kms:Decrypt" in missing:
+        effect = "The vendor cannot read objects encrypted with it" + (
+            ", nor write new ones." if "kms:GenerateDataKey" in missing else ".")
+    else:  # reads work; S3 asks KMS for a data key for every object put under the key
+        effect = ("The vendor can read objects encrypted with it but cannot write new ones: S3 asks KMS for a data "
+                  "key (kms:GenerateDataKey) for every object the vendor puts under this key.")
     return Outcome(status, f"Neither the key policy nor a grant of {key.arn} lets {actor.arn} {', '.join(missing)}: "
-                   f"{denied[0].result.reason or denied[0].decision}. The vendor cannot read objects encrypted with it.",
+                   f"{denied[0].result.reason or denied[0].decision}. {effect}",
                    evidence, fix.explain(text, merged, fix.put_key_policy_cmd(key.key_id, merged)),
                    resource=key.arn, principal=actor.arn)

@@ -55,6 +55,10 @@ def test_a_grant_to_someone_else_or_for_other_operations_does_not_count():
     assert one(snap(key(grants=(other,))), "v7-aws.kms-key-policy").status == Status.FAIL
     f = one(snap(key(grants=(grant(("Decrypt",)),)), "read-write"), "v7-aws.kms-key-policy")
     assert f.status == Status.FAIL and f.evidence["missing"] == ["kms:GenerateDataKey"]
+    # Decrypt is granted: reads work, writes do not, and the message says so.
+    assert "cannot read" not in f.message and "cannot write new ones" in f.message
+    f = one(snap(key(grants=()), "read-write"), "v7-aws.kms-key-policy")
+    assert "cannot read objects encrypted with it, nor write new ones" in f.message
     both = grant(("Decrypt", "GenerateDataKey"))
     assert one(snap(key(grants=(both,)), "read-write"), "v7-aws.kms-key-policy").status == Status.PASS
 
