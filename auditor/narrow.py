@@ -866,8 +866,31 @@ def trust_plan(role: RoleState | None, integ: Integration) -> TrustPlan:
             t = render(dict(profile.plan.trust), integ.values() | {"principal": w})
             out.append(t)
             new.append((t, "template", t))
+    out, new = _unique_sids(out, new)
     base = {k: v for k, v in (role.trust_policy or {}).items() if k != "Statement"} if role else {}
     return TrustPlan({"Version": rem.VERSION, **base, "Statement": out}, wanted, "", new)
+
+
+def _unique_sids(statements: list[Any], new: list[tuple[dict[str, Any], str, Mapping[str, Any]]]
+                 ) -> tuple[list[Any], list[tuple[dict[str, Any], str, Mapping[str, Any]]]]:
+    """IAM rejects a policy whose statements share a Sid: a statement split in two (the vendor's part and
+    everyone else's) keeps the Sid on the first part, and the second gets the next free ``Sid2``, ``Sid3``…"""
+    taken = {s.get("Sid") for s in statements if isinstance(s, Mapping) and s.get("Sid") is not None}
+    seen: set[Any] = set()
+    out: list[Any] = []
+    for s in statements:
+        sid = s.get("Sid") if isinstance(s, Mapping) else None
+        if sid is not None and sid in seen:
+            n = 2
+            while f"{sid}{n}" in taken:
+                n += 1
+            renamed = {"Sid": f"{sid}{n}", **{k: v for k, v in s.items() if k != "Sid"}}
+            taken.add(renamed["Sid"])
+            new = [(renamed if st is s else st, how, source) for st, how, source in new]
+            s, sid = renamed, renamed["Sid"]
+        seen.add(sid)
+        out.append(s)
+    return out, new
 
 
 # ----------------------------------------------------------------------------- the words and the commands

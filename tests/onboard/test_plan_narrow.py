@@ -263,6 +263,24 @@ def test_without_any_vendor_principal_plan_asks_for_the_flag_instead_of_guessing
                                                         "StringEquals": {"sts:ExternalId": DATATURE_EXTERNAL_ID}}}]
 
 
+def test_a_trust_statement_split_between_the_vendor_and_another_principal_keeps_every_sid_unique():
+    """IAM rejects two statements with one Sid (MalformedPolicyDocument), and plan.sh would stop there."""
+    shared = policy({"Sid": "Datature", "Effect": "Allow", "Action": "sts:AssumeRole",
+                     "Principal": {"AWS": [DATATURE_PRINCIPAL, "arn:aws:iam::999988887777:root"]}},
+                    {"Sid": "Datature2", "Effect": "Allow", "Action": "sts:AssumeRole",
+                     "Principal": {"Service": "ec2.amazonaws.com"}})
+    plan = plan_of(_datature(shared, vendor_principal=DATATURE_PRINCIPAL))
+    (change,) = [c for c in plan.changes if c.kind == "trust-policy"]
+    sids = [s.get("Sid") for s in change.after["Statement"]]
+    assert len(sids) == len(set(sids)) == 3, sids
+    by_sid = {s["Sid"]: s for s in change.after["Statement"]}
+    assert by_sid["Datature"]["Principal"] == {"AWS": ["arn:aws:iam::999988887777:root"]}
+    assert by_sid["Datature2"]["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert by_sid["Datature3"]["Principal"] == {"AWS": DATATURE_PRINCIPAL}
+    assert by_sid["Datature3"]["Condition"] == {"StringEquals": {"sts:ExternalId": DATATURE_EXTERNAL_ID}}
+    assert "Datature3" in plan.script() and "Datature3" in plan.terraform()
+
+
 def _v7_star(keys=("slides/a.mrxs", "slides/a/x.dat", "other/b.txt"), mode="read-only"):
     star = {"Sid": "V7Everything", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:*",
             "Resource": [ARN, f"{ARN}/*"]}
