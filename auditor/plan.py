@@ -280,7 +280,15 @@ def _plan_grants(ctx: _Ctx) -> None:
     fixes = sorted(ctx.failing & grant_rules)
     if found.narrowed:
         fixes = sorted({*fixes, *({excess} & ctx.failing), *(["baseline.versioning-with-delete"] if versioning else [])})
-    for n, edit in enumerate(found.edits):
+    edits = found.edits
+    if (ctx.profile.access == "assumed-role" and ctx.account.role(integ.role_arn or "") is None
+            and not any(c.kind == "trust-policy" for c in plan.changes)):
+        # The role does not exist and this plan cannot create it (its trust is not known yet): a policy
+        # put on it would fail, and plan.sh would stop before the changes after it.
+        edits = [e for e in edits if e.holder.kind == "bucket"]
+        plan.manual.append(f"grants: role {(integ.role_arn or '').rsplit('/', 1)[-1]} does not exist; once plan can "
+                           f"create it (see vendor-principal), run plan again for its permissions policy.")
+    for n, edit in enumerate(edits):
         change = _grant_change(ctx, found, edit)
         change.fixes = fixes if n == 0 else []
         ctx.add(change)

@@ -281,6 +281,25 @@ def test_a_trust_statement_split_between_the_vendor_and_another_principal_keeps_
     assert "Datature3" in plan.script() and "Datature3" in plan.terraform()
 
 
+def test_a_role_the_plan_cannot_create_gets_no_policy_that_would_stop_plan_sh():
+    """No role, and no vendor principal to create it with: a put-role-policy would fail (NoSuchEntity)."""
+    missing = f"arn:aws:iam::{ACCT}:role/datature-missing"
+    s = snapshot(account(bucket(B, keys=("images/a.jpg",))),
+                 integrations=(integ("datature", B, role_arn=missing, external_id=DATATURE_EXTERNAL_ID,
+                                     prefix="images/"),))
+    plan = plan_of(s)
+    assert not [c for c in plan.changes if c.kind in ("role-policy", "trust-policy")]
+    assert "put-role-policy" not in plan.script() and "aws_iam_role_policy" not in plan.terraform()
+    assert any(m.startswith("vendor-principal:") for m in plan.manual), plan.manual
+    assert any(m.startswith("grants: role datature-missing does not exist") for m in plan.manual), plan.manual
+    # With the vendor principal, the plan creates the role and then gives it its policy.
+    s = dataclasses.replace(s, integrations=(dataclasses.replace(
+        s.integrations[0], options={**s.integrations[0].options, "vendor_principal": DATATURE_PRINCIPAL}),))
+    kinds = [c.kind for c in plan_of(s).changes]
+    assert "trust-policy" in kinds and "role-policy" in kinds
+    assert kinds.index("trust-policy") < kinds.index("role-policy")
+
+
 def _v7_star(keys=("slides/a.mrxs", "slides/a/x.dat", "other/b.txt"), mode="read-only"):
     star = {"Sid": "V7Everything", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:*",
             "Resource": [ARN, f"{ARN}/*"]}
