@@ -375,6 +375,10 @@ def _plan_access_key(ctx: _Ctx) -> None:
                                       [("user", tf.Link("aws_iam_user", name, "name"))], None, title)))
 
 
+# The attributes of an existing role that the plan's aws_iam_role leaves as they are.
+_ROLE_KEPT = ("description", "force_detach_policies", "max_session_duration", "permissions_boundary", "tags")
+
+
 def _plan_trust(ctx: _Ctx) -> None:
     """The role the vendor assumes: its trust names the vendor's principal and requires the external id."""
     integ, plan = ctx.integ, ctx.plan
@@ -409,6 +413,10 @@ def _plan_trust(ctx: _Ctx) -> None:
     if path != "/":
         body.append(("path", path))
     body.append(("assume_role_policy", tf.Heredoc(doc)))
+    if role is not None:
+        # An imported role is managed for its trust only: what this resource does not set (a permissions
+        # boundary, the session duration, the description, tags) would otherwise be reset to the default.
+        body.append(("lifecycle", tf.Block("lifecycle", (("ignore_changes", [tf.Ref(a) for a in _ROLE_KEPT]),))))
     if role is None:
         cli = [f"aws iam create-role --role-name {role_name}"
                + (f" --path {path}" if path != "/" else "")

@@ -300,6 +300,19 @@ def test_a_role_the_plan_cannot_create_gets_no_policy_that_would_stop_plan_sh():
     assert kinds.index("trust-policy") < kinds.index("role-policy")
 
 
+def test_the_terraform_of_an_existing_role_changes_its_trust_and_nothing_else():
+    """An imported aws_iam_role resets what it does not set: a permissions boundary removed widens the role."""
+    trust = policy({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": DATATURE_PRINCIPAL}})
+    s = _datature(trust)
+    roles = tuple(dataclasses.replace(r, boundary=f"arn:aws:iam::{ACCT}:policy/boundary") for r in s.accounts[0].roles)
+    s = dataclasses.replace(s, accounts=(dataclasses.replace(s.accounts[0], roles=roles),))
+    parsed = tfcheck.parse(plan_of(s).terraform())
+    (body,) = [b for (rtype, _), b in parsed["resources"].items() if rtype == "aws_iam_role"]
+    ignored = body["lifecycle"][0]["ignore_changes"]
+    assert {"permissions_boundary", "max_session_duration", "description", "tags"} <= set(ignored), ignored
+    assert ("aws_iam_role", "datature_nexus") in parsed["imports"]
+
+
 def _v7_star(keys=("slides/a.mrxs", "slides/a/x.dat", "other/b.txt"), mode="read-only"):
     star = {"Sid": "V7Everything", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:*",
             "Resource": [ARN, f"{ARN}/*"]}
