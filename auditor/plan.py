@@ -491,7 +491,14 @@ def _plan_kms(ctx: _Ctx) -> None:
     if key is None or key.policy is None:
         return
     stmt = render(dict(template), ctx.values())
-    stmt["Action"] = list(ctx.profile.plan.key_actions.get(ctx.integ.mode, ("kms:Decrypt",)))
+    wanted = list(ctx.profile.plan.key_actions.get(ctx.integ.mode, ("kms:Decrypt",)))
+    # Only what the check found missing: an action the key already lets the vendor use (perhaps only
+    # through S3, kms:ViaService) is not granted again without its conditions.
+    missing = {str(a) for f in ctx.failed if f.rule_id in fixes for a in (f.evidence or {}).get("missing") or ()}
+    stmt["Action"] = [a for a in wanted if a in missing] or wanted
+    conditions = _vendor_key_conditions(key.policy, narrow.principal_values(stmt) or [])
+    if conditions:  # the vendor's existing statements all carry these (kms:ViaService…): so does the new one
+        stmt["Condition"] = conditions
     order = ["Sid", "Effect", "Principal", "Action", "Resource"]
     stmt = {k: stmt[k] for k in order if k in stmt} | {k: v for k, v in stmt.items() if k not in order}
     after = rem.merge_statement(key.policy, stmt)
@@ -500,6 +507,17 @@ def _plan_kms(ctx: _Ctx) -> None:
                    fixes=sorted(fixes),
                    tf=tf.Resource("aws_kms_key_policy", f"key_{key.key_id}", key.key_id,
                                   [("key_id", key.key_id), ("policy", tf.Heredoc(after))], key.key_id, title)))
+
+
+def _vendor_key_conditions(policy: Any, principals: Sequence[str]) -> dict[str, Any] | None:
+    """The Condition every Allow statement of the key policy naming one of ``principals`` has, when they
+    have one and all the same one; else None."""
+    found = [s.get("Condition") for s in rem.statements_of(policy)
+             if isinstance(s, Mapping) and s.get("Effect") == "Allow"
+             and set(narrow.principal_values(s) or ()) & set(principals)]
+    if not found or not found[0] or any(c != found[0] for c in found):
+        return None
+    return copy.deepcopy(dict(found[0]))
 
 
 # ----------------------------------------------------------------------------- baseline

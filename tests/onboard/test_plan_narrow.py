@@ -313,6 +313,32 @@ def test_the_terraform_of_an_existing_role_changes_its_trust_and_nothing_else():
     assert ("aws_iam_role", "datature_nexus") in parsed["imports"]
 
 
+def test_a_key_the_vendor_may_use_only_through_s3_gets_only_the_missing_action_with_the_same_condition():
+    """Decrypt through S3 only (kms:ViaService); read-write also needs GenerateDataKey. Granting both with no
+    condition would let the vendor call KMS directly, outside S3."""
+    kid = "4ba29242-1176-4783-a600-41a37025dd5a"
+    via = {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    key_policy = policy({"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"},
+                         "Action": "kms:*", "Resource": "*"},
+                        {"Sid": "V7ViaS3", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "kms:Decrypt",
+                         "Resource": "*", "Condition": via})
+    key = KeyState(kid, f"arn:aws:kms:us-east-1:{ACCT}:key/{kid}", manager="CUSTOMER", grants=(), policy=key_policy)
+    grant = {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_ROLE},
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Resource": f"{ARN}/*"}
+    b = dataclasses.replace(bucket(B, policy=policy(grant), keys=("slides/a.svs",)),
+                            encryption=({"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                                                "KMSMasterKeyID": kid}},))
+    snap = snapshot(account(b, keys=(key,)), integrations=(integ("v7-aws", B, "read-write"),))
+    assert one(snap, "v7-aws.kms-key-policy").status == Status.FAIL
+    (change,) = [c for c in plan_of(snap).changes if c.kind == "key-policy"]
+    added = [s for s in change.after["Statement"] if s not in key_policy["Statement"]]
+    assert added == [{"Sid": "AllowV7UseOfTheKey", "Effect": "Allow", "Principal": {"AWS": V7_ROLE},
+                      "Action": ["kms:GenerateDataKey"], "Resource": "*", "Condition": via}], added
+    applied = dataclasses.replace(snap, accounts=(dataclasses.replace(
+        snap.accounts[0], keys=(dataclasses.replace(key, policy=change.after),)),))
+    assert one(applied, "v7-aws.kms-key-policy").status == Status.PASS
+
+
 def _v7_star(keys=("slides/a.mrxs", "slides/a/x.dat", "other/b.txt"), mode="read-only"):
     star = {"Sid": "V7Everything", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:*",
             "Resource": [ARN, f"{ARN}/*"]}
