@@ -3,9 +3,11 @@ the KMS call S3 really makes for the vendor (kms:ViaService, kms:CallerAccount, 
 
 from __future__ import annotations
 
+import dataclasses
+
 from auditor.model import ApiError, KeyState, ObjectState, Status
 
-from .snap import ACCT, V7_ROLE, account, bucket, integ, one, policy, snapshot
+from .snap import ACCT, V7_ROLE, account, bucket, integ, one, policy, run, snapshot
 
 B = "radiology-scans"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -137,3 +139,27 @@ def test_the_kms_calls_asked_are_those_for_objects_the_vendor_reads():
     assert one(snap(k, keys=("img/a.png", "other/b.png"), scope="img/"), "v7-aws.kms-key-policy").status == Status.PASS
     # With the whole bucket in scope, objects outside img/ are read too, and the key does not let V7 decrypt them.
     assert one(snap(k, keys=("img/a.png", "other/b.png")), "v7-aws.kms-key-policy").status == Status.FAIL
+
+
+def test_an_object_v7_cannot_decrypt_is_a_requirement_of_its_guide_and_blocks_check():
+    """V7's guide: "you must grant V7 permission to decrypt the relevant items … objects … retain the old
+    permissions". An object under a key V7 cannot use is readiness, one fact with the baseline's finding."""
+    from auditor.model import ScanResult
+    from auditor.onboard import blocking, limit_to, problems, verdict
+
+    enc_obj = ObjectState(key="img/a.png", sse="aws:kms", kms_key_id=KEY_ARN, probes={"head": {"status": 200}})
+    b = dataclasses.replace(bucket(B, policy=policy(READ)), objects=(enc_obj,))
+    s = snapshot(account(b, keys=(key(grants=()),)), integrations=(integ("v7-aws", B),))
+    found = run(s)
+    vendor = next(f for f in found if f.rule_id == "v7-aws.object-kms")
+    base = next(f for f in found if f.rule_id == "baseline.object-kms")
+    assert vendor.status == base.status == Status.FAIL
+    assert vendor.kind == "readiness" and base.kind == "exposure"
+    assert vendor.same_fact_as == (base.fingerprint,)
+    assert "KMS Encryption" in vendor.reference and "retain the old permissions" in vendor.reference
+    result = limit_to(ScanResult("s", "f", (ACCT,), 1, found), s.integrations[0])
+    assert "v7-aws.object-kms" in {f.rule_id for f in blocking(result.findings, "high")}
+    assert verdict(result, "high").startswith("NOT READY")
+    assert problems([vendor, base]) == 1
+    ok = snapshot(account(b, keys=(key(grants=(grant(),)),)), integrations=(integ("v7-aws", B),))
+    assert one(ok, "v7-aws.object-kms").status == Status.PASS
