@@ -25,6 +25,7 @@ from auditor import narrow
 from auditor import remediation as rem
 from auditor import terraform as tf
 from auditor.model import AccountState, BucketState, Finding, Integration, Snapshot, Status
+from auditor.policy.public import is_public_policy
 from auditor.profile import VendorProfile, render
 
 BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
@@ -533,11 +534,25 @@ def _plan_baseline(ctx: _Ctx) -> None:
             continue
         fixes = {f.rule_id for f in ctx.failed if f.rule_id in bpa_rules and (f.bucket or ctx.bucket.name) == name}
         conf = json.dumps(BLOCK_ALL)
+        command = f"aws s3api put-public-access-block --bucket {name} --public-access-block-configuration {shlex.quote(conf)}"
+        changed = next((c for c in ctx.plan.changes if c.kind == "bucket-policy" and c.resource == b.arn), None)
+        public, statements = is_public_policy(changed.after if changed else b.policy, ctx.account.account_id)
+        if public:
+            # With a public statement left in the policy, RestrictPublicBuckets lets no other account in (the
+            # vendor's included: AWS S3 User Guide, "Blocking public access to your Amazon S3 storage") and
+            # BlockPublicPolicy refuses any policy put that keeps it: the public statements go first, by hand.
+            sids = ", ".join(s.sid or f"#{s.index + 1}" for s in statements)
+            ctx.plan.manual.append(
+                f"block-public-access: the bucket policy of {name} still makes it public (statement(s) {sids}); "
+                f"remove them, then turn on Block Public Access ({command}). Turned on before, RestrictPublicBuckets "
+                f"would shut out every other account, {ctx.integ.vendor} included, and BlockPublicPolicy would "
+                "refuse the bucket-policy change.")
+            continue
         title = f"Turn on all four Block Public Access settings for {name}"
         ctx.add(Change(
             "public-access-block", b.arn, title, dict(b.public_access_block) if b.public_access_block else None,
             dict(BLOCK_ALL),
-            [f"aws s3api put-public-access-block --bucket {name} --public-access-block-configuration {shlex.quote(conf)}"],
+            [command],
             fixes=sorted(fixes),
             tf=tf.Resource("aws_s3_bucket_public_access_block", name, name,
                            [("bucket", name), ("block_public_acls", True), ("ignore_public_acls", True),

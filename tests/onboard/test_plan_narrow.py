@@ -339,6 +339,26 @@ def test_a_key_the_vendor_may_use_only_through_s3_gets_only_the_missing_action_w
     assert one(applied, "v7-aws.kms-key-policy").status == Status.PASS
 
 
+def test_block_public_access_waits_for_the_public_statements_to_go():
+    """RestrictPublicBuckets with a public statement left shuts out every other account, V7 included; and
+    BlockPublicPolicy would refuse the bucket-policy change that keeps it."""
+    grant = {"Sid": "DarwinAccess", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:GetObject",
+             "Resource": f"{ARN}/*"}
+    site = {"Sid": "PublicSite", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": f"{ARN}/public/*"}
+    s = snapshot(account(bucket(B, policy=policy(grant, site), keys=("a.svs",))), integrations=(integ("v7-aws", B),))
+    plan = plan_of(s)
+    assert "public-access-block" not in [c.kind for c in plan.changes]
+    run_lines = [line for line in plan.script().splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in run_lines if "put-public-access-block" in line]
+    assert "aws_s3_bucket_public_access_block" not in plan.terraform()
+    (step,) = [m for m in plan.manual if m.startswith("block-public-access:")]
+    assert "PublicSite" in step and "put-public-access-block" in step and "RestrictPublicBuckets" in step
+    # Without the public statement, the plan turns it on.
+    s = snapshot(account(bucket(B, policy=policy(grant), keys=("a.svs",))), integrations=(integ("v7-aws", B),))
+    assert "public-access-block" in [c.kind for c in plan_of(s).changes]
+
+
 def _v7_star(keys=("slides/a.mrxs", "slides/a/x.dat", "other/b.txt"), mode="read-only"):
     star = {"Sid": "V7Everything", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:*",
             "Resource": [ARN, f"{ARN}/*"]}
