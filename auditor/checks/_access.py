@@ -19,6 +19,7 @@ from auditor.model import AccountState, BucketState, Integration, Status
 from auditor.policy import Decision, Request, Result, StatementRef, compile_cached, compile_policy, evaluate, requestctx
 from auditor.policy.arns import arn_account as arn_account  # re-exported for the checks
 from auditor.policy.evaluator import _action_matches as action_matches
+from auditor.policy.public import is_public_policy
 from auditor.policy.requestctx import REST_HEADER, Caller, RequestContext, combine, flip_text, policy_keys
 from auditor.prefixes import norm_prefix  # noqa: F401  (re-exported for the checks)
 
@@ -384,8 +385,50 @@ def ask_s3(target: Target, actor: Actor, bucket: BucketState, action: str, key: 
     ``auth_type`` REST-QUERY-STRING for a browser's presigned URL."""
     resource = f"{bucket.arn}/{key}" if key is not None else bucket.arn
     extra = {"s3:prefix": prefix} if prefix is not None else None
-    return ask(actor, action, resource, resource_account=bucket.account_id, resource_policy=bucket_policy(bucket),
-               extra_context=extra, note=note, snapshot=target.snapshot, region=bucket.region, auth_type=auth_type)
+    asked = ask(actor, action, resource, resource_account=bucket.account_id, resource_policy=bucket_policy(bucket),
+                extra_context=extra, note=note, snapshot=target.snapshot, region=bucket.region, auth_type=auth_type)
+    if asked.denied:
+        return asked
+    restricted = restrict_public_buckets(target.account, actor, bucket)
+    if restricted is None:
+        return asked
+    decision, why = restricted
+    if decision != Decision.UNKNOWN:
+        return Asked(action, resource, Result(decision, (), (BPA,), note=why), note, asked.context)
+    r = asked.result  # unknown: what the policies left undecided still counts
+    return Asked(action, resource, Result(decision, r.deciding, (BPA,), note=why,
+                                          undecided_conditions=r.undecided_conditions,
+                                          undecided_keys=r.undecided_keys), note, asked.context)
+
+
+BPA = "block-public-access"  # Result.blocked_by: S3's Block Public Access decided, not a policy
+
+
+def restrict_public_buckets(account: AccountState, actor: Actor, bucket: BucketState) -> tuple[Decision, str] | None:
+    """What Block Public Access's RestrictPublicBuckets does to a request from another account: with it on (for
+    the bucket or the account) and a public bucket policy, S3 lets in only AWS services and the bucket owner's
+    account, "including non-public delegation to specific accounts" (AWS S3 User Guide, "Blocking public access
+    to your Amazon S3 storage"). None when it does not decide: same account, a policy that is not public, the
+    setting off, a provider without Block Public Access; UNKNOWN with the reason when the setting could not be read."""
+    if account.provider != "aws" or bucket.policy is None or actor.account == bucket.account_id:
+        return None
+    public, statements = is_public_policy(bucket.policy, bucket.account_id)
+    if not public:
+        return None
+    sids = ", ".join(s.sid or f"#{s.index + 1}" for s in statements)
+    unread = []
+    for level, conf, err in (("bucket", bucket.public_access_block, bucket.error("GetPublicAccessBlock")),
+                             ("account", account.public_access_block, account.error("GetAccountPublicAccessBlock"))):
+        if conf and conf.get("RestrictPublicBuckets") is True:
+            return (Decision.IMPLICITLY_DENIED,
+                    f"Block Public Access ({level}) has RestrictPublicBuckets on and the bucket policy is public "
+                    f"(statement(s) {sids}): S3 refuses every other account, {actor.arn} included")
+        if err is not None and err.code != "NotSupported":
+            unread.append(f"{level} Block Public Access ({err.describe()})")
+    if unread:
+        return (Decision.UNKNOWN, f"the bucket policy is public (statement(s) {sids}), so RestrictPublicBuckets "
+                f"decides whether another account gets in, and it could not be read: {'; '.join(unread)}")
+    return None
 
 
 # ----------------------------------------------------------------------------- keys
@@ -422,4 +465,5 @@ def summarise(asked: Sequence[Asked]) -> tuple[Status, list[Asked], list[Asked]]
 
 def conditions_text(asked: Sequence[Asked]) -> str:
     """What the undecided answers hang on, naming the values that would flip them ("" if nothing)."""
-    return flip_text(a.result for a in asked)
+    unread = dict.fromkeys(a.result.note for a in asked if a.unknown and BPA in a.result.blocked_by and a.result.note)
+    return "; ".join(t for t in (flip_text(a.result for a in asked), *unread) if t)

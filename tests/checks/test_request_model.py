@@ -172,3 +172,44 @@ def test_policy_keys_include_the_keys_variables_name_under_version_2012_only():
           "Condition": {"StringEquals": {"s3:ExistingObjectTag/owner": "${aws:username}"}}}
     assert policy_keys([policy(st)]) == {"s3:ExistingObjectTag/owner", "aws:PrincipalTag/team", "aws:username"}
     assert policy_keys([{"Statement": [st]}]) == {"s3:ExistingObjectTag/owner"}  # literal without Version
+
+
+# --- Block Public Access ----------------------------------------------------------------------------------
+
+PUBLIC_SITE = {"Sid": "PublicSite", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+               "Resource": f"arn:aws:s3:::{B}/public/*"}
+RESTRICT = {"BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": True}
+
+
+def _with_bpa(*statements, bucket_bpa=None, account_bpa=None, errors=(), account_errors=()):
+    from auditor.model import ApiError  # noqa: F401  (errors are ApiError values)
+
+    b = bucket(B, policy=policy(*statements), public_access_block=bucket_bpa, errors=errors)
+    return one(snapshot(account(b, public_access_block=account_bpa, errors=account_errors),
+                        integrations=(integ("v7-aws", B),)), "v7-aws.read-grant")
+
+
+def test_restrict_public_buckets_on_a_public_policy_shuts_out_the_vendors_account():
+    """AWS S3 User Guide, "Blocking public access": RestrictPublicBuckets on a bucket with a public policy
+    blocks cross-account access, "including non-public delegation to specific accounts"."""
+    for where in ("bucket_bpa", "account_bpa"):
+        f = _with_bpa(GRANT, PUBLIC_SITE, **{where: RESTRICT})
+        assert f.status == Status.FAIL, (where, f.message)
+        assert "RestrictPublicBuckets" in f.message and "PublicSite" in f.message, f.message
+    # Not public, or the setting off: the vendor's grant works.
+    assert _with_bpa(GRANT, bucket_bpa=RESTRICT).status == Status.PASS
+    assert _with_bpa(GRANT, PUBLIC_SITE, bucket_bpa={**RESTRICT, "RestrictPublicBuckets": False}).status == Status.PASS
+
+
+def test_restrict_public_buckets_unread_leaves_a_public_buckets_vendor_access_unknown():
+    from auditor.model import ApiError
+
+    refused = (ApiError("GetPublicAccessBlock", "AccessDenied", "not authorised"),)
+    f = _with_bpa(GRANT, PUBLIC_SITE, errors=refused)
+    assert f.status == Status.UNKNOWN, f.message
+    assert "GetPublicAccessBlock" in f.message and "RestrictPublicBuckets" in f.message, f.message
+    # Read where it is set decides even when the other level could not be read; without a public
+    # statement the setting does not matter.
+    assert _with_bpa(GRANT, PUBLIC_SITE, errors=refused, account_bpa=RESTRICT).status == Status.FAIL
+    assert _with_bpa(GRANT, errors=refused).status == Status.PASS
