@@ -487,11 +487,15 @@ class ScanResult:
     failed_calls: tuple[Mapping[str, Any], ...] = ()
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """{status: {severity: n}} over the findings that are not suppressed."""
+        """{status: {severity: n}} over the findings that are not suppressed; a fact that a vendor rule and a
+        baseline rule both report (``same_fact_as``) counts once."""
         out: dict[str, dict[str, int]] = {s.value: {v.value: 0 for v in Severity} for s in Status}
+        linked: set[str] = set()
         for f in self.findings:
-            if not f.suppressed:
-                out[f.status.value][f.severity.value] += 1
+            if f.suppressed or (linked and f.fingerprint in linked):
+                continue
+            out[f.status.value][f.severity.value] += 1
+            linked.update(f.same_fact_as)
         return out
 
     @property

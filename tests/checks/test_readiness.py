@@ -7,6 +7,7 @@ account changes an integration's verdict; every finding cites the guide by its p
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from auditor.model import ScanResult, Severity, Status
@@ -125,6 +126,12 @@ def test_one_fact_reported_by_two_rules_is_one_blocking_problem():
     assert "baseline.trust-external-id" not in ids
     assert base in warnings(result.findings, "high")
     assert verdict(result, "high").startswith(f"NOT READY: {len(ids)} blocking finding")
+    # The summary counts the fact once too: the two findings are one high fail.
+    from auditor.report.table import summary_line
+
+    pair = dataclasses.replace(result, findings=(vendor, base))
+    assert pair.counts()["fail"]["high"] == 1
+    assert "fail: 1 high" in summary_line(pair)
 
 
 def test_other_roles_and_buckets_of_the_account_do_not_change_the_verdict():
