@@ -861,6 +861,7 @@ def trust_plan(role: RoleState | None, integ: Integration) -> TrustPlan:
         if not any(rem._same(st, o) for o in out if isinstance(o, Mapping)):
             out.append(st)
             new.append((st, "narrowed", s))
+    out = _require_external_id_where_the_vendor_matches(out, new, role, wanted[0], ext)
     if not covered:
         for w in wanted:
             t = render(dict(profile.plan.trust), integ.values() | {"principal": w})
@@ -869,6 +870,42 @@ def trust_plan(role: RoleState | None, integ: Integration) -> TrustPlan:
     out, new = _unique_sids(out, new)
     base = {k: v for k, v in (role.trust_policy or {}).items() if k != "Statement"} if role else {}
     return TrustPlan({"Version": rem.VERSION, **base, "Statement": out}, wanted, "", new)
+
+
+def _require_external_id_where_the_vendor_matches(statements: list[Any], new: list[tuple[dict[str, Any], str, Mapping[str, Any]]],
+                                                  role: RoleState | None, principal: str, ext: str) -> list[Any]:
+    """A statement that names no principal in particular (``*``, NotPrincipal) but lets the vendor's principal
+    assume the role without an external id (``aws:PrincipalAccount`` = the vendor's account, say) gets the
+    ``sts:ExternalId`` condition too: it narrows that statement, and without it the external id protects
+    nothing. Only where the evaluator decides that the vendor matches; a statement whose conditions the vendor's
+    request cannot decide (``aws:PrincipalOrgID``) is left as it is."""
+    from auditor.checks._access import NamedPolicy, ask, external_actor
+
+    if role is None:
+        return statements
+    actor = external_actor("trust", principal)
+    out = []
+    for s in statements:
+        if (isinstance(s, Mapping) and s.get("Effect") == "Allow" and principal_values(s) is None
+                and _action_allowed(s, "sts:AssumeRole") and "sts:externalid" not in _condition_keys(s)):
+            alone = NamedPolicy(f"trust policy of role {role.name}", {"Version": rem.VERSION, "Statement": [s]},
+                                "trust", role.name)
+            asked = ask(actor, "sts:AssumeRole", role.arn, resource_account=arn_account(role.arn),
+                        resource_policy=alone, resource_policy_required=True)
+            if asked.allowed:
+                cond = copy.deepcopy(dict(s.get("Condition") or {}))
+                cond.setdefault("StringEquals", {})["sts:ExternalId"] = ext
+                narrowed = {**s, "Condition": cond}
+                new.append((narrowed, "narrowed", s))
+                s = narrowed
+        out.append(s)
+    return out
+
+
+def _condition_keys(stmt: Mapping[str, Any]) -> set[str]:
+    """The condition keys of a statement, lower-cased."""
+    return {str(k).lower() for block in (stmt.get("Condition") or {}).values() if isinstance(block, Mapping)
+            for k in block}
 
 
 def _unique_sids(statements: list[Any], new: list[tuple[dict[str, Any], str, Mapping[str, Any]]]

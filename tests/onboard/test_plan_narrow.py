@@ -359,6 +359,26 @@ def test_block_public_access_waits_for_the_public_statements_to_go():
     assert "public-access-block" in [c.kind for c in plan_of(s).changes]
 
 
+def test_a_wildcard_trust_statement_that_lets_the_vendors_account_in_gets_the_external_id_too():
+    """"*" with aws:PrincipalAccount = Datature's account lets Datature in without the external id: the plan
+    narrows it with the condition rather than leave the external id protecting nothing. A wildcard statement
+    the vendor's request cannot match (the customer's own organisation) is left alone."""
+    account_wide = {"Sid": "AnyDatature", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:PrincipalAccount": "277710232653"}}}
+    own_org = {"Sid": "OwnOrg", "Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole",
+               "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCT}}}
+    s = _datature(policy(account_wide, own_org), vendor_principal=DATATURE_PRINCIPAL)
+    assert one(s, "datature.external-id").status == Status.FAIL
+    (change,) = [c for c in plan_of(s).changes if c.kind == "trust-policy"]
+    by_sid = {st.get("Sid"): st for st in change.after["Statement"]}
+    assert by_sid["AnyDatature"]["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "277710232653",
+                                                                   "sts:ExternalId": DATATURE_EXTERNAL_ID}}
+    assert by_sid["OwnOrg"] == own_org
+    applied = dataclasses.replace(s, accounts=(dataclasses.replace(s.accounts[0], roles=tuple(
+        dataclasses.replace(r, trust_policy=change.after) for r in s.accounts[0].roles)),))
+    assert one(applied, "datature.external-id").status == Status.PASS
+
+
 def _v7_star(keys=("slides/a.mrxs", "slides/a/x.dat", "other/b.txt"), mode="read-only"):
     star = {"Sid": "V7Everything", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:*",
             "Resource": [ARN, f"{ARN}/*"]}
