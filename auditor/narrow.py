@@ -591,6 +591,7 @@ def grant_plan(account: AccountState, integ: Integration, *, narrow: bool,
         return result
     holders = _holders(account, integ, kind, actor.name)
     state = _State(holders)
+    original = _State(list(holders))  # the documents as they are, before any edit
     asker = _Asker(account, integ, actor, finished_at)
     buckets = list(integ.buckets())
     template_doc = {"Version": rem.VERSION, "Statement": templates}
@@ -664,13 +665,23 @@ def grant_plan(account: AccountState, integ: Integration, *, narrow: bool,
         b = next((resource_bucket(str(r)) for r in as_list(template.get("Resource"))), None)
         return next((i for i, h in enumerate(holders) if h.kind == "bucket" and h.owner == b), None)
 
+    def kept(request: tuple[str, str, str | None]) -> bool:
+        """Still granted once the edits are made. Undecided counts only where it was undecided (or refused)
+        before: a need a detached policy granted outright must not be left to a condition the vendor's
+        request cannot decide (aws:SourceIp in the inline policy that stays)."""
+        now = allows(request)
+        if now != "unknown":
+            return now == "allowed"
+        bucket = resource_bucket(request[1]) or integ.bucket
+        return ask(request, original.identity_docs(), original.bucket_doc(bucket)) != "allowed"
+
     # 2. What the vendor lacks: first from a statement that allowed it (narrowed), ...
     missing = []
     for t in templates:
         for action in as_list(t.get("Action")):
             for resource in as_list(t.get("Resource")):
                 requests = _pair_requests(integ, t, str(action), str(resource))
-                if requests and not all(allows(r) in ("allowed", "unknown") for r in requests):
+                if requests and not all(kept(r) for r in requests):
                     missing.append((t, str(action), str(resource), requests))
     groups: dict[tuple[int, int], tuple[Mapping[str, Any], list[str], list[str]]] = {}
     for t, action, resource, _ in missing:

@@ -379,6 +379,27 @@ def test_a_wildcard_trust_statement_that_lets_the_vendors_account_in_gets_the_ex
     assert one(applied, "datature.external-id").status == Status.PASS
 
 
+def test_detaching_a_shared_policy_does_not_leave_a_need_to_an_undecided_condition():
+    """RedBrick reads through a shared managed policy (too wide: it is detached) and an inline statement only
+    from one address range. After the plan, the read must still be granted outright, not hang on aws:SourceIp."""
+    shared = f"arn:aws:iam::{ACCT}:policy/shared"
+    inline = {"Sid": "RB", "Effect": "Allow", "Action": "s3:GetObject", "Resource": f"{ARN}/studies/*",
+              "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}
+    u = user("rb", policy(inline), attached=(shared,))
+    snap = snapshot(account(bucket(B, keys=("studies/a.dcm",)), users=(u,), managed_policies={
+        shared: policy({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                        "Resource": f"{ARN}/*"})}),
+        integrations=(integ("redbrick", B, "read-only", user="rb", prefix="studies/"),))
+    assert one(snap, "redbrick.read-grant").status == Status.PASS
+    plan = plan_of(snap)
+    assert "policy-attachment" in [c.kind for c in plan.changes]
+    inline_after = [c.after for c in plan.changes if c.kind == "user-policy" and c.after]
+    users = tuple(dataclasses.replace(x, attached=(), inline=tuple(
+        InlinePolicy(f"p{i}", d) for i, d in enumerate(inline_after or [policy(inline)]))) for x in snap.accounts[0].users)
+    applied = dataclasses.replace(snap, accounts=(dataclasses.replace(snap.accounts[0], users=users),))
+    assert one(applied, "redbrick.read-grant").status == Status.PASS, one(applied, "redbrick.read-grant").message
+
+
 def _v7_star(keys=("slides/a.mrxs", "slides/a/x.dat", "other/b.txt"), mode="read-only"):
     star = {"Sid": "V7Everything", "Effect": "Allow", "Principal": {"AWS": V7_ROLE}, "Action": "s3:*",
             "Resource": [ARN, f"{ARN}/*"]}
