@@ -23,6 +23,10 @@ def read_orientation(head: bytes) -> dict[str, Any]:
                 if img.info.get("exif"):
                     exif.load(img.info["exif"])
             value = exif.get(ORIENTATION)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except UnidentifiedImageError:
+        # Pillow's message names its buffer object by memory address: the same object would read
+        # differently in every scan (and every diff between scans).
+        return {"error": "not a readable image header (no image format Pillow knows starts these bytes)"}
+    except (OSError, SyntaxError, ValueError) as e:
         return {"error": f"not a readable image header ({type(e).__name__}: {e})"[:200]}
     return {"format": fmt, "orientation": int(value) if value is not None else None}
