@@ -794,8 +794,6 @@ def _print_warnings(console, found) -> None:
         return
     console.print(f"{len(found)} exposure warning{'s' if len(found) != 1 else ''} (not blocking):", style="yellow",
                   markup=False)
-    from rich.padding import Padding
-
     for f in found:
         # What was found (the message), not the rule's title, which names the state it checks for; about
         # the bucket or the role or user it concerns, not the vendor principal named in its evidence.
@@ -803,9 +801,11 @@ def _print_warnings(console, found) -> None:
         text = f"{f.rule_id} [{f.severity.value}] {where}: {f.message}"
         if f.required_by and f.required_by not in f.message:
             text += f" (required by {f.required_by})"
-        # Wrapped at the terminal's width, continuation lines indented under the first.
-        console.print(Padding(Text(terminal(text), style="dim" if f.required_by else "yellow"), (0, 0, 0, 2),
-                              expand=False))
+        # Wrapped at the terminal's width, every line indented by two; no line padded out with spaces.
+        body = Text(terminal(text), style="dim" if f.required_by else "yellow")
+        for line in body.wrap(console, max(20, console.width - 2)):
+            line.rstrip()
+            console.print(Text("  ") + line, soft_wrap=True)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

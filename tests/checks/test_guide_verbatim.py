@@ -271,4 +271,9 @@ def test_check_on_a_terminal_shows_the_verdict_then_the_warnings(moto, aws, tmp_
     # What was found, not the rule's title (the state it checks for: "No CORS rule allows every origin").
     assert "allow origin '*'" in after and "No CORS rule allows every origin" not in after
     assert "plain HTTP are not denied" in after and "The bucket policy denies requests without TLS" not in after
+    # Indented by two, and not padded out to the terminal's width (a copied warning has no trailing blanks).
+    shown = [line.split("\r")[-1] for line in ANSI.sub("", raw.replace("\r\n", "\n")).split("\n")][verdict + 2:]
+    warned = [line for line in shown if line.strip()]
+    assert warned and all(line.startswith("  ") for line in warned), warned
+    assert not [line for line in warned if line.endswith(" ")], warned
     assert code == 0 or code == 3
