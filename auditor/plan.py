@@ -541,7 +541,7 @@ def _plan_baseline(ctx: _Ctx) -> None:
             # With a public statement left in the policy, RestrictPublicBuckets lets no other account in (the
             # vendor's included: AWS S3 User Guide, "Blocking public access to your Amazon S3 storage") and
             # BlockPublicPolicy refuses any policy put that keeps it: the public statements go first, by hand.
-            sids = ", ".join(s.sid or f"#{s.index + 1}" for s in statements)
+            sids = ", ".join(s.name for s in statements)
             ctx.plan.manual.append(
                 f"block-public-access: the bucket policy of {name} still makes it public (statement(s) {sids}); "
                 f"remove them, then turn on Block Public Access ({command}). Turned on before, RestrictPublicBuckets "

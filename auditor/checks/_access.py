@@ -415,7 +415,7 @@ def restrict_public_buckets(account: AccountState, actor: Actor, bucket: BucketS
     public, statements = is_public_policy(bucket.policy, bucket.account_id)
     if not public:
         return None
-    sids = ", ".join(s.sid or f"#{s.index + 1}" for s in statements)
+    sids = ", ".join(s.name for s in statements)
     unread = []
     for level, conf, err in (("bucket", bucket.public_access_block, bucket.error("GetPublicAccessBlock")),
                              ("account", account.public_access_block, account.error("GetAccountPublicAccessBlock"))):

@@ -22,7 +22,7 @@ def public_policy(target: Target) -> Outcome:
     if not public:
         return Outcome(Status.PASS, "The bucket policy grants no public access.", evidence)
     kept = fix.remove_statements(bucket.policy, {r.index for r in refs})
-    names = ", ".join(r.sid or f"#{r.index}" for r in refs)
+    names = ", ".join(r.name for r in refs)
     if fix.statements_of(kept):
         remediation = fix.explain(f"Remove the public statement(s) {names}, or restrict their Principal to named "
                                   "accounts (other statements kept):", kept,

@@ -176,7 +176,7 @@ def _remediation(target: Target, integ: Integration, actor: Actor, needs: Needs,
         for ref in _granting(a):
             refs[(ref.policy, ref.index)] = ref
     parts = ["These statements grant more than the integration needs:\n" + "\n".join(
-        f"- {r.policy} statement {r.sid or '#' + str(r.index)}: {fix.compact(r.statement)}" for r in refs.values())]
+        f"- {r.label()}: {fix.compact(r.statement)}" for r in refs.values())]
     # The same edits `auditor plan` proposes (auditor.narrow), when the vendor's pack has plan statements.
     found = narrow.grant_plan(target.account, integ, narrow=True, finished_at=target.snapshot.finished_at)
     edits = explain_edits(target, integ, found) if isinstance(found, narrow.GrantPlan) else []
@@ -280,7 +280,7 @@ def vendor_excess_privilege(target: Target) -> list[Outcome] | None:
         wild = _wildcard_grants(granted)
         listing: list[dict[str, Any]] = [{"action": a.action, "resource": a.resource, "category": _category(a.action, read_only, o),
                     **({"request": _listing_text(a)} if a.action == "s3:ListBucket" else {}),
-                    "deciding": [f"{r.policy} {r.sid or '#' + str(r.index)}" for r in _granting(a)]}
+                    "deciding": [f"{r.policy} {r.name}" for r in _granting(a)]}
                    for a, o in extra]
         evidence: dict[str, Any] = {**actor_evidence(actor), "vendor": integ.vendor, "mode": integ.mode,
                                     "needs": needs.label,

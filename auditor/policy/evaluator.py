@@ -60,8 +60,13 @@ class StatementRef:
     policy_type: str
     statement: Mapping[str, Any]
 
+    @property
+    def name(self) -> str:
+        """Its Sid, else its position in the policy (``#0`` for the first)."""
+        return self.sid or f"#{self.index}"
+
     def label(self) -> str:
-        return f"{self.policy} statement {self.sid or '#' + str(self.index)}"
+        return f"{self.policy} statement {self.name}"
 
 
 @dataclass(frozen=True, slots=True)
