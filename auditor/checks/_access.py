@@ -257,6 +257,7 @@ def ref_json(ref: StatementRef) -> dict[str, Any]:
 _CONTEXTS: dict[tuple[Any, ...], RequestContext] = {}
 _KEYS: dict[tuple[int, ...], tuple[list[Any], frozenset[str]]] = {}
 _PREPARED: dict[tuple[int, int], tuple[RequestContext, frozenset[str], frozenset[str], list[tuple[dict[str, Any], str]]]] = {}
+_PUBLIC: dict[int, tuple[Any, tuple[bool, tuple[StatementRef, ...]]]] = {}
 _LIMIT = 2048  # a few buckets' worth: most repeats are of one bucket's questions
 
 
@@ -266,7 +267,7 @@ def release_caches() -> None:
     from auditor.policy import evaluator
     from auditor.policy.variables import wildcard
 
-    for cache in (_CONTEXTS, _KEYS, _PREPARED, evaluator._CACHE):
+    for cache in (_CONTEXTS, _KEYS, _PREPARED, _PUBLIC, evaluator._CACHE):
         cache.clear()
     wildcard.cache_clear()
 
@@ -404,6 +405,18 @@ def ask_s3(target: Target, actor: Actor, bucket: BucketState, action: str, key: 
 BPA = "block-public-access"  # Result.blocked_by: S3's Block Public Access decided, not a policy
 
 
+def _public(policy: Mapping[str, Any], owner: str) -> tuple[bool, tuple[StatementRef, ...]]:
+    """``is_public_policy`` once per bucket policy object: every request of another account asks it."""
+    hit = _PUBLIC.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    if len(_PUBLIC) > _LIMIT:
+        _PUBLIC.clear()
+    answer = is_public_policy(policy, owner)
+    _PUBLIC[id(policy)] = (policy, answer)  # keeps the policy alive so its id is not reused while cached
+    return answer
+
+
 def restrict_public_buckets(account: AccountState, actor: Actor, bucket: BucketState) -> tuple[Decision, str] | None:
     """What Block Public Access's RestrictPublicBuckets does to a request from another account: with it on (for
     the bucket or the account) and a public bucket policy, S3 lets in only AWS services and the bucket owner's
@@ -412,7 +425,7 @@ def restrict_public_buckets(account: AccountState, actor: Actor, bucket: BucketS
     setting off, a provider without Block Public Access; UNKNOWN with the reason when the setting could not be read."""
     if account.provider != "aws" or bucket.policy is None or actor.account == bucket.account_id:
         return None
-    public, statements = is_public_policy(bucket.policy, bucket.account_id)
+    public, statements = _public(bucket.policy, bucket.account_id)
     if not public:
         return None
     sids = ", ".join(s.name for s in statements)
