@@ -786,10 +786,7 @@ def _edits(state: _State, target: Holder | None) -> list[Edit]:
             st = dict(s.statement)
             sid = st.get("Sid")
             if sid is not None and sid in sids:
-                n = 2
-                while f"{sid}{n}" in sids:
-                    n += 1
-                st = {"Sid": f"{sid}{n}", **{k: v for k, v in st.items() if k != "Sid"}}
+                st = {"Sid": _next_sid(sid, sids), **{k: v for k, v in st.items() if k != "Sid"}}
             if sid is not None:
                 sids.add(st["Sid"])
             final.append(st)
@@ -919,6 +916,14 @@ def _condition_keys(stmt: Mapping[str, Any]) -> set[str]:
             for k in block}
 
 
+def _next_sid(sid: str, taken: set[Any]) -> str:
+    """The first of ``Sid2``, ``Sid3``… not in ``taken``: IAM rejects a policy whose statements share a Sid."""
+    n = 2
+    while f"{sid}{n}" in taken:
+        n += 1
+    return f"{sid}{n}"
+
+
 def _unique_sids(statements: list[Any], new: list[tuple[dict[str, Any], str, Mapping[str, Any]]]
                  ) -> tuple[list[Any], list[tuple[dict[str, Any], str, Mapping[str, Any]]]]:
     """IAM rejects a policy whose statements share a Sid: a statement split in two (the vendor's part and
@@ -929,10 +934,7 @@ def _unique_sids(statements: list[Any], new: list[tuple[dict[str, Any], str, Map
     for s in statements:
         sid = s.get("Sid") if isinstance(s, Mapping) else None
         if sid is not None and sid in seen:
-            n = 2
-            while f"{sid}{n}" in taken:
-                n += 1
-            renamed = {"Sid": f"{sid}{n}", **{k: v for k, v in s.items() if k != "Sid"}}
+            renamed = {"Sid": _next_sid(sid, taken), **{k: v for k, v in s.items() if k != "Sid"}}
             taken.add(renamed["Sid"])
             new = [(renamed if st is s else st, how, source) for st, how, source in new]
             s, sid = renamed, renamed["Sid"]

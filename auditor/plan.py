@@ -282,7 +282,7 @@ def _plan_grants(ctx: _Ctx) -> None:
     if found.narrowed:
         fixes = sorted({*fixes, *({excess} & ctx.failing), *(["baseline.versioning-with-delete"] if versioning else [])})
     edits = found.edits
-    if (ctx.profile.access == "assumed-role" and ctx.account.role(integ.role_arn or "") is None
+    if (missing_principal and ctx.profile.access == "assumed-role"
             and not any(c.kind == "trust-policy" for c in plan.changes)):
         # The role does not exist and this plan cannot create it (its trust is not known yet): a policy
         # put on it would fail, and plan.sh would stop before the changes after it.
