@@ -48,7 +48,7 @@ MUST_CHANGE = {
     "GetPublicAccessBlock": {"baseline.block-public-access"},
     "GetBucketVersioning": {"baseline.versioning-with-delete"},
     "ListObjectsV2": {"v7-aws.mrxs-companion", "tenyks.coco-format"},
-    "HeadObject": {"baseline.object-kms"},
+    "HeadObject": {"baseline.object-kms", "v7-aws.object-kms"},
     "GetObject": {"datature.exif-orientation"},
     "GetAccountAuthorizationDetails": {"tenyks.read-grant"},
     "DescribeKey": {"v7-aws.kms-key-type"},
