@@ -152,7 +152,11 @@ def test_copy_button_puts_the_remediation_on_the_clipboard(page):
     button = page.locator("#buckets button.copy").first
     expected = button.locator("xpath=../following-sibling::pre").text_content()  # remediation folded: copied all the same
     button.click()
-    page.wait_for_function("document.querySelector('#buckets button.copy').textContent === 'Copied'")
+    # Waits with Playwright's own matcher: a wait_for_function predicate that is not true at once is polled
+    # through eval, which the report's Content Security Policy refuses ('unsafe-eval' is not allowed).
+    from playwright.sync_api import expect
+
+    expect(button).to_have_text("Copied", timeout=30_000)
     assert button.inner_text() == "Copied"
     assert page.evaluate("navigator.clipboard.readText()") == expected
 
